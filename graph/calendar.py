@@ -1,0 +1,186 @@
+"""Outlook calendar calls the worker makes, in Graph's own terms.
+
+Thin on purpose: each function is one documented Graph call (or a paged/batched family of
+them) with the headers it needs, returning Graph's JSON. The mentoring meaning lives in
+`worker.observe` and `worker.apply`.
+
+- Tagging: https://learn.microsoft.com/graph/api/singlevaluelegacyextendedproperty-post-singlevalueextendedproperties
+- Filtering by the tag: https://learn.microsoft.com/graph/api/singlevaluelegacyextendedproperty-get
+- getSchedule: https://learn.microsoft.com/graph/api/calendar-getschedule (at most 20 addresses,
+  a window under 62 days)
+- transactionId: https://learn.microsoft.com/graph/api/resources/event (optional client id
+  that avoids redundant POST operations when a client retries)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import quote
+
+from graph.client import BatchRequest, GraphClient
+
+# Graph limits for getSchedule.
+SCHEDULE_MAX_ADDRESSES = 20
+SCHEDULE_MAX_WINDOW = timedelta(days=61)
+
+UTC_PREFER = 'outlook.timezone="UTC"'
+IMMUTABLE_PREFER = 'IdType="ImmutableId"'
+PREFER_HEADERS = {"Prefer": f"{UTC_PREFER}, {IMMUTABLE_PREFER}"}
+
+EVENT_FIELDS = (
+    "id,subject,start,end,attendees,isCancelled,onlineMeeting,organizer,"
+    "createdDateTime,lastModifiedDateTime,transactionId,showAs"
+)
+
+
+def odata_string(value: str) -> str:
+    """A string literal for an OData `$filter`: single quotes doubled (invariant 8)."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+def graph_datetime(instant: datetime) -> dict[str, str]:
+    """A dateTimeTimeZone in UTC."""
+    return {
+        "dateTime": instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S"),
+        "timeZone": "UTC",
+    }
+
+
+def parse_graph_datetime(value: dict[str, Any]) -> datetime:
+    """Parse a dateTimeTimeZone the worker asked for in UTC (`Prefer: outlook.timezone`)."""
+    text = str(value["dateTime"])
+    zone = str(value.get("timeZone", "UTC"))
+    if zone not in ("UTC", "Etc/UTC", "Coordinated Universal Time"):
+        raise ValueError(f"expected a UTC time from Graph, got time zone {zone!r}")
+    main, _, fraction = text.partition(".")
+    parsed = datetime.strptime(main, "%Y-%m-%dT%H:%M:%S")
+    if fraction:
+        parsed = parsed.replace(microsecond=int(fraction[:6].ljust(6, "0")))
+    return parsed.replace(tzinfo=UTC)
+
+
+def user_path(user: str) -> str:
+    return "/users/" + quote(user, safe="@.")
+
+
+def lookup_users(
+    client: GraphClient, emails: Sequence[str]
+) -> dict[str, dict[str, Any] | Exception]:
+    """`GET /users/{upn}` for each address, batched 20 at a time."""
+    requests = [
+        BatchRequest(
+            id=str(index),
+            method="GET",
+            url=user_path(email)
+            + "?$select=id,displayName,mail,userPrincipalName,usageLocation,preferredLanguage",
+        )
+        for index, email in enumerate(emails)
+    ]
+    results = client.batch(requests)
+    found: dict[str, dict[str, Any] | Exception] = {}
+    for email, result in zip(emails, results, strict=True):
+        found[email] = result.error if result.error is not None else dict(result.body or {})
+    return found
+
+
+def tagged_events(
+    client: GraphClient, mailbox: str, property_id: str, value_prefix: str
+) -> Iterator[dict[str, Any]]:
+    """Every event in `mailbox` carrying our extended property with a value under the prefix.
+
+    Graph documents `eq` and `contains` for string extended property values; `contains` on the
+    program prefix keeps one request per page whatever the number of sessions.
+    """
+    flt = (
+        "singleValueExtendedProperties/Any(ep: ep/id eq "
+        f"{odata_string(property_id)} and contains(ep/value, {odata_string(value_prefix)}))"
+    )
+    params = {
+        "$filter": flt,
+        "$expand": f"singleValueExtendedProperties($filter=id eq {odata_string(property_id)})",
+        "$select": EVENT_FIELDS,
+        "$top": "100",
+    }
+    yield from client.paged(
+        user_path(mailbox) + "/events", params=params, headers=PREFER_HEADERS, mailbox=mailbox
+    )
+
+
+def get_schedules(
+    client: GraphClient,
+    mailbox: str,
+    emails: Iterable[str],
+    start: datetime,
+    end: datetime,
+    interval_minutes: int = 15,
+) -> list[dict[str, Any]]:
+    """Free/busy of many people: calls of at most 20 addresses and windows under 62 days."""
+    addresses = sorted(set(emails))
+    windows: list[tuple[datetime, datetime]] = []
+    cursor = start
+    while cursor < end:
+        stop = min(end, cursor + SCHEDULE_MAX_WINDOW)
+        windows.append((cursor, stop))
+        cursor = stop
+    items: dict[str, list[dict[str, Any]]] = {}
+    for offset in range(0, len(addresses), SCHEDULE_MAX_ADDRESSES):
+        chunk = addresses[offset : offset + SCHEDULE_MAX_ADDRESSES]
+        for window_start, window_end in windows:
+            response = client.request(
+                "POST",
+                user_path(mailbox) + "/calendar/getSchedule",
+                json={
+                    "schedules": chunk,
+                    "startTime": graph_datetime(window_start),
+                    "endTime": graph_datetime(window_end),
+                    "availabilityViewInterval": interval_minutes,
+                },
+                headers={"Prefer": UTC_PREFER},
+                mailbox=mailbox,
+            )
+            for item in (response.json() or {}).get("value", []):
+                items.setdefault(str(item.get("scheduleId", "")).lower(), []).append(item)
+    return [_merge_schedule_items(parts) for parts in items.values()]
+
+
+def _merge_schedule_items(parts: list[dict[str, Any]]) -> dict[str, Any]:
+    """One schedule item per person from several windows: errors win, busy items add up."""
+    for part in parts:
+        if part.get("error"):
+            return part
+    merged = dict(parts[0])
+    merged["scheduleItems"] = [item for part in parts for item in part.get("scheduleItems", [])]
+    merged["availabilityView"] = ""
+    return merged
+
+
+def create_event(client: GraphClient, mailbox: str, event: dict[str, Any]) -> dict[str, Any]:
+    response = client.request(
+        "POST", user_path(mailbox) + "/events", json=event, headers=PREFER_HEADERS, mailbox=mailbox
+    )
+    return dict(response.json() or {})
+
+
+def update_event(
+    client: GraphClient, mailbox: str, event_id: str, changes: dict[str, Any]
+) -> dict[str, Any]:
+    response = client.request(
+        "PATCH",
+        f"{user_path(mailbox)}/events/{quote(event_id, safe='')}",
+        json=changes,
+        headers=PREFER_HEADERS,
+        mailbox=mailbox,
+    )
+    return dict(response.json() or {})
+
+
+def cancel_event(client: GraphClient, mailbox: str, event_id: str, comment: str) -> None:
+    client.request(
+        "POST",
+        f"{user_path(mailbox)}/events/{quote(event_id, safe='')}/cancel",
+        json={"comment": comment},
+        headers=PREFER_HEADERS,
+        mailbox=mailbox,
+    )

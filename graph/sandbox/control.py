@@ -1,0 +1,100 @@
+"""The sandbox's own control API under ``/_sandbox/`` (no auth; the server binds 127.0.0.1).
+
+When the sandbox runs as an HTTP server (demo, benchmarks), a test driver in another process
+needs to move the simulated clock, inject faults, and look at the state and at what was sent:
+* ``GET /_sandbox/clock`` -> ``{"now": ISO}``; ``POST /_sandbox/clock`` with ``{"set": ISO}``
+  or ``{"advance": seconds}`` (needs a ManualClock);
+* ``GET /_sandbox/faults``; ``POST /_sandbox/faults`` with one rule, ``{"rules": [...]}`` or
+  ``{"clear": true}``; ``DELETE /_sandbox/faults``;
+* ``GET /_sandbox/state``: the tenant state as saved to the state file;
+* ``GET /_sandbox/requests?top=N``: the last N recorded requests (secrets removed).
+Per-person simulation endpoints (``/_sandbox/users/{user}/...``) live with the calendar model.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from graph.clock import ManualClock
+from graph.sandbox.core import GraphError, Router, SandboxRequest, SandboxResponse, json_response
+from graph.sandbox.faults import FaultRule
+
+if TYPE_CHECKING:
+    from graph.sandbox.tenant_app import Sandbox
+
+
+def _bad(message: str) -> GraphError:
+    return GraphError(400, "BadRequest", message)
+
+
+def get_clock(sb: Sandbox, req: SandboxRequest) -> SandboxResponse:
+    return json_response(
+        {"now": sb.clock.now().isoformat(), "manual": isinstance(sb.clock, ManualClock)}
+    )
+
+
+def post_clock(sb: Sandbox, req: SandboxRequest) -> SandboxResponse:
+    if not isinstance(sb.clock, ManualClock):
+        raise GraphError(409, "Conflict", "The sandbox runs on the system clock; it cannot move.")
+    body = req.json()
+    if not isinstance(body, dict):
+        raise _bad("Expected a JSON object with 'set' or 'advance'.")
+    try:
+        if "set" in body:
+            sb.clock.set(datetime.fromisoformat(str(body["set"])))
+        elif "advance" in body:
+            sb.clock.advance(float(body["advance"]))
+        else:
+            raise _bad("Expected a JSON object with 'set' or 'advance'.")
+    except (TypeError, ValueError) as exc:
+        raise _bad(f"Invalid clock change: {exc}") from exc
+    return get_clock(sb, req)
+
+
+def get_faults(sb: Sandbox, req: SandboxRequest) -> SandboxResponse:
+    return json_response({"rules": [rule.to_json() for rule in sb.faults.rules()]})
+
+
+def post_faults(sb: Sandbox, req: SandboxRequest) -> SandboxResponse:
+    body = req.json()
+    if not isinstance(body, dict):
+        raise _bad("Expected a JSON object: a rule, {'rules': [...]} or {'clear': true}.")
+    if body.get("clear"):
+        sb.faults.clear()
+    raw_rules: list[Any] = body.get("rules", []) if "rules" in body or "clear" in body else [body]
+    try:
+        for raw in raw_rules:
+            if not isinstance(raw, dict):
+                raise _bad("Each fault rule must be a JSON object.")
+            sb.faults.add(FaultRule.from_json(raw))
+    except (TypeError, ValueError) as exc:
+        raise _bad(f"Invalid fault rule: {exc}") from exc
+    return get_faults(sb, req)
+
+
+def delete_faults(sb: Sandbox, req: SandboxRequest) -> SandboxResponse:
+    sb.faults.clear()
+    return SandboxResponse(204)
+
+
+def get_state(sb: Sandbox, req: SandboxRequest) -> SandboxResponse:
+    return json_response(sb.state.to_json())
+
+
+def get_requests(sb: Sandbox, req: SandboxRequest) -> SandboxResponse:
+    try:
+        top = int(req.query.get("top", "100"))
+    except ValueError as exc:
+        raise _bad("top must be an integer") from exc
+    return json_response({"value": sb.recorder.recent(top)})
+
+
+def register(router: Router) -> None:
+    router.add("GET", "/_sandbox/clock", get_clock, service="sandbox")
+    router.add("POST", "/_sandbox/clock", post_clock, service="sandbox")
+    router.add("GET", "/_sandbox/faults", get_faults, service="sandbox")
+    router.add("POST", "/_sandbox/faults", post_faults, service="sandbox")
+    router.add("DELETE", "/_sandbox/faults", delete_faults, service="sandbox")
+    router.add("GET", "/_sandbox/state", get_state, service="sandbox")
+    router.add("GET", "/_sandbox/requests", get_requests, service="sandbox")

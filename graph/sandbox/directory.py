@@ -1,0 +1,140 @@
+"""The tenant's directory: users (with their mailbox settings) and the app registrations.
+
+Everything that identifies a person lives here, so calendar, SharePoint and Teams modules agree
+on who exists. Users are addressed in Graph paths by id or userPrincipalName (case-insensitive).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from graph.sandbox.core import GraphError
+
+
+@dataclass
+class Behaviour:
+    """How a simulated person answers invitations (scripted; see `graph.sandbox.people`).
+
+    kind: "accept" | "decline_days" | "never_answer" | "tentative" | "propose_new_time" |
+    "delete_invite". `weekdays` (0=Monday) is used by decline_days; `delay_minutes` is how long
+    after the invitation lands the person answers (simulated clock).
+    """
+
+    kind: str = "accept"
+    weekdays: list[int] = field(default_factory=list)
+    delay_minutes: int = 60
+
+
+@dataclass
+class User:
+    id: str
+    userPrincipalName: str
+    displayName: str
+    mail: str | None = None
+    preferredLanguage: str | None = "en-US"
+    jobTitle: str | None = None
+    usageLocation: str | None = None  # ISO 3166 alpha-2; used for public holidays
+    # mailboxSettings as Graph returns them: timeZone, workingHours, language, ...
+    mailboxSettings: dict[str, Any] = field(default_factory=dict)
+    has_mailbox: bool = True
+    has_teams_license: bool = True
+    behaviour: Behaviour = field(default_factory=Behaviour)
+
+    def graph_json(self, select: list[str] | None = None) -> dict[str, Any]:
+        full: dict[str, Any] = {
+            "id": self.id,
+            "userPrincipalName": self.userPrincipalName,
+            "displayName": self.displayName,
+            "mail": self.mail,
+            "preferredLanguage": self.preferredLanguage,
+            "jobTitle": self.jobTitle,
+            "usageLocation": self.usageLocation,
+        }
+        if select:
+            return {"id": self.id, **{k: full.get(k) for k in select if k in full}}
+        return full
+
+
+@dataclass
+class AppRegistration:
+    """A confidential client app: what can authenticate and with which application roles."""
+
+    client_id: str
+    display_name: str
+    client_secrets: list[str] = field(default_factory=list)
+    # SHA-1 thumbprints (hex, upper-case) of certificates whose private key signs assertions.
+    certificate_thumbprints: list[str] = field(default_factory=list)
+    # PEM public certificates; the token endpoint verifies client assertion signatures with
+    # them (a thumbprint alone cannot verify a signature, so it is not enough to sign in).
+    certificates: list[str] = field(default_factory=list)
+    # Federated credentials: the exact assertion strings accepted (workload identity token).
+    federated_assertions: list[str] = field(default_factory=list)
+    roles: list[str] = field(default_factory=list)  # e.g. "Calendars.ReadWrite"
+    # Sites.Selected grants: site ids on which the app has been granted access.
+    selected_sites: list[str] = field(default_factory=list)
+    managed_identity: bool = False
+
+
+@dataclass
+class Directory:
+    users: dict[str, User] = field(default_factory=dict)  # by id
+    apps: dict[str, AppRegistration] = field(default_factory=dict)  # by client id
+
+    def add_user(self, user: User) -> User:
+        self.users[user.id] = user
+        return user
+
+    def find(self, id_or_upn: str) -> User | None:
+        key = id_or_upn.lower()
+        if key in self.users:
+            return self.users[key]
+        for user in self.users.values():
+            if user.id.lower() == key or user.userPrincipalName.lower() == key:
+                return user
+            if user.mail and user.mail.lower() == key:
+                return user
+        return None
+
+    def get(self, id_or_upn: str) -> User:
+        """The user, or Graph's 404 for a user path segment that names nobody."""
+        user = self.find(id_or_upn)
+        if user is None:
+            raise GraphError(
+                404,
+                "Request_ResourceNotFound",
+                f"Resource '{id_or_upn}' does not exist or one of its queried reference-property "
+                "objects are not present.",
+            )
+        return user
+
+    def mailbox(self, id_or_upn: str) -> User:
+        """The user whose mailbox a path names; Graph answers differently without a mailbox."""
+        user = self.get(id_or_upn)
+        if not user.has_mailbox:
+            raise GraphError(
+                404,
+                "MailboxNotEnabledForRESTAPI",
+                "The mailbox is either inactive, soft-deleted, or is hosted on-premise.",
+            )
+        return user
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "users": [asdict(u) for u in self.users.values()],
+            "apps": [asdict(a) for a in self.apps.values()],
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Directory:
+        directory = cls()
+        for raw in data.get("users", []):
+            raw = dict(raw)
+            raw.setdefault("id", str(uuid.uuid4()))
+            behaviour = Behaviour(**raw.pop("behaviour", {}))
+            directory.add_user(User(**raw, behaviour=behaviour))
+        for raw in data.get("apps", []):
+            app = AppRegistration(**raw)
+            directory.apps[app.client_id] = app
+        return directory

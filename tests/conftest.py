@@ -1,0 +1,108 @@
+"""Shared helpers for end-to-end tests: a sandbox tenant, a shared clock and a worker client."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from requests.adapters import BaseAdapter
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE_CONFIG = ROOT / "config"
+TEMPLATES = ROOT / "templates"
+
+WRITE_METHODS = {"POST", "PATCH", "PUT", "DELETE"}
+READ_ONLY_POSTS = ("/getschedule", "/$batch", "/oauth2/v2.0/token")
+
+
+def is_write(method: str, url: str) -> bool:
+    """A request that changes the tenant (getSchedule, $batch of reads, tokens do not)."""
+    if method.upper() not in WRITE_METHODS:
+        return False
+    path = url.split("?", 1)[0].lower()
+    return not path.endswith(READ_ONLY_POSTS)
+
+
+class Killed(BaseException):
+    """The process died: raised past every `except Exception` like a SIGKILL would stop it."""
+
+
+class KillAfterWrites(BaseAdapter):
+    """Lets the sandbox carry out the k-th write, then 'kills' the worker before it sees the
+    answer: the worst moment, when Graph has done something the worker never learns about."""
+
+    def __init__(self, inner: BaseAdapter, kill_after: int) -> None:
+        super().__init__()
+        self.inner = inner
+        self.kill_after = kill_after
+        self.writes = 0
+
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        response = self.inner.send(request, **kwargs)
+        if is_write(request.method or "", request.url or ""):
+            self.writes += 1
+            if self.writes == self.kill_after:
+                raise Killed(f"killed after write {self.writes}: {request.method} {request.url}")
+        return response
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+class CountingAdapter(BaseAdapter):
+    """Counts every request by method and whether it writes."""
+
+    def __init__(self, inner: BaseAdapter) -> None:
+        super().__init__()
+        self.inner = inner
+        self.calls: list[tuple[str, str, int]] = []
+
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        response = self.inner.send(request, **kwargs)
+        self.calls.append((request.method or "", request.url or "", response.status_code))
+        return response
+
+    def writes(self) -> list[tuple[str, str, int]]:
+        return [c for c in self.calls if is_write(c[0], c[1])]
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def wrap_session(session: requests.Session, wrapper: Any) -> Any:
+    """Put `wrapper(inner_adapter)` in front of the session's adapters; returns the wrapper."""
+    inner = session.get_adapter("https://graph.microsoft.com/")
+    outer = wrapper(inner)
+    session.mount("https://", outer)
+    session.mount("http://", outer)
+    return outer
+
+
+def tagged_event_counts(sandbox: Any, organizer: str) -> Counter[str]:
+    """Live events per session key in the organizer's calendar, read from the sandbox store."""
+    from graph.sandbox.calendar import store_of
+
+    owner = sandbox.state.directory.get(organizer)
+    counts: Counter[str] = Counter()
+    for event in store_of(sandbox).calendar(owner.id).values():
+        value = _tag(event)
+        if value is not None and not event.get("isCancelled"):
+            counts[value] += 1
+    return counts
+
+
+def _tag(event: Mapping[str, Any]) -> str | None:
+    for prop in event.get("singleValueExtendedProperties") or []:
+        if str(prop.get("id", "")).lower().endswith("name mentoringsession"):
+            return str(prop.get("value"))
+    return None
+
+
+@pytest.fixture
+def demo_start() -> datetime:
+    return datetime(2027, 1, 4, 6, 0, tzinfo=UTC)

@@ -1,0 +1,5 @@
+"""`python -m worker` is the same as the `mentoring` command."""
+
+from worker.cli import main
+
+raise SystemExit(main())

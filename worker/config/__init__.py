@@ -1,0 +1,47 @@
+"""Desired state: the program and pairings an admin edits, validated into frozen models."""
+
+from worker.config.loader import PairingsFile, load_config
+from worker.config.models import (
+    DEFAULT_CURRICULUM,
+    Cadence,
+    Config,
+    ConfigSource,
+    CurriculumItem,
+    DateRange,
+    HolidayPolicy,
+    Nudges,
+    Pairing,
+    Phase,
+    Program,
+    SessionSpec,
+    SharePointSettings,
+    Tailoring,
+    Weekday,
+    parse_session_key,
+    session_key,
+)
+from worker.config.problems import ConfigError, ConfigProblem
+
+__all__ = [
+    "DEFAULT_CURRICULUM",
+    "Cadence",
+    "Config",
+    "ConfigError",
+    "ConfigProblem",
+    "ConfigSource",
+    "CurriculumItem",
+    "DateRange",
+    "HolidayPolicy",
+    "Nudges",
+    "Pairing",
+    "PairingsFile",
+    "Phase",
+    "Program",
+    "SessionSpec",
+    "SharePointSettings",
+    "Tailoring",
+    "Weekday",
+    "load_config",
+    "parse_session_key",
+    "session_key",
+]
