@@ -161,6 +161,9 @@ class _LoopbackHttpsToHttp(requests.adapters.BaseAdapter):
             raise requests.exceptions.InvalidURL("loopback rewrite refused for a non-loopback host")
         plain = urlunsplit(("http", *parts[1:]))
         request.url = plain
+        # As a TLS-terminating proxy would: the server builds its own URLs (msal's token
+        # endpoint in the discovery document) with the scheme the client used.
+        request.headers["X-Forwarded-Proto"] = "https"
         return self._session.get_adapter(plain).send(request, **kwargs)
 
     def close(self) -> None:

@@ -86,12 +86,17 @@ def lookup_users(
 
 
 def tagged_events(
-    client: GraphClient, mailbox: str, property_id: str, value_prefix: str
+    client: GraphClient,
+    mailbox: str,
+    property_id: str,
+    value_prefix: str,
+    also_expand: Sequence[str] = (),
 ) -> Iterator[dict[str, Any]]:
     """Every event in `mailbox` carrying our extended property with a value under the prefix.
 
     Graph documents `eq` and `contains` for string extended property values; `contains` on the
-    program prefix keeps one request per page whatever the number of sessions.
+    program prefix keeps one request per page whatever the number of sessions. `also_expand`
+    names more of our properties to return with each event (filtering stays on the first).
     """
     flt = (
         "singleValueExtendedProperties/Any(ep: ep/id eq "
@@ -99,7 +104,9 @@ def tagged_events(
     )
     params = {
         "$filter": flt,
-        "$expand": f"singleValueExtendedProperties($filter=id eq {odata_string(property_id)})",
+        "$expand": "singleValueExtendedProperties($filter="
+        + " or ".join(f"id eq {odata_string(p)}" for p in (property_id, *also_expand))
+        + ")",
         "$select": EVENT_FIELDS,
         "$top": "100",
     }

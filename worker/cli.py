@@ -33,7 +33,7 @@ from worker.config import Config, ConfigError, load_config
 from worker.paths import default_config_dir, default_templates_dir
 from worker.planner import Action, TooMuchChange
 from worker.run import EXIT_CONFIG, execute
-from worker.settings import Settings
+from worker.settings import CLOUD_ENDPOINTS, Settings
 from worker.templating import Templates
 
 log = logging.getLogger("worker")
@@ -156,7 +156,9 @@ def build_client(settings: Settings, clock: Clock,
         client_id=settings.client_id,
         credential=credential_spec(settings),
         authority_host=settings.effective_authority_host,
-        graph_scope_root=graph_root,
+        # The token is for the cloud's Graph resource, whatever address serves it (a sandbox
+        # on 127.0.0.1 stands in for https://graph.microsoft.com).
+        graph_scope_root=CLOUD_ENDPOINTS[settings.cloud][0],
         http_client=http,
     )
     return GraphClient(f"{graph_root}/v1.0", credential, http, clock)
@@ -212,7 +214,8 @@ def run_command(client: GraphClient, config: Config, clock: Clock, templates: Te
         log.error("run stopped: %s", exc)
         print(f"error: {exc}", file=sys.stderr)
         # Missing permissions or a rejected token are deployment errors, like bad settings.
-        return EXIT_CONFIG if isinstance(exc, Unauthorized | Forbidden) else 1
+        deployment = isinstance(exc, AuthenticationError | Unauthorized | Forbidden)
+        return EXIT_CONFIG if deployment else 1
     finally:
         if progress:
             progress.done()

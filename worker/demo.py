@@ -22,6 +22,7 @@ from graph.auth import ClientSecret, GraphCredential
 from graph.client import GraphClient
 from graph.clock import ManualClock
 from graph.sandbox.cli import WORKER_APP_ROLES
+from graph.sandbox.core import GraphError
 from graph.sandbox.fixtures import demo_tenant
 from graph.sandbox.tenant_app import Sandbox
 from graph.sandbox.transport import sandbox_session
@@ -60,7 +61,8 @@ def build_world(config: Config, sandbox: Sandbox, clock: ManualClock,
     client_id = str(uuid.uuid4())
     secret = secrets.token_urlsafe(32)
     sandbox.register_app(client_id, secret=secret, roles=roles,
-                         display_name="Reverse mentoring worker")
+                         display_name="Reverse mentoring worker",
+                         selected_sites=_program_sites(config, sandbox))
     session = sandbox_session(sandbox)
     credential = GraphCredential(
         tenant_id=sandbox.state.tenant_id,
@@ -72,6 +74,18 @@ def build_world(config: Config, sandbox: Sandbox, clock: ManualClock,
     client = GraphClient(PUBLIC_GRAPH, credential, session, clock)
     return DemoWorld(sandbox, clock, client, config,
                      templates or Templates(default_templates_dir()))
+
+
+def _program_sites(config: Config, sandbox: Sandbox) -> list[str]:
+    """The program's site id in the sandbox: what an admin grants the app (Sites.Selected)."""
+    settings = config.program.sharepoint
+    store = sandbox.state.sharepoint
+    if settings is None or store is None:
+        return []
+    try:
+        return [store.site(settings.site).id]
+    except GraphError:
+        return []
 
 
 def run_demo(*, state_file: Path | None, record: Path | None, quiet: bool, out: TextIO,

@@ -25,6 +25,9 @@ log = logging.getLogger(__name__)
 # the worker creates carries it; nothing without it is ever changed (invariant 3).
 PROPERTY_SET = "{5f6b1c84-3a5e-4f0e-9a57-6d1f0e3c2b19}"
 PROPERTY_ID = f"String {PROPERTY_SET} Name MentoringSession"
+# The same property set, a second name: which list item holds the session's record and a digest
+# of what was last written there (see `worker.records`).
+RECORD_PROPERTY_ID = f"String {PROPERTY_SET} Name MentoringRecord"
 
 
 def organizers(config: Config) -> list[str]:
@@ -56,7 +59,9 @@ def read_sessions(client: GraphClient, config: Config) -> dict[str, list[Observe
     """Every event of this program in the organizer mailbox(es), by session key."""
     sessions: dict[str, list[ObservedSession]] = {}
     for mailbox in organizers(config):
-        for raw in calendar.tagged_events(client, mailbox, PROPERTY_ID, f"{config.program.id}/"):
+        for raw in calendar.tagged_events(
+            client, mailbox, PROPERTY_ID, f"{config.program.id}/", (RECORD_PROPERTY_ID,)
+        ):
             session = parse_event(raw, mailbox, config.program.id)
             if session is not None:
                 sessions.setdefault(session.key, []).append(session)
@@ -103,9 +108,12 @@ def _read_people(client: GraphClient, config: Config, observed: Observed) -> Non
 def parse_event(raw: dict[str, Any], mailbox: str, program_id: str) -> ObservedSession | None:
     """An event JSON -> ObservedSession, or None when it is not one of this program's."""
     value = None
+    record = None
     for prop in raw.get("singleValueExtendedProperties") or []:
         if str(prop.get("id", "")).lower() == PROPERTY_ID.lower():
             value = prop.get("value")
+        elif str(prop.get("id", "")).lower() == RECORD_PROPERTY_ID.lower():
+            record = prop.get("value")
     if not isinstance(value, str):
         return None
     parsed = parse_session_key(value)
@@ -141,6 +149,7 @@ def parse_event(raw: dict[str, Any], mailbox: str, program_id: str) -> ObservedS
         attendees=tuple(attendees),
         join_url=((raw.get("onlineMeeting") or {}).get("joinUrl")),
         created=_parse_instant(created) if isinstance(created, str) else None,
+        record=record if isinstance(record, str) else None,
     )
 
 

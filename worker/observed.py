@@ -43,6 +43,9 @@ class ObservedSession:
     attendees: tuple[AttendeeState, ...]
     join_url: str | None
     created: datetime | None = None
+    # Our second property: what the worker last wrote to the session's SharePoint item
+    # (`worker.records.RecordTag`); None until a record was written.
+    record: str | None = None
 
     def response_of(self, email: str) -> AttendeeState | None:
         for attendee in self.attendees:

@@ -21,7 +21,7 @@ from graph.sandbox.tenant_app import Sandbox
 
 # The application permissions the sandbox grants the worker's app: the ones the README asks
 # an admin to grant in a real tenant, nothing more.
-WORKER_APP_ROLES = ("Calendars.ReadWrite", "User.Read.All")
+WORKER_APP_ROLES = ("Calendars.ReadWrite", "User.Read.All", "Sites.Selected")
 
 
 def write_env_file(path: Path, values: dict[str, str]) -> None:
@@ -41,8 +41,11 @@ def serve_command(*, port: int, state: Path | None, record: Path | None, env_fil
         sandbox = Sandbox.create(clock=clock, fixture=demo_tenant)
     client_id = str(uuid.uuid4())
     secret = secrets.token_urlsafe(32)
+    # Sites.Selected allows nothing until a site is granted: grant the tenant's sites, as an
+    # admin grants the program's site with POST /sites/{site-id}/permissions.
+    sites = getattr(sandbox.state.sharepoint, "sites", {})
     sandbox.register_app(client_id, secret=secret, roles=WORKER_APP_ROLES,
-                         display_name="Reverse mentoring worker")
+                         display_name="Reverse mentoring worker", selected_sites=list(sites))
 
     def ready(base_url: str) -> None:
         write_env_file(env_file, {

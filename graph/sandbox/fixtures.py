@@ -267,6 +267,10 @@ def demo_tenant(clock: Clock | None = None, *, with_calendars: bool = True) -> T
     """The Contoso demo organisation (people from data/demo_tenant.json, seeded calendars)."""
     data = _demo_data()
     state = TenantState(tenant_id=data["tenant_id"], domains=[data["domain"]])
+    # The program's (empty) site, as docs/sandbox.md describes the default fixture.
+    from graph.sandbox.sharepoint import SharePointStore
+
+    state.sharepoint = SharePointStore.with_demo_site()
     people: list[tuple[User, str]] = []
     for raw in data["people"]:
         upn = f"{raw['alias']}@{data['domain']}"

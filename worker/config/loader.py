@@ -409,7 +409,7 @@ def load_config(directory: Path, *, today: date, templates_dir: Path | None = No
         pairings, found = _validate_pairings(pairings_source)
         problems.extend(found)
         valid_indexes = [index for index, _ in pairings]
-        for loc, message in cross_check(program, [p for _, p in pairings]):
+        for loc, message in cross_check(program, [p for _, p in pairings], check_ids=False):
             # cross_check numbers the valid pairings; map back to their place in the file.
             original: Loc = ("pairings", valid_indexes[int(loc[1])], *loc[2:])
             problems.append(pairings_source.problem(original, message))
@@ -462,9 +462,21 @@ def _validate_pairings(source: _Source) -> tuple[list[tuple[int, Pairing]], list
         problems.append(source.problem(("pairings",), "pairings: expected a list"))
         return [], problems
     valid: list[tuple[int, Pairing]] = []
+    first_use: dict[str, int] = {}
     for index, item in enumerate(raw):
         try:
             valid.append((index, Pairing.model_validate(item)))
         except ValidationError as exc:
             problems.extend(_validation_problems(exc, source, PairingsFile, ("pairings", index)))
+        # Duplicate ids are checked on the raw rows, so a row with another mistake still
+        # counts as the first use of its id (every problem in one pass).
+        pairing_id = item.get("id") if isinstance(item, dict) else None
+        if isinstance(pairing_id, str):
+            if pairing_id in first_use:
+                problems.append(source.problem(
+                    ("pairings", index, "id"),
+                    f"duplicate pairing id {pairing_id!r} "
+                    f"(first used by pairing #{first_use[pairing_id] + 1})"))
+            else:
+                first_use[pairing_id] = index
     return valid, problems

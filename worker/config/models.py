@@ -231,6 +231,14 @@ class Nudges(_Model):
     notes_request_max: int = Field(default=3, ge=0, le=10)
     unanswered_after_hours: int = Field(default=48, ge=1, le=336)
     webhook_period_days: int = Field(default=7, ge=1, le=31)
+    notes_request_to_mentee: bool = Field(
+        default=False, description="Also ask the mentee for the notes (the mentor always is)."
+    )
+    teams_app_id: str = Field(
+        default="4d1f6a2e-8c3b-4f7a-9e21-6b5d0c9a7e13",
+        pattern=r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$",
+        description="The Teams app's manifest id (externalId in the org catalog).",
+    )
 
 
 def _organizer_kind(value: Any) -> str:
@@ -421,7 +429,9 @@ class ConfigSource(_Model):
     pairings: Path | None = None
 
 
-def cross_check(program: Program | None, pairings: list[Pairing]) -> list[tuple[Loc, str]]:
+def cross_check(
+    program: Program | None, pairings: list[Pairing], *, check_ids: bool = True
+) -> list[tuple[Loc, str]]:
     """Rules spanning pairings or needing the program; each finding located in pairings data.
 
     `program` may be None when program.yaml itself is invalid: program-independent checks
@@ -429,7 +439,7 @@ def cross_check(program: Program | None, pairings: list[Pairing]) -> list[tuple[
     """
     findings: list[tuple[Loc, str]] = []
     seen: dict[str, int] = {}
-    for index, pairing in enumerate(pairings):
+    for index, pairing in enumerate(pairings if check_ids else []):
         if pairing.id in seen:
             findings.append(
                 (("pairings", index, "id"), f"duplicate pairing id {pairing.id!r} "

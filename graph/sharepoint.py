@@ -1,0 +1,239 @@
+"""SharePoint list calls the worker makes, in Graph's own terms.
+
+Thin on purpose, like `graph.calendar`: each function is one documented Graph call (or a batched
+family of them) with the headers it needs, returning Graph's JSON. What a list item means for a
+mentoring session lives in `worker.notes_list` and `worker.records`.
+
+Graph facts relied on here:
+- site by path `GET /sites/{hostname}:/{server-relative-path}`:
+  https://learn.microsoft.com/graph/api/site-getbypath
+- lists, columns: https://learn.microsoft.com/graph/api/list-create,
+  https://learn.microsoft.com/graph/api/list-post-columns,
+  https://learn.microsoft.com/graph/api/columndefinition-update (`indexed` can be set later)
+- items: https://learn.microsoft.com/graph/api/listitem-list (`$expand=fields($select=...)`,
+  `$filter` on `fields/X`), https://learn.microsoft.com/graph/api/listitem-create,
+  https://learn.microsoft.com/graph/api/listitem-update (`If-Match`; a stale etag is 412)
+- a filter on a column that is not indexed is refused unless the request carries
+  `Prefer: HonorNonIndexedQueriesWarningMayFailRandomly`
+  (https://github.com/microsoftgraph/microsoft-graph-docs/issues/2279); we index every column
+  we filter on and still send the header, as the design notes ask, so a list an admin altered
+  (an index dropped) degrades to "may fail on large lists" instead of failing at once.
+- `$batch`: at most 20 requests per call (https://learn.microsoft.com/graph/json-batching).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from graph.calendar import odata_string
+from graph.client import BatchRequest, GraphClient
+from graph.errors import GraphApiError, NotFound
+
+PREFER_NON_INDEXED = "HonorNonIndexedQueriesWarningMayFailRandomly"
+FILTER_HEADERS = {"Prefer": PREFER_NON_INDEXED}
+
+
+def site_path(site: str) -> str:
+    """`hostname:/sites/path` -> the Graph path addressing that site."""
+    hostname, _, path = site.partition(":")
+    return "/sites/" + quote(hostname, safe=".-") + ":/" + quote(path.strip("/"), safe="/-_.")
+
+
+def _query(params: Mapping[str, str]) -> str:
+    return urlencode(params, quote_via=quote, safe="$'(),/=")
+
+
+def get_site(client: GraphClient, site: str) -> dict[str, Any]:
+    """The site for `hostname:/sites/path` (its `id` is the composite id)."""
+    return dict(client.request("GET", site_path(site)).json() or {})
+
+
+def lists_path(site_id: str) -> str:
+    return f"/sites/{quote(site_id, safe=',')}/lists"
+
+
+def items_path(site_id: str, list_id: str) -> str:
+    return f"{lists_path(site_id)}/{quote(list_id, safe='')}/items"
+
+
+def find_list(client: GraphClient, site_id: str, display_name: str) -> dict[str, Any] | None:
+    """The list with this display name, with its columns, or None."""
+    found = client.request(
+        "GET",
+        lists_path(site_id),
+        params={"$filter": f"displayName eq {odata_string(display_name)}"},
+    ).json() or {}
+    for candidate in found.get("value") or []:
+        if str(candidate.get("displayName", "")).lower() == display_name.lower():
+            return get_list(client, site_id, str(candidate["id"]))
+    return None
+
+
+def get_list(client: GraphClient, site_id: str, list_id: str) -> dict[str, Any]:
+    response = client.request(
+        "GET", f"{lists_path(site_id)}/{quote(list_id, safe='')}", params={"$expand": "columns"}
+    )
+    return dict(response.json() or {})
+
+
+def create_list(
+    client: GraphClient, site_id: str, display_name: str, columns: Sequence[Mapping[str, Any]]
+) -> dict[str, Any]:
+    body = {
+        "displayName": display_name,
+        "columns": [dict(c) for c in columns],
+        "list": {"template": "genericList"},
+    }
+    return dict(client.request("POST", lists_path(site_id), json=body).json() or {})
+
+
+def add_column(
+    client: GraphClient, site_id: str, list_id: str, column: Mapping[str, Any]
+) -> dict[str, Any]:
+    path = f"{lists_path(site_id)}/{quote(list_id, safe='')}/columns"
+    return dict(client.request("POST", path, json=dict(column)).json() or {})
+
+
+def update_column(
+    client: GraphClient, site_id: str, list_id: str, column_id: str, changes: Mapping[str, Any]
+) -> dict[str, Any]:
+    path = f"{lists_path(site_id)}/{quote(list_id, safe='')}/columns/{quote(column_id, safe='')}"
+    return dict(client.request("PATCH", path, json=dict(changes)).json() or {})
+
+
+def _expand(select: Sequence[str] | None) -> str:
+    return f"fields($select={','.join(select)})" if select else "fields"
+
+
+def items_where(
+    client: GraphClient,
+    site_id: str,
+    list_id: str,
+    flt: str,
+    *,
+    select: Sequence[str] | None = None,
+    top: int = 200,
+) -> list[dict[str, Any]]:
+    """Every item matching `flt` (already built with `eq_filter` or by hand), all pages."""
+    params = {"$filter": flt, "$expand": _expand(select), "$top": str(top)}
+    return list(
+        client.paged(items_path(site_id, list_id), params=params, headers=FILTER_HEADERS)
+    )
+
+
+def all_items(
+    client: GraphClient, site_id: str, list_id: str, *, select: Sequence[str] | None = None
+) -> list[dict[str, Any]]:
+    """Every item of the list, page by page (for reports, never for the run)."""
+    params = {"$expand": _expand(select), "$top": "1000"}
+    return list(client.paged(items_path(site_id, list_id), params=params))
+
+
+def eq_filter(column: str, value: str) -> str:
+    """`fields/Column eq 'value'` with the value escaped (invariant 8)."""
+    return f"fields/{column} eq {odata_string(value)}"
+
+
+def items_by_value(
+    client: GraphClient,
+    site_id: str,
+    list_id: str,
+    column: str,
+    values: Sequence[str],
+    *,
+    select: Sequence[str] | None = None,
+) -> dict[str, list[dict[str, Any]] | GraphApiError]:
+    """For each value, the items whose `column` equals it: one filtered GET per value, sent
+    through `$batch` 20 at a time. Each value answers its items or the error Graph gave."""
+    requests_ = [
+        BatchRequest(
+            id=str(index),
+            method="GET",
+            url=items_path(site_id, list_id)
+            + "?"
+            + _query({"$filter": eq_filter(column, value), "$expand": _expand(select)}),
+            headers=FILTER_HEADERS,
+        )
+        for index, value in enumerate(values)
+    ]
+    found: dict[str, list[dict[str, Any]] | GraphApiError] = {}
+    for value, result in zip(values, client.batch(requests_), strict=True):
+        if result.error is not None:
+            found[value] = result.error
+        else:
+            found[value] = list((result.body or {}).get("value") or [])
+    return found
+
+
+def items_by_id(
+    client: GraphClient,
+    site_id: str,
+    list_id: str,
+    item_ids: Sequence[str],
+    *,
+    select: Sequence[str] | None = None,
+) -> dict[str, dict[str, Any] | None | GraphApiError]:
+    """Items by id through `$batch`; None for an item that no longer exists (404)."""
+    requests_ = [
+        BatchRequest(
+            id=str(index),
+            method="GET",
+            url=f"{items_path(site_id, list_id)}/{quote(item_id, safe='')}?"
+            + _query({"$expand": _expand(select)}),
+        )
+        for index, item_id in enumerate(item_ids)
+    ]
+    found: dict[str, dict[str, Any] | None | GraphApiError] = {}
+    for item_id, result in zip(item_ids, client.batch(requests_), strict=True):
+        if isinstance(result.error, NotFound):
+            found[item_id] = None
+        elif result.error is not None:
+            found[item_id] = result.error
+        else:
+            found[item_id] = dict(result.body or {})
+    return found
+
+
+def get_item(
+    client: GraphClient,
+    site_id: str,
+    list_id: str,
+    item_id: str,
+    *,
+    select: Sequence[str] | None = None,
+) -> dict[str, Any]:
+    response = client.request(
+        "GET",
+        f"{items_path(site_id, list_id)}/{quote(item_id, safe='')}",
+        params={"$expand": _expand(select)},
+    )
+    return dict(response.json() or {})
+
+
+def create_item(
+    client: GraphClient, site_id: str, list_id: str, fields: Mapping[str, Any]
+) -> dict[str, Any]:
+    response = client.request("POST", items_path(site_id, list_id), json={"fields": dict(fields)})
+    return dict(response.json() or {})
+
+
+def update_item_fields(
+    client: GraphClient,
+    site_id: str,
+    list_id: str,
+    item_id: str,
+    fields: Mapping[str, Any],
+    *,
+    etag: str,
+) -> dict[str, Any]:
+    """PATCH the given fields only, guarded by `If-Match` (raises PreconditionFailed on 412).
+    Returns the item's fieldValueSet (its `@odata.etag` is the new etag)."""
+    response = client.request(
+        "PATCH",
+        f"{items_path(site_id, list_id)}/{quote(item_id, safe='')}/fields",
+        json=dict(fields),
+        headers={"If-Match": etag},
+    )
+    return dict(response.json() or {})

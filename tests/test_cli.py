@@ -1,0 +1,196 @@
+"""The `mentoring` command as IT and program admins meet it: exit codes, output, no leaks."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from datetime import UTC, datetime
+from io import StringIO
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from requests.adapters import BaseAdapter
+
+from graph.clock import ManualClock, SystemClock
+from graph.sandbox.fixtures import demo_tenant
+from graph.sandbox.server import start_in_thread
+from graph.sandbox.tenant_app import Sandbox
+from graph.sandbox.transport import sandbox_session
+from tests.conftest import EXAMPLE_CONFIG, ROOT, tagged_event_counts
+from worker.cli import main
+
+SECRET = "s3cret-value-that-must-never-leak"
+START = datetime(2027, 1, 4, 6, 0, tzinfo=UTC)
+
+
+class NoNetwork(BaseAdapter):
+    """Fails the test if anything is sent."""
+
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        raise AssertionError(f"no Graph call expected, got {request.method} {request.url}")
+
+    def close(self) -> None:
+        pass
+
+
+def offline_session() -> requests.Session:
+    session = requests.Session()
+    session.mount("https://", NoNetwork())
+    session.mount("http://", NoNetwork())
+    return session
+
+
+@pytest.fixture
+def sandbox_env(monkeypatch: pytest.MonkeyPatch) -> tuple[Sandbox, ManualClock]:
+    clock = ManualClock(START)
+    sandbox = Sandbox.create(clock=clock, fixture=demo_tenant)
+    sandbox.register_app("11111111-2222-3333-4444-555555555555", secret=SECRET,
+                         roles=["Calendars.ReadWrite", "User.Read.All"])
+    for key in list(os.environ):
+        if key.startswith("MENTORING_") or key == "AZURE_FEDERATED_TOKEN_FILE":
+            monkeypatch.delenv(key)
+    monkeypatch.setenv("MENTORING_TENANT_ID", sandbox.state.tenant_id)
+    monkeypatch.setenv("MENTORING_CLIENT_ID", "11111111-2222-3333-4444-555555555555")
+    monkeypatch.setenv("MENTORING_CLIENT_SECRET", SECRET)
+    monkeypatch.setenv("MENTORING_CONFIG_DIR", str(EXAMPLE_CONFIG))
+    monkeypatch.setenv("MENTORING_TEMPLATES_DIR", str(ROOT / "templates"))
+    return sandbox, clock
+
+
+def test_validate_accepts_the_example_config(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--config", str(EXAMPLE_CONFIG), "validate"]) == 0
+
+
+def test_plan_reads_only_and_prints_json(
+    sandbox_env: tuple[Sandbox, ManualClock], capsys: pytest.CaptureFixture[str]
+) -> None:
+    sandbox, clock = sandbox_env
+    out = StringIO()
+    code = main(["plan", "--json"], clock=clock, session=sandbox_session(sandbox), out=out)
+    assert code == 0
+    document = json.loads(out.getvalue())
+    assert document["plan"]["counts"]["book"] == 20
+    assert document["summary"]["writes"] == 0
+    assert tagged_event_counts(sandbox, "mentoring@contoso.com") == {}
+    assert SECRET not in out.getvalue() + "".join(capsys.readouterr())
+
+
+def test_run_books_then_run_again_changes_nothing(
+    sandbox_env: tuple[Sandbox, ManualClock], capsys: pytest.CaptureFixture[str]
+) -> None:
+    sandbox, clock = sandbox_env
+    session = sandbox_session(sandbox)
+    first, second = StringIO(), StringIO()
+    assert main(["run"], clock=clock, session=session, out=first) == 0
+    assert "20 booked" in first.getvalue()
+    assert main(["run", "--json"], clock=clock, session=session, out=second) == 0
+    assert json.loads(second.getvalue())["summary"]["writes"] == 0
+    logs = capsys.readouterr().err
+    assert SECRET not in logs
+    for line in filter(None, logs.splitlines()):
+        json.loads(line)  # off a terminal, every log line is a JSON object
+
+
+def test_a_config_with_five_mistakes_stops_before_any_graph_call(
+    sandbox_env: tuple[Sandbox, ManualClock], tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    _, clock = sandbox_env
+    config = tmp_path / "config"
+    shutil.copytree(EXAMPLE_CONFIG, config)
+    program = (config / "program.yaml").read_text(encoding="utf-8")
+    program = program.replace("duration_minutes: 45", "duration_minutes: 90")
+    program = program.replace("keep_booked: 2", "keep_bookd: 2")
+    (config / "program.yaml").write_text(program, encoding="utf-8")
+    pairings = (config / "pairings.yaml").read_text(encoding="utf-8")
+    pairings = pairings.replace("mentor: leo.martins@contoso.com", "mentor: leo.martins")
+    pairings = pairings.replace("id: cro-maya", "id: ceo-ava", 1)
+    pairings = pairings.replace("    status: active", "    status: retired", 1)
+    (config / "pairings.yaml").write_text(pairings, encoding="utf-8")
+    code = main(["--config", str(config), "run"], clock=clock, session=offline_session(),
+                out=StringIO())
+    assert code == 2
+    located = [line for line in capsys.readouterr().err.splitlines()
+               if line.strip().startswith(str(config))]
+    assert len(located) == 5, located
+    assert all(":" in line.split(str(config), 1)[1] for line in located)
+
+
+def test_missing_credentials_are_a_settings_error_naming_the_variables(
+    sandbox_env: tuple[Sandbox, ManualClock], monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.delenv("MENTORING_CLIENT_SECRET")
+    code = main(["run"], clock=SystemClock(), session=offline_session(), out=StringIO())
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "MENTORING_CLIENT_SECRET" in err and "MENTORING_CERTIFICATE_PATH" in err
+
+
+def test_a_wrong_secret_is_an_auth_error_without_the_secret(
+    sandbox_env: tuple[Sandbox, ManualClock], monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    sandbox, clock = sandbox_env
+    monkeypatch.setenv("MENTORING_CLIENT_SECRET", "wrong-" + SECRET)
+    code = main(["run"], clock=clock, session=sandbox_session(sandbox), out=StringIO())
+    assert code == 2
+    captured = capsys.readouterr()
+    assert "invalid_client" in captured.err
+    assert SECRET not in captured.err + captured.out
+
+
+def test_missing_permission_is_exit_code_2(
+    sandbox_env: tuple[Sandbox, ManualClock], capsys: pytest.CaptureFixture[str]
+) -> None:
+    sandbox, clock = sandbox_env
+    sandbox.register_app("11111111-2222-3333-4444-555555555555", secret=SECRET,
+                         roles=["User.Read.All"])
+    code = main(["run"], clock=clock, session=sandbox_session(sandbox), out=StringIO())
+    assert code == 2
+    assert "ErrorAccessDenied" in capsys.readouterr().err
+
+
+def test_the_container_entrypoint_runs_against_the_sandbox_over_http(
+    tmp_path: Path,
+) -> None:
+    """`mentoring run` as the Dockerfile runs it: a separate process, settings from the
+    environment, HTTP to a sandbox on 127.0.0.1 (the msal login included)."""
+    sandbox = Sandbox.create(clock=SystemClock(), fixture=demo_tenant)
+    sandbox.register_app("11111111-2222-3333-4444-555555555555", secret=SECRET,
+                         roles=["Calendars.ReadWrite", "User.Read.All"])
+    server, base_url = start_in_thread(sandbox)
+    try:
+        env = {key: value for key, value in os.environ.items()
+               if not key.startswith("MENTORING_")}
+        env.update({
+            "MENTORING_TENANT_ID": sandbox.state.tenant_id,
+            "MENTORING_CLIENT_ID": "11111111-2222-3333-4444-555555555555",
+            "MENTORING_CLIENT_SECRET": SECRET,
+            "MENTORING_GRAPH_URL": base_url,
+            "MENTORING_AUTHORITY_HOST": base_url,
+            "MENTORING_CONFIG_DIR": str(EXAMPLE_CONFIG),
+            "MENTORING_TEMPLATES_DIR": str(ROOT / "templates"),
+        })
+        command = [sys.executable, "-m", "worker", "run"]
+        first = subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, text=True,  # noqa: S603
+                               timeout=120, check=False)
+        assert first.returncode == 0, first.stderr[-2000:]
+        assert "20 booked" in first.stdout
+        second = subprocess.run(command, env=env, cwd=tmp_path, capture_output=True,  # noqa: S603
+                                text=True, timeout=120, check=False)
+        assert second.returncode == 0, second.stderr[-2000:]
+        assert "(0 writes)" in second.stdout
+        for output in (first.stdout, first.stderr, second.stdout, second.stderr):
+            assert SECRET not in output
+        for line in filter(None, first.stderr.splitlines()):
+            assert json.loads(line)["level"] in {"info", "warning", "error"}
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert len(tagged_event_counts(sandbox, "mentoring@contoso.com")) == 20
