@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import UTC, date, datetime, time, timedelta
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ import pytest
 
 from graph.clock import ManualClock
 from graph.sandbox.calendar import end_of, start_of, store_of
-from graph.sandbox.fixtures import generated_tenant
+from graph.sandbox.fixtures import compatible_pairs, generated_tenant
 from graph.sandbox.tenant_app import Sandbox
 from worker.config import load_config
 from worker.demo import DemoWorld, build_world
@@ -32,41 +33,6 @@ BLACKOUT = date(2027, 4, 2)
 CADENCE, TOLERANCE = 21, 7  # a week either way: executives here are 70 % booked
 DAYS = {"monday": 0, "tuesday": 1, "wednesday": 2, "thursday": 3, "friday": 4,
         "saturday": 5, "sunday": 6}
-
-
-def _utc_hours(user: Any) -> set[int]:
-    """The UTC hours of a reference Wednesday that fall in the person's working hours."""
-    hours = user.mailboxSettings["workingHours"]
-    zone = zone_for(hours["timeZone"])
-    first = time.fromisoformat(hours["startTime"][:8])
-    last = time.fromisoformat(hours["endTime"][:8])
-    day = date(2027, 3, 3)
-    start = datetime.combine(day, first, tzinfo=zone).astimezone(UTC)
-    end = datetime.combine(day, last, tzinfo=zone).astimezone(UTC)
-    return {(start + timedelta(hours=h)).hour for h in range(int((end - start).seconds / 3600))}
-
-
-def _pairings(state: Any) -> list[tuple[str, str]]:
-    """Each mentee with a mentor sharing at least four working hours, as a program admin would
-    pair them (an Eastern executive with a Pacific mentor, not with one in India)."""
-    users = state.directory.users.values()
-    mentees = sorted((u for u in users if u.userPrincipalName.startswith("mentee")),
-                     key=lambda u: u.userPrincipalName)
-    mentors = sorted((u for u in users if u.userPrincipalName.startswith("mentor")),
-                     key=lambda u: u.userPrincipalName)
-    free = list(mentors)
-    pairs = []
-
-    def options(mentee: Any) -> int:
-        return sum(len(_utc_hours(m) & _utc_hours(mentee)) >= 4 for m in mentors)
-
-    # The hardest to place first (the executives in the least common zones).
-    for mentee in sorted(mentees, key=options):
-        mentor = max(free, key=lambda m: len(_utc_hours(m) & _utc_hours(mentee)))
-        assert len(_utc_hours(mentor) & _utc_hours(mentee)) >= 4
-        free.remove(mentor)
-        pairs.append((mentor.userPrincipalName, mentee.userPrincipalName))
-    return sorted(pairs, key=lambda pair: pair[1])
 
 
 def _write_config(directory: Path, pairs: list[tuple[str, str]]) -> Path:
@@ -111,7 +77,9 @@ def program(tmp_path_factory: pytest.TempPathFactory) -> tuple[DemoWorld, dict[s
         for mailbox, events in store.events.items()
     }
     directory = tmp_path_factory.mktemp("scale") / "config"
-    config = load_config(_write_config(directory, _pairings(state)), today=clock.now().date())
+    config = load_config(
+        _write_config(directory, compatible_pairs(state)), today=clock.now().date()
+    )
     world = build_world(config, sandbox, clock)
     for _ in range(220):
         summary = world.run()
@@ -229,7 +197,7 @@ def test_no_person_has_two_sessions_at_once(program: tuple[DemoWorld, Any]) -> N
             per_person[pairing.mentee].append((start, end))
     for slots in per_person.values():
         slots.sort()
-        for (_, first_end), (second_start, _) in zip(slots, slots[1:], strict=False):
+        for (_, first_end), (second_start, _) in pairwise(slots):
             assert first_end <= second_start
 
 
@@ -241,7 +209,7 @@ def test_sessions_follow_the_cadence_within_its_tolerance(
     for pairing in world.config.pairings:
         zone = _zone(_person(world, pairing.mentee))
         ordered = sorted(_sessions(world)[pairing.id])
-        for (number, start, _), (_, following, _) in zip(ordered, ordered[1:], strict=False):
+        for (number, start, _), (_, following, _) in pairwise(ordered):
             gap = (following.astimezone(zone).date() - start.astimezone(zone).date()).days
             if abs(gap - CADENCE) > TOLERANCE:
                 bad.append((pairing.id, number, gap))

@@ -289,7 +289,15 @@ class MailStore:
         ]
 
     def copies_of(self, organizer_event: Mapping[str, Any]) -> list[dict[str, Any]]:
-        """The attendees' copies of an organizer's meeting."""
+        """The attendees' copies of an organizer's meeting.
+
+        Invitations record where they landed (`_copies` on the organizer's event), so this
+        is a few lookups, not a scan of every calendar; events from older state files
+        without the record fall back to the scan by iCalUId."""
+        refs = organizer_event.get("_copies")
+        if refs is not None:
+            found = (self.calendar(mailbox).get(event_id) for mailbox, event_id in refs)
+            return [event for event in found if event is not None]
         return [
             e for e in self.by_ical(str(organizer_event.get("iCalUId"))) if not e.get("isOrganizer")
         ]
@@ -736,6 +744,7 @@ def new_event(
         ),
         "_mailbox": mailbox,
         "_version": 0,
+        "_copies": [],
     }
     _apply_simple(event, body)
     _apply_times(event, body)
@@ -763,7 +772,7 @@ def _invite(sb: Sandbox, event: dict[str, Any], attendee: Mapping[str, Any], now
     invitation = {
         key: copy.deepcopy(value)
         for key, value in event.items()
-        if key not in ("singleValueExtendedProperties", "transactionId")
+        if key not in ("singleValueExtendedProperties", "transactionId", "_copies")
     }
     invitation.update(
         {
@@ -785,6 +794,7 @@ def _invite(sb: Sandbox, event: dict[str, Any], attendee: Mapping[str, Any], now
     )
     store.touch(invitation, now)
     store.calendar(mailbox)[copy_id] = invitation
+    event.setdefault("_copies", []).append([mailbox, copy_id])
 
 
 def update_event(
@@ -1019,7 +1029,8 @@ def availability_view(
             if rank > ranks[index]:
                 ranks[index] = rank
     by_rank = {AVAILABILITY_RANK.get(status, 0): status for status in AVAILABILITY_RANK}
-    return "".join(AVAILABILITY_DIGIT.get(by_rank.get(r, "free"), "0") for r in ranks)
+    digits = [AVAILABILITY_DIGIT.get(by_rank.get(r, "free"), "0") for r in range(max(by_rank) + 1)]
+    return "".join(map(digits.__getitem__, ranks))
 
 
 def working_hours(user: User) -> dict[str, Any] | None:

@@ -351,6 +351,43 @@ def generated_tenant(
     return state
 
 
+def _utc_working_hours(user: User) -> set[int]:
+    """The UTC hours of a reference Wednesday inside the person's working hours."""
+    hours = user.mailboxSettings["workingHours"]
+    local = tz.mailbox_zone(user.mailboxSettings)
+    day = date(2027, 3, 3)
+    start = datetime.combine(day, time.fromisoformat(hours["startTime"][:8]), tzinfo=local)
+    end = datetime.combine(day, time.fromisoformat(hours["endTime"][:8]), tzinfo=local)
+    span = int((end - start).total_seconds() // 3600)
+    return {(start.astimezone(UTC) + timedelta(hours=h)).hour for h in range(span)}
+
+
+def compatible_pairs(state: TenantState, min_overlap_hours: int = 4) -> list[tuple[str, str]]:
+    """(mentor, mentee) addresses for a generated tenant, each mentee with a mentor who shares
+    at least `min_overlap_hours` working hours, as a program admin would pair people (an
+    Eastern executive with a Pacific mentor, not one in India). The hardest to place first."""
+    users = list(state.directory.users.values())
+    mentees = [u for u in users if u.userPrincipalName.startswith("mentee")]
+    mentors = [u for u in users if u.userPrincipalName.startswith("mentor")]
+    hours = {u.id: _utc_working_hours(u) for u in mentees + mentors}
+
+    def overlap(a: User, b: User) -> int:
+        return len(hours[a.id] & hours[b.id])
+
+    def options(mentee: User) -> int:
+        return sum(overlap(m, mentee) >= min_overlap_hours for m in mentors)
+
+    free = sorted(mentors, key=lambda u: u.userPrincipalName)
+    pairs = []
+    for mentee in sorted(mentees, key=lambda u: (options(u), u.userPrincipalName)):
+        mentor = max(free, key=lambda m: overlap(m, mentee))
+        if overlap(mentor, mentee) < min_overlap_hours:
+            raise ValueError(f"no mentor left who shares working hours with {mentee.mail}")
+        free.remove(mentor)
+        pairs.append((mentor.userPrincipalName, mentee.userPrincipalName))
+    return sorted(pairs, key=lambda pair: pair[1])
+
+
 def worker_app(state: TenantState, client_id: str, secret: str) -> AppRegistration:
     """Register the worker's app with the permissions the design asks for."""
     app = AppRegistration(
@@ -371,6 +408,7 @@ def worker_app(state: TenantState, client_id: str, secret: str) -> AppRegistrati
 
 
 __all__ = [
+    "compatible_pairs",
     "demo_tenant",
     "generated_tenant",
     "mailbox_settings",
