@@ -1,6 +1,6 @@
 """How a run scales with the size of the program, against the in-process sandbox tenant.
 
-    python -m benchmarks.bench_run --pairs 50 200 500
+    python -m benchmarks.bench_run --pairs 50 200 500 [--latency 0.2]
 
 For each size: a tenant of that many executive/mentor pairs in five time zones (calendars
 already full), the first run (books `keep_booked` sessions per pair), then a steady-state run
@@ -21,6 +21,7 @@ from pathlib import Path
 
 from graph.clock import ManualClock
 from graph.sandbox.fixtures import compatible_pairs, generated_tenant
+from graph.sandbox.faults import FaultRule
 from graph.sandbox.tenant_app import Sandbox
 from worker.config import load_config
 from worker.demo import build_world
@@ -47,12 +48,16 @@ def write_config(directory: Path, pairs: list[tuple[str, str]]) -> Path:
     return directory
 
 
-def measure(pairs: int) -> dict[str, float]:
+def measure(pairs: int, latency: float = 0.0) -> dict[str, float]:
     clock = ManualClock(datetime(2027, 2, 22, 6, tzinfo=UTC))
     built = time.perf_counter()
     state = generated_tenant(pairs, seed=11, first=START - timedelta(days=7),
                              last=START + timedelta(days=70), domain=DOMAIN, clock=clock)
     sandbox = Sandbox.create(clock=clock, fixture=state)
+    if latency:
+        # Graph's own time per request (real seconds, outside the sandbox's state lock): what
+        # makes applying pairings side by side pay off in production.
+        sandbox.faults.add(FaultRule(kind="latency", service="outlook", latency=latency))
     with tempfile.TemporaryDirectory() as tmp:
         config = load_config(write_config(Path(tmp) / "config", compatible_pairs(state)),
                              today=clock.now().date())
@@ -89,12 +94,14 @@ def measure(pairs: int) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pairs", type=int, nargs="+", default=[50, 200])
+    parser.add_argument("--latency", type=float, default=0.0,
+                        help="seconds added to every Outlook request, like Graph's own latency")
     args = parser.parse_args()
     header = ("pairs", "first run s", "requests", "writes", "429s", "booked", "failed",
               "peak MiB", "steady s", "steady req", "steady writes")
     print(" | ".join(header))
     for pairs in args.pairs:
-        r = measure(pairs)
+        r = measure(pairs, args.latency)
         print(" | ".join([
             f"{r['pairs']:.0f}", f"{r['first_s']:.2f}", f"{r['first_requests']:.0f}",
             f"{r['first_writes']:.0f}", f"{r['first_429']:.0f}", f"{r['booked']:.0f}",

@@ -260,7 +260,9 @@ class GraphClient:
         self.timeout = timeout
         self.max_attempts = max_attempts
         self.max_retry_wait = max_retry_wait
-        self.pacer = pacer
+        # Outlook's per-mailbox limits apply to every client, so pacing is on unless a caller
+        # passes its own pacer (tests pass a tighter or looser one).
+        self.pacer = pacer if pacer is not None else MailboxPacer(clock)
         self.log = logger or _LOG
         self.stats = ClientStats()
         self._stats_lock = threading.Lock()

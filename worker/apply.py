@@ -10,7 +10,9 @@ rest go on (invariant 7).
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,7 +53,10 @@ class Applier:
         templates: Templates,
         observed: Observed,
         progress: Callable[[Action], None] | None = None,
+        workers: int = 4,
     ) -> None:
+        self.workers = workers
+        self._lock = threading.Lock()
         self.client = client
         self.config = config
         self.templates = templates
@@ -60,38 +65,62 @@ class Applier:
         self.pairings: dict[str, Pairing] = {p.id: p for p in config.pairings}
 
     def apply(self, plan: Plan) -> ApplyResult:
+        """Each pairing's actions in order; pairings side by side, `workers` at a time (Outlook
+        allows 4 concurrent requests per mailbox, and the client's pacer holds to that)."""
         result = ApplyResult()
-        failed: set[str] = set()
+        by_pairing: dict[str, list[Action]] = {}
         for action in plan.actions:
-            if action.pairing_id in failed:
-                continue
+            by_pairing.setdefault(action.pairing_id, []).append(action)
+        if self.workers <= 1 or len(by_pairing) <= 1:
+            for actions in by_pairing.values():
+                self._apply_pairing(actions, result)
+            return result
+        with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="apply") as pool:
+            futures = [
+                pool.submit(self._apply_pairing, actions, result) for actions in by_pairing.values()
+            ]
+            for future in futures:
+                future.result()
+        return result
+
+    def _apply_pairing(self, actions: list[Action], result: ApplyResult) -> None:
+        for action in actions:
             try:
                 self._apply_one(action, result)
             except GraphClientError as exc:
-                failed.add(action.pairing_id)
-                result.failures[action.pairing_id] = (
-                    f"{_verb(action)} session {action.number}: {exc}"
-                )
+                with self._lock:
+                    result.failures[action.pairing_id] = (
+                        f"{_verb(action)} session {action.number}: {exc}"
+                    )
                 log.error(
-                    "pairing %s: %s failed: %s", action.pairing_id, _verb(action), exc,
+                    "pairing %s: %s failed: %s",
+                    action.pairing_id,
+                    _verb(action),
+                    exc,
                     extra={"pairing": action.pairing_id, "session": action.key},
                 )
-            if self.progress is not None:
-                self.progress(action)
-        return result
+                return  # the pairing's later actions depend on this one
+            finally:
+                if self.progress is not None:
+                    with self._lock:
+                        self.progress(action)
 
     def _apply_one(self, action: Action, result: ApplyResult) -> None:
         if isinstance(action, Book):
             event = calendar.create_event(self.client, action.organizer, self.event_body(action))
-            result.booked += 1
-            result.created_events[action.key] = str(event.get("id", ""))
+            with self._lock:
+                result.booked += 1
+                result.created_events[action.key] = str(event.get("id", ""))
             if not ((event.get("onlineMeeting") or {}).get("joinUrl")):
-                result.warnings.setdefault(action.pairing_id, []).append(
-                    f"session {action.number} was booked without a Teams link: check that the "
-                    f"organizer {action.organizer} may create Teams meetings"
-                )
+                with self._lock:
+                    result.warnings.setdefault(action.pairing_id, []).append(
+                        f"session {action.number} was booked without a Teams link: check that the "
+                        f"organizer {action.organizer} may create Teams meetings"
+                    )
             log.info(
-                "booked %s at %s", action.key, action.start.isoformat(),
+                "booked %s at %s",
+                action.key,
+                action.start.isoformat(),
                 extra={"pairing": action.pairing_id, "session": action.key},
             )
         elif isinstance(action, Move):
@@ -99,21 +128,30 @@ class Applier:
                 self.client,
                 action.organizer,
                 action.event_id,
-                {"start": calendar.graph_datetime(action.start),
-                 "end": calendar.graph_datetime(action.end)},
+                {
+                    "start": calendar.graph_datetime(action.start),
+                    "end": calendar.graph_datetime(action.end),
+                },
             )
-            result.moved += 1
+            with self._lock:
+                result.moved += 1
             log.info(
-                "moved %s to %s (%s)", action.key, action.start.isoformat(), action.reason,
+                "moved %s to %s (%s)",
+                action.key,
+                action.start.isoformat(),
+                action.reason,
                 extra={"pairing": action.pairing_id, "session": action.key},
             )
         else:
             calendar.cancel_event(
                 self.client, action.organizer, action.event_id, _cancel_comment(action)
             )
-            result.cancelled += 1
+            with self._lock:
+                result.cancelled += 1
             log.info(
-                "cancelled %s (%s)", action.key, action.reason,
+                "cancelled %s (%s)",
+                action.key,
+                action.reason,
                 extra={"pairing": action.pairing_id, "session": action.key},
             )
 
@@ -136,10 +174,14 @@ class Applier:
             "start": calendar.graph_datetime(action.start),
             "end": calendar.graph_datetime(action.end),
             "attendees": [
-                {"emailAddress": {"address": pairing.mentor, "name": mentor_name},
-                 "type": "required"},
-                {"emailAddress": {"address": pairing.mentee, "name": mentee_name},
-                 "type": "required"},
+                {
+                    "emailAddress": {"address": pairing.mentor, "name": mentor_name},
+                    "type": "required",
+                },
+                {
+                    "emailAddress": {"address": pairing.mentee, "name": mentee_name},
+                    "type": "required",
+                },
             ],
             "isOnlineMeeting": True,
             "onlineMeetingProvider": "teamsForBusiness",
