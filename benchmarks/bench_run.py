@@ -20,8 +20,8 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from graph.clock import ManualClock
-from graph.sandbox.fixtures import compatible_pairs, generated_tenant
 from graph.sandbox.faults import FaultRule
+from graph.sandbox.fixtures import compatible_pairs, generated_tenant
 from graph.sandbox.tenant_app import Sandbox
 from worker.config import load_config
 from worker.demo import build_world

@@ -7,7 +7,8 @@ mentoring session lives in `worker.notes_list` and `worker.records`.
 Graph facts relied on here:
 - site by path `GET /sites/{hostname}:/{server-relative-path}`:
   https://learn.microsoft.com/graph/api/site-getbypath
-- lists, columns: https://learn.microsoft.com/graph/api/list-create,
+- lists, columns: https://learn.microsoft.com/graph/api/list-get (by id or title),
+  https://learn.microsoft.com/graph/api/list-create,
   https://learn.microsoft.com/graph/api/list-post-columns,
   https://learn.microsoft.com/graph/api/columndefinition-update (`indexed` can be set later)
 - items: https://learn.microsoft.com/graph/api/listitem-list (`$expand=fields($select=...)`,
@@ -69,6 +70,17 @@ def find_list(client: GraphClient, site_id: str, display_name: str) -> dict[str,
         if str(candidate.get("displayName", "")).lower() == display_name.lower():
             return get_list(client, site_id, str(candidate["id"]))
     return None
+
+
+def list_by_title(client: GraphClient, site: str, title: str) -> dict[str, Any] | None:
+    """One request for site and list: `GET /sites/{hostname}:/{path}:/lists/{list-title}`
+    (list-get accepts the title; the colon path returns to the site's resource model).
+    None when Graph answers 404."""
+    path = site_path(site) + ":/lists/" + quote(title, safe="")
+    try:
+        return dict(client.request("GET", path).json() or {})
+    except NotFound:
+        return None
 
 
 def get_list(client: GraphClient, site_id: str, list_id: str) -> dict[str, Any]:
@@ -174,7 +186,7 @@ def items_by_id(
     item_ids: Sequence[str],
     *,
     select: Sequence[str] | None = None,
-) -> dict[str, dict[str, Any] | None | GraphApiError]:
+) -> dict[str, dict[str, Any] | GraphApiError | None]:
     """Items by id through `$batch`; None for an item that no longer exists (404)."""
     requests_ = [
         BatchRequest(
@@ -185,7 +197,7 @@ def items_by_id(
         )
         for index, item_id in enumerate(item_ids)
     ]
-    found: dict[str, dict[str, Any] | None | GraphApiError] = {}
+    found: dict[str, dict[str, Any] | GraphApiError | None] = {}
     for item_id, result in zip(item_ids, client.batch(requests_), strict=True):
         if isinstance(result.error, NotFound):
             found[item_id] = None

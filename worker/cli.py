@@ -1,4 +1,5 @@
-"""The `mentoring` command: validate, schema, plan, run, demo, sandbox.
+"""The `mentoring` command: validate, schema, plan, run, sharepoint init, report, teams-app
+package, demo, sandbox.
 
 Exit codes (what a scheduler alerts on): 0 all well; 1 some pairings failed, each named with its
 reason; 2 config, settings or authentication error, or a plan refused as unsafe (nothing written).
@@ -73,6 +74,24 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--record", type=Path, help="write every Graph request to this file")
     demo.add_argument("--quiet", action="store_true", help="only the final tables")
 
+    teams_app = commands.add_parser("teams-app", help="the Teams app that carries the nudges")
+    teams_app_commands = teams_app.add_subparsers(dest="teams_app_command", required=True)
+    package = teams_app_commands.add_parser(
+        "package", help="write the app package (zip) an admin uploads to the org catalog"
+    )
+    package.add_argument("--out", type=Path, required=True, help="the zip file to write")
+    package.add_argument("--client-id", help="the worker's Entra app id "
+                         "(default: MENTORING_CLIENT_ID)")
+
+    sharepoint = commands.add_parser("sharepoint", help="the program's SharePoint list")
+    sharepoint_commands = sharepoint.add_subparsers(dest="sharepoint_command", required=True)
+    sharepoint_commands.add_parser(
+        "init", help="create the list, or check and complete it (a second run writes nothing)"
+    )
+    report = commands.add_parser("report", help="sessions and notes per pair, from the list")
+    report.add_argument("--format", choices=["text", "csv", "html"], default="text")
+    report.add_argument("--out", type=Path, help="write to this file (default: print)")
+
     sandbox = commands.add_parser("sandbox", help="the local Microsoft Graph sandbox tenant")
     sandbox_commands = sandbox.add_subparsers(dest="sandbox_command", required=True)
     serve = sandbox_commands.add_parser("serve", help="serve the sandbox on 127.0.0.1")
@@ -104,6 +123,13 @@ def main(argv: list[str] | None = None, *, clock: Clock | None = None,
                                   env_file=args.env_file, out=stdout)
         return code
 
+    if args.command == "teams-app":
+        from worker.teams_app import cmd_package
+
+        logs.configure(args.log_format or "auto")
+        return cmd_package(args.config or default_config_dir(), default_templates_dir(),
+                           args.out, args.client_id, clock.now().date(), stream=stdout)
+
     if args.command in ("schema", "validate"):
         # Neither needs credentials: an admin can check the config on a laptop.
         logs.configure(args.log_format or "auto")
@@ -131,6 +157,19 @@ def main(argv: list[str] | None = None, *, clock: Clock | None = None,
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
         return EXIT_CONFIG
+    if args.command in ("sharepoint", "report"):
+        from worker.cli_sharepoint import cmd_report, cmd_sharepoint_init
+
+        try:
+            client = build_client(settings, clock, session)
+            if args.command == "sharepoint":
+                return cmd_sharepoint_init(client, config, client_id=settings.client_id,
+                                           out=stdout)
+            return cmd_report(client, config, clock, fmt=args.format, out_file=args.out,
+                              out=stdout)
+        except AuthenticationError as exc:
+            print(f"authentication error: {exc}", file=sys.stderr)
+            return EXIT_CONFIG
     dry_run = args.command == "plan" or bool(getattr(args, "dry_run", False))
     try:
         client = build_client(settings, clock, session)
@@ -138,7 +177,9 @@ def main(argv: list[str] | None = None, *, clock: Clock | None = None,
         return run_command(client, config, clock, templates,
                            dry_run=dry_run, force=bool(getattr(args, "force", False)),
                            as_json=bool(args.json), out=stdout,
-                           max_change_share=settings.max_change_share)
+                           max_change_share=settings.max_change_share,
+                           webhook_url=(settings.teams_webhook_url.get_secret_value()
+                                        if settings.teams_webhook_url else None))
     except AuthenticationError as exc:
         log.error("authentication failed: %s", exc)
         print(f"authentication error: {exc}", file=sys.stderr)
@@ -200,12 +241,13 @@ def _settings_message(exc: ValidationError) -> str:
 
 def run_command(client: GraphClient, config: Config, clock: Clock, templates: Templates, *,
                 dry_run: bool, force: bool, as_json: bool, out: TextIO,
-                max_change_share: float | None = None) -> int:
+                max_change_share: float | None = None, webhook_url: str | None = None) -> int:
     progress = _Progress(sys.stderr) if sys.stderr.isatty() and not as_json else None
     try:
         plan, summary = execute(client, config, clock, templates, apply=not dry_run, force=force,
                                 max_change_share=max_change_share,
-                                progress=progress.step if progress else None)
+                                progress=progress.step if progress else None,
+                                webhook_url=webhook_url)
     except TooMuchChange as exc:
         log.error("plan refused: %s", exc)
         print(f"refused: {exc}", file=sys.stderr)

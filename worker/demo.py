@@ -27,6 +27,7 @@ from graph.sandbox.fixtures import demo_tenant
 from graph.sandbox.tenant_app import Sandbox
 from graph.sandbox.transport import sandbox_session
 from worker.config import Config, load_config
+from worker.notes_list import init_list
 from worker.observe import PROPERTY_ID, read_sessions
 from worker.paths import default_config_dir, default_templates_dir
 from worker.run import RunSummary, execute
@@ -72,8 +73,25 @@ def build_world(config: Config, sandbox: Sandbox, clock: ManualClock,
         authority_host=PUBLIC_LOGIN,
     )
     client = GraphClient(PUBLIC_GRAPH, credential, session, clock)
-    return DemoWorld(sandbox, clock, client, config,
-                     templates or Templates(default_templates_dir()))
+    chosen = templates or Templates(default_templates_dir())
+    _publish_teams_app(config, sandbox, client_id, chosen.directory)
+    return DemoWorld(sandbox, clock, client, config, chosen)
+
+
+def _publish_teams_app(config: Config, sandbox: Sandbox, client_id: str,
+                       templates_dir: Path) -> None:
+    """What an admin does once with `mentoring teams-app package`: upload our app to the org
+    catalog (bound to this worker's Entra app), so the run can install it and nudge."""
+    from graph.sandbox.teams import TeamsStore
+    from worker.teams_app import render_manifest
+
+    store = sandbox.state.teams
+    if config.program.nudges is None or not isinstance(store, TeamsStore):
+        return
+    manifest = render_manifest(templates_dir, client_id=client_id,
+                               app_id=config.program.nudges.teams_app_id,
+                               program_name=config.program.name)
+    store.publish_app(manifest["id"], manifest["name"]["short"], manifest)
 
 
 def _program_sites(config: Config, sandbox: Sandbox) -> list[str]:
@@ -102,12 +120,19 @@ def run_demo(*, state_file: Path | None, record: Path | None, quiet: bool, out: 
     say(f"Sandbox tenant: {len(sandbox.state.directory.users)} people; program "
         f"'{config.program.name}', {len(config.pairings)} pairings; clock {_day(clock.now())}.")
     say("")
+    if config.program.sharepoint is not None:
+        say("mentoring sharepoint init")
+        say(_indent(init_list(world.client, config.program.sharepoint).render_text(
+            config.program.sharepoint)))
+        say("")
     plan, summary = execute(world.client, config, clock, world.templates, apply=False)
     say("mentoring plan")
     say(_indent(plan.render_text()))
     say("")
     summary = world.run()
     first_booked, first_requests = summary.booked, summary.requests
+    records: Counter[str] = Counter()
+    _count_records(records, summary)
     say("mentoring run")
     say(_indent(summary.render_text()))
     say("")
@@ -122,6 +147,7 @@ def run_demo(*, state_file: Path | None, record: Path | None, quiet: bool, out: 
         runs += 1
         totals.update(booked=summary.booked, moved=summary.moved, cancelled=summary.cancelled,
                       requests=summary.requests, throttled=summary.throttled)
+        _count_records(records, summary)
         for pairing_id, reasons in summary.failed.items():
             failures[pairing_id] = reasons[-1]
         if summary.booked or summary.moved or summary.cancelled:
@@ -138,6 +164,12 @@ def run_demo(*, state_file: Path | None, record: Path | None, quiet: bool, out: 
         f"{first_requests + totals['requests']} Graph requests, "
         f"{totals['throttled']} throttled.\n"
     )
+    if config.program.sharepoint is not None:
+        out.write(
+            f"SharePoint list: {records['created']} items created, {records['updated']} "
+            f"updates ({records['conflicts']} after concurrent edits), "
+            f"{records['requests']} SharePoint requests; runs with no change made none.\n"
+        )
     for pairing_id, reason in sorted(failures.items()):
         out.write(f"  note {pairing_id}: {reason}\n")
     if state_file is not None:
@@ -145,6 +177,12 @@ def run_demo(*, state_file: Path | None, record: Path | None, quiet: bool, out: 
         out.write(f"Sandbox tenant saved to {state_file} (inspect it, or serve it with "
                   f"`mentoring sandbox serve --state {state_file}`).\n")
     return 0
+
+
+def _count_records(records: Counter[str], summary: RunSummary) -> None:
+    if summary.records is not None:
+        records.update(created=summary.records.created, updated=summary.records.updated,
+                       conflicts=summary.records.conflicts, requests=summary.records.requests)
 
 
 def _pairings_preview(config_dir: Path) -> list[Any]:

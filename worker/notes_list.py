@@ -23,7 +23,7 @@ from typing import Any
 
 from graph import sharepoint
 from graph.client import GraphClient
-from graph.errors import Forbidden, NotFound
+from graph.errors import Forbidden
 from worker.config.models import Phase, SharePointSettings
 
 # Statuses of a session, as the list shows them.
@@ -251,15 +251,17 @@ class ListRef:
 
 
 def find_list_ref(client: GraphClient, settings: SharePointSettings) -> ListRef | None:
-    """The program's list, or None when `sharepoint init` has not made it yet."""
-    site = resolve_site(client, settings)
-    site_id = str(site.get("id", ""))
+    """The program's list, or None when `sharepoint init` has not made it yet. One request
+    (site path and list title in one URL); a second only if Graph leaves out the site id."""
     try:
-        found = sharepoint.find_list(client, site_id, settings.list)
-    except NotFound:
-        return None
+        found = sharepoint.list_by_title(client, settings.site, settings.list)
+    except Forbidden as exc:
+        raise PermissionMissing(grant_instructions(settings, None, None)) from exc
     if found is None:
         return None
+    site_id = str((found.get("parentReference") or {}).get("siteId") or "")
+    if not site_id:
+        site_id = str(resolve_site(client, settings).get("id", ""))
     return ListRef(site_id, str(found["id"]), str(found.get("webUrl", "")))
 
 

@@ -10,7 +10,7 @@ undefined still makes a misspelt variable an error instead of a blank.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import jinja2
@@ -48,11 +48,19 @@ def local_when(instant: datetime, zone_of: datetime, language: str) -> str:
     names = language if language in _WEEKDAYS else DEFAULT_LANGUAGE
     weekday = _WEEKDAYS[names][local.weekday()]
     month = _MONTHS[names][local.month - 1]
-    label = local.tzname() or ""
-    if not label or label[0] in "+-":
-        label = local.strftime("UTC%z")
+    label = zone_label(local)
     day = f"{local.day}." if names == "de" else str(local.day)
     return f"{weekday} {day} {month} {local:%H:%M} {label}"
+
+
+def zone_label(local: datetime) -> str:
+    """The zone's abbreviation ("CET"), or the UTC offset for zones without a short one (a
+    custom Outlook zone is named "Customized Time Zone")."""
+    label = local.tzname() or ""
+    if not label or label[0] in "+-" or " " in label or len(label) > 5:
+        offset = local.strftime("%z")
+        return f"UTC{offset[:3]}:{offset[3:]}" if offset else "UTC"
+    return label
 
 
 class NudgeTexts:
@@ -78,8 +86,12 @@ class NudgeTexts:
                preferred_language: str | None) -> NudgeText:
         language = language_of(preferred_language, self.languages(nudge.kind))
         zone_probe = nudge.local_send_at
-        when = local_when(nudge.session_start, zone_probe, language)
         round_number = nudge.round.split("@", 1)[0]
+        moment = nudge.session_start
+        if nudge.kind is NudgeKind.session_rescheduled:
+            # The time that was declined (the round), not the new one being booked.
+            moment = datetime.strptime(round_number, "%Y%m%dT%H%MZ").replace(tzinfo=UTC)
+        when = local_when(moment, zone_probe, language)
         template = self.env.get_template(f"nudges/{nudge.kind.value}.{language}.txt.j2")
         preview = template.render(
             topic=topic,

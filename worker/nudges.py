@@ -96,7 +96,11 @@ class Nudge:
         return self.send_at.astimezone(self.zone)
 
     def describe(self) -> str:
-        when = self.local_send_at.strftime("%a %Y-%m-%d %H:%M %Z")
+        local = self.local_send_at
+        label = local.tzname() or ""
+        if " " in label or len(label) > 5:  # a custom Outlook zone: show the offset
+            label = local.strftime("UTC%z")
+        when = f"{local:%a %Y-%m-%d %H:%M} {label}"
         return f"{self.kind.value} to {self.recipient} ({self.role}) at {when}"
 
 
@@ -288,7 +292,10 @@ def _wanted(
                 yield (NudgeKind.reminder, f"{stamp}@{recipient}", recipient, reminder_at,
                        session.start)
         if session.created is not None:
-            ask_at = session.created + timedelta(hours=policy.unanswered_after_hours)
+            created = session.created
+            if created.tzinfo is None:  # Graph's createdDateTime is UTC, sometimes without Z
+                created = created.replace(tzinfo=UTC)
+            ask_at = created + timedelta(hours=policy.unanswered_after_hours)
             if now >= ask_at:
                 for recipient in members:
                     state = session.response_of(recipient)
@@ -332,8 +339,3 @@ def _send_time(
     if send_at is None or (latest is not None and send_at >= latest):
         return None
     return send_at
-
-
-def sent_count(keys: Iterable[str]) -> int:
-    """Sent nudges among ledger entries (pending markers and install notes excluded)."""
-    return sum(1 for k in keys if not k.endswith(PENDING))

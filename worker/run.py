@@ -16,8 +16,10 @@ from graph.client import GraphClient
 from graph.clock import Clock
 from worker.apply import Applier, ApplyResult
 from worker.config import Config
+from worker.nudge_run import NudgeResult, nudge_step
 from worker.observe import observe
 from worker.planner import Action, Plan, plan
+from worker.records import RecordsResult, record_step
 from worker.templating import Templates
 
 log = logging.getLogger(__name__)
@@ -42,6 +44,8 @@ class RunSummary:
     throttled: int = 0
     retries: int = 0
     seconds: float = 0.0
+    records: RecordsResult | None = None  # the SharePoint step, when program.yaml has one
+    nudges: NudgeResult | None = None  # the Teams step, when program.yaml has one
 
     @property
     def exit_code(self) -> int:
@@ -62,6 +66,8 @@ class RunSummary:
             "throttled": self.throttled,
             "retries": self.retries,
             "seconds": round(self.seconds, 3),
+            "records": self.records.to_json() if self.records else None,
+            "nudges": self.nudges.to_json() if self.nudges else None,
             "exit_code": self.exit_code,
         }
 
@@ -78,6 +84,10 @@ class RunSummary:
             f"{self.requests} Graph requests ({self.writes} writes), {self.throttled} throttled "
             f"(429), {self.retries} retries, {self.seconds:.1f} s."
         ]
+        if self.records is not None:
+            lines.append(self.records.render_text())
+        if self.nudges is not None:
+            lines.append(self.nudges.render_text())
         for pairing_id, reasons in sorted(self.failed.items()):
             for reason in reasons:
                 lines.append(f"  FAILED {pairing_id}: {reason}")
@@ -97,6 +107,7 @@ def execute(
     force: bool = False,
     max_change_share: float | None = None,
     progress: Callable[[Action], None] | None = None,
+    webhook_url: str | None = None,
 ) -> tuple[Plan, RunSummary]:
     """Observe, plan and (when `apply`) carry out one run. Raises TooMuchChange when unsafe."""
     started = time.monotonic()
@@ -122,6 +133,12 @@ def execute(
         for pairing_id, reason in result.failures.items():
             summary.failed.setdefault(pairing_id, []).append(reason)
         summary.warnings = result.warnings
+    if config.program.sharepoint is not None:
+        summary.records = record_step(client, config, templates, observed, the_plan, now,
+                                      applied=apply)
+    if config.program.nudges is not None:
+        summary.nudges = nudge_step(client, config, observed, the_plan, now,
+                                    templates.directory, applied=apply, webhook_url=webhook_url)
     after = client.stats.as_dict()
     summary.requests = after["requests"] - before["requests"]
     summary.writes = after["writes"] - before["writes"]

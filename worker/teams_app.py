@@ -14,14 +14,20 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import re
 import struct
+import sys
 import zipfile
 import zlib
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import jinja2
+
+from worker.config import ConfigError, Nudges, load_config
 
 MANIFEST_TEMPLATE = "teams/manifest.json.j2"
 MANIFEST_VERSION = "1.16"
@@ -151,3 +157,32 @@ def package(templates_dir: Path, out: Path, *, client_id: str, app_id: str,
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(buffer.getvalue())
     return manifest
+
+
+_GUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
+
+
+def cmd_package(config_dir: Path, templates_dir: Path, out: Path, client_id: str | None,
+                today: date, *, stream: TextIO | None = None) -> int:
+    """`mentoring teams-app package --out FILE.zip`: 0 written, 2 config or client id error."""
+    output = stream or sys.stdout
+    client_id = client_id or os.environ.get("MENTORING_CLIENT_ID")
+    if not client_id or not _GUID.match(client_id):
+        print("error: give the worker's Entra app (client) id with --client-id or "
+              "MENTORING_CLIENT_ID (a GUID): the manifest's webApplicationInfo.id must be it",
+              file=sys.stderr)
+        return 2
+    try:
+        config = load_config(config_dir, today=today)
+    except ConfigError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    nudges = config.program.nudges or Nudges()
+    manifest = package(templates_dir, out, client_id=client_id, app_id=nudges.teams_app_id,
+                       program_name=config.program.name)
+    types = ", ".join(t["type"] for t in manifest["activities"]["activityTypes"])
+    print(f"wrote {out}: Teams app {manifest['id']} v{manifest['version']} (manifest "
+          f"{manifest['manifestVersion']}), bound to Entra app {client_id}; activity types: "
+          f"{types}. Upload it in the Teams admin center: Teams apps > Manage apps > Upload "
+          "new app.", file=output)
+    return 0

@@ -21,7 +21,14 @@ from graph.sandbox.tenant_app import Sandbox
 
 # The application permissions the sandbox grants the worker's app: the ones the README asks
 # an admin to grant in a real tenant, nothing more.
-WORKER_APP_ROLES = ("Calendars.ReadWrite", "User.Read.All", "Sites.Selected")
+WORKER_APP_ROLES = (
+    "Calendars.ReadWrite",
+    "User.Read.All",
+    "Sites.Selected",
+    "TeamsActivity.Send",
+    "TeamsAppInstallation.ReadWriteSelfForUser.All",
+    "AppCatalog.Read.All",
+)
 
 
 def write_env_file(path: Path, values: dict[str, str]) -> None:

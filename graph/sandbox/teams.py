@@ -73,6 +73,11 @@ DEMO_ACTIVITY_TYPES: tuple[dict[str, str], ...] = (
         "description": "Invitation waiting for an answer",
         "templateText": "{actor}: please answer the invitation for {sessionTitle}",
     },
+    {
+        "type": "sessionRescheduled",
+        "description": "Session being rebooked",
+        "templateText": "{actor}: {sessionTitle} is being rebooked",
+    },
 )
 # The ID of the demo webhook (the secret part of its URL path).
 DEMO_WEBHOOK_ID = "d3m0c4f3b00c4a7e9f2b6d18e5a0c7b4"
