@@ -170,6 +170,17 @@ def run_demo(*, state_file: Path | None, record: Path | None, quiet: bool, out: 
             f"updates ({records['conflicts']} after concurrent edits), "
             f"{records['requests']} SharePoint requests; runs with no change made none.\n"
         )
+    sent = {key.split(":", 1)[1]: n for key, n in records.items() if key.startswith("nudge:")}
+    if sent or records["installs"]:
+        unreachable = sorted(k.split(":", 1)[1] for k in records if k.startswith("unreachable:"))
+        out.write(
+            "Teams nudges: "
+            + ", ".join(f"{n} {kind}" for kind, n in sorted(sent.items()))
+            + f"; our Teams app installed for {records['installs']} people"
+            + (f"; not reachable in Teams (reported, others went on): {', '.join(unreachable)}"
+               if unreachable else "")
+            + ".\n"
+        )
     for pairing_id, reason in sorted(failures.items()):
         out.write(f"  note {pairing_id}: {reason}\n")
     if state_file is not None:
@@ -180,6 +191,13 @@ def run_demo(*, state_file: Path | None, record: Path | None, quiet: bool, out: 
 
 
 def _count_records(records: Counter[str], summary: RunSummary) -> None:
+    nudges = summary.nudges
+    if nudges is not None and nudges.skipped is None:
+        for nudge in nudges.sent:
+            records[f"nudge:{nudge.kind.value}"] += 1
+        records.update(installs=len(nudges.installed))
+        for email in nudges.unreachable:
+            records[f"unreachable:{email}"] = 1
     if summary.records is not None:
         records.update(created=summary.records.created, updated=summary.records.updated,
                        conflicts=summary.records.conflicts, requests=summary.records.requests)

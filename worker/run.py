@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from graph.client import GraphClient
@@ -17,7 +17,7 @@ from graph.clock import Clock
 from worker.apply import Applier, ApplyResult
 from worker.config import Config
 from worker.nudge_run import NudgeResult, nudge_step
-from worker.observe import observe
+from worker.observe import observe, read_sessions
 from worker.planner import Action, Plan, plan
 from worker.records import RecordsResult, record_step
 from worker.templating import Templates
@@ -137,10 +137,17 @@ def execute(
         summary.records = record_step(client, config, templates, observed, the_plan, now,
                                       applied=apply)
     if config.program.nudges is not None:
+        if apply and not the_plan.is_empty():
+            # Sessions booked a moment ago get their app installs and nudges in this run,
+            # not the next one (so the next run has nothing left to write).
+            observed = replace(observed, sessions=read_sessions(client, config))
         summary.nudges = nudge_step(client, config, observed, the_plan, now,
                                     templates.directory, applied=apply, webhook_url=webhook_url)
     after = client.stats.as_dict()
-    summary.requests = after["requests"] - before["requests"]
+    # Every request Graph processes counts, including each one carried inside a `$batch`.
+    summary.requests = (after["requests"] + after["batch_inner_requests"]) - (
+        before["requests"] + before["batch_inner_requests"]
+    )
     summary.writes = after["writes"] - before["writes"]
     summary.throttled = after["throttled"] - before["throttled"]
     summary.retries = after["retries"] - before["retries"]
