@@ -320,11 +320,15 @@ class GraphClient:
         json: Any = None,
         headers: Mapping[str, str] | None = None,
         mailbox: str | None = None,
+        idempotent: bool = True,
     ) -> GraphResponse:
         """Send one request with retries; raise `GraphApiError` subclasses on error answers.
 
         `headers` are passed through (`Prefer`, `If-Match`, `ConsistencyLevel`...); `mailbox`
-        (UPN or id) puts the request through the mailbox pacer.
+        (UPN or id) puts the request through the mailbox pacer. `idempotent=False` is for a
+        POST that Graph cannot deduplicate (a Teams notification): a 429 or 503 answer means
+        nothing was done and is retried, but a lost answer (timeout, dropped connection) is
+        not, since the first attempt may have been carried out.
         """
         method = method.upper()
         url = self._url(path_or_url)
@@ -339,7 +343,7 @@ class GraphClient:
             with pace:
                 return self._send_authorized(method, url, params, json, headers, request_id)
 
-        return self._with_retries(label, attempt)
+        return self._with_retries(label, attempt, lost_answer_retry=idempotent)
 
     def _send_authorized(
         self,
@@ -415,7 +419,18 @@ class GraphClient:
             return exc.retry_after
         return _backoff(attempt, self._rng)
 
-    def _with_retries(self, label: str, call: Callable[[], T]) -> T:
+    def _with_retries(
+        self, label: str, call: Callable[[], T], *, lost_answer_retry: bool = True
+    ) -> T:
+        def retryable(exc: BaseException) -> bool:
+            if not lost_answer_retry:
+                # Answers that leave open whether Graph carried the request out.
+                if isinstance(exc, TransientError):
+                    return False
+                if isinstance(exc, GraphApiError) and exc.status == 504:
+                    return False
+            return is_transient(exc)
+
         def wait(state: RetryCallState) -> float:
             exc = state.outcome.exception() if state.outcome else None
             return self._wait_for(exc, state.attempt_number)
@@ -449,7 +464,7 @@ class GraphClient:
             )
 
         retrying = Retrying(
-            retry=retry_if_exception(is_transient),
+            retry=retry_if_exception(retryable),
             stop=stop,
             wait=wait,
             sleep=self.clock.sleep,

@@ -124,7 +124,14 @@ def send_activity_notification(
     }
     if pacer is not None:
         pacer.admit()
-    client.request("POST", f"{user_path(user_id)}/teamwork/sendActivityNotification", json=body)
+    # Graph has no idempotency key for notifications: a lost answer is not retried, so a
+    # notification is never sent twice by the client itself.
+    client.request(
+        "POST",
+        f"{user_path(user_id)}/teamwork/sendActivityNotification",
+        json=body,
+        idempotent=False,
+    )
 
 
 def post_webhook(session: requests.Session, url: str, card: Mapping[str, Any],

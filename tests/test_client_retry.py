@@ -12,7 +12,14 @@ import responses
 
 from graph.client import GraphClient
 from graph.clock import ManualClock
-from graph.errors import BadRequest, PagingLimitExceeded, ServerError, Throttled, Unauthorized
+from graph.errors import (
+    BadRequest,
+    PagingLimitExceeded,
+    ServerError,
+    Throttled,
+    TransientError,
+    Unauthorized,
+)
 
 GRAPH = "https://graph.microsoft.com/v1.0"
 START = datetime(2027, 1, 4, 9, tzinfo=UTC)
@@ -223,3 +230,28 @@ def test_paging_stops_with_an_error_when_next_links_never_end() -> None:
     with pytest.raises(PagingLimitExceeded):
         list(client.paged("/users", max_pages=5))
     assert len(responses.calls) == 5
+
+
+
+NOTIFY = f"{GRAPH}/users/a/teamwork/sendActivityNotification"
+
+
+@responses.activate
+def test_a_non_idempotent_post_is_not_retried_after_a_lost_answer() -> None:
+    client, _ = make(ManualClock(START))
+    responses.post(NOTIFY, body=requests.ConnectionError("connection reset"))
+    responses.post(NOTIFY, status=204)
+    with pytest.raises(TransientError):
+        client.request("POST", "/users/a/teamwork/sendActivityNotification", json={},
+                       idempotent=False)
+    assert len(responses.calls) == 1
+
+
+@responses.activate
+def test_a_non_idempotent_post_is_retried_after_a_429() -> None:
+    client, _ = make(ManualClock(START))
+    responses.post(NOTIFY, **throttled("2"))
+    responses.post(NOTIFY, status=204)
+    client.request("POST", "/users/a/teamwork/sendActivityNotification", json={},
+                   idempotent=False)
+    assert len(responses.calls) == 2

@@ -48,6 +48,8 @@ def nudge_config(tmp_path: Path, nudges: str = "") -> Path:
     program = re.sub(r"tolerance_days: \d+", "tolerance_days: 2", program)
     program = re.sub(r"keep_booked: \d+", "keep_booked: 1", program)
     default = "  reminder_hours_before: 24\n  notes_request_every_days: 2\n"
+    # Replace the example's own nudges section (the last one in the file) with this test's.
+    program = program.split("\n# Teams nudges", 1)[0].split("\nnudges:", 1)[0]
     program += "\nnudges:\n" + (nudges or default)
     (target / "program.yaml").write_text(program, encoding="utf-8")
     pairings = (target / "pairings.yaml").read_text(encoding="utf-8")

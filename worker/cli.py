@@ -114,7 +114,7 @@ def main(argv: list[str] | None = None, *, clock: Clock | None = None,
 
         logs.configure(args.log_format or "text", level=logging.WARNING)
         return run_demo(state_file=args.state_file, record=args.record, quiet=args.quiet,
-                        out=stdout)
+                        out=stdout, config_dir=args.config)
     if args.command == "sandbox":
         from graph.sandbox.cli import serve_command
 

@@ -178,7 +178,10 @@ def grant_instructions(settings: SharePointSettings, client_id: str | None,
         f'{{"id": "{app_id}", "displayName": "{app_name}"}}}}]}}\n'
         "(https://learn.microsoft.com/graph/api/site-post-permissions). PowerShell: "
         f"Grant-PnPAzureADAppSitePermission -AppId {app_id} -DisplayName '{app_name}' "
-        f"-Site https://{hostname}{path} -Permissions Write"
+        f"-Site https://{hostname}{path} -Permissions Write\n"
+        "Creating the list itself (this command, once) needs more than `write`: raise the grant "
+        "to `fullcontrol` with PATCH /sites/{site-id}/permissions/{permission-id} "
+        '{"roles": ["fullcontrol"]} for the first init, then back to `write`.'
     )
 
 
