@@ -19,8 +19,8 @@ from markupsafe import Markup
 
 from worker.config.models import Config, Phase, Program, SessionSpec
 from worker.config.problems import ConfigProblem
+from worker.paths import default_templates_dir
 
-DEFAULT_TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 INVITE_TEMPLATE = "invite.html.j2"
 NOTES_SKELETON_TEMPLATE = "notes/skeleton.html.j2"
 
@@ -49,7 +49,8 @@ class People:
 class Templates:
     """The Jinja2 environment over one templates directory, plus the renderers."""
 
-    def __init__(self, directory: Path = DEFAULT_TEMPLATES_DIR) -> None:
+    def __init__(self, directory: Path | None = None) -> None:
+        directory = directory or default_templates_dir()
         self.directory = directory
         self.env = jinja2.Environment(
             loader=jinja2.FileSystemLoader(str(directory)),

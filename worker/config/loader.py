@@ -366,7 +366,8 @@ def _template_refs(program: Program, program_source: _Source, pairings: list[Pai
 
 def load_config(directory: Path, *, today: date, templates_dir: Path | None = None) -> Config:
     """Read and validate `directory`; raise `ConfigError` with every problem found."""
-    from worker.templating import DEFAULT_TEMPLATES_DIR, Templates
+    from worker.paths import default_templates_dir
+    from worker.templating import Templates
 
     problems: list[ConfigProblem] = []
     warnings: list[ConfigProblem] = []
@@ -426,7 +427,7 @@ def load_config(directory: Path, *, today: date, templates_dir: Path | None = No
                 warnings.append(program_source.problem(
                     ("blackout", index), f"blackout ended on {entry.end}, before today",
                     "remove it to keep the file short"))
-        templates = Templates(templates_dir or DEFAULT_TEMPLATES_DIR)
+        templates = Templates(templates_dir or default_templates_dir())
         problems.extend(templates.check(_template_refs(
             program, program_source, [p for _, p in pairings], pairings_source)))
 
