@@ -149,3 +149,30 @@ def post_webhook(session: requests.Session, url: str, card: Mapping[str, Any],
     if response.status_code >= 400:
         # The URL carries the secret: never put it in the message.
         raise GraphClientError(f"the Teams webhook refused the card: HTTP {response.status_code}")
+
+
+# The activity types our Teams app declares and the worker sends (the names match
+# `worker.nudges.NudgeKind`). Their
+# templateText is what Teams shows; `{actor}` is the app's name for app-only senders.
+ACTIVITY_TYPES: tuple[dict[str, str], ...] = (
+    {
+        "type": "sessionReminder",
+        "description": "Upcoming mentoring session",
+        "templateText": "{actor}: your session {sessionTitle} is on {sessionDate}",
+    },
+    {
+        "type": "notesRequested",
+        "description": "Session notes requested",
+        "templateText": "{actor} asks for the notes of {sessionTitle}",
+    },
+    {
+        "type": "inviteUnanswered",
+        "description": "Invitation waiting for an answer",
+        "templateText": "{actor}: please answer the invitation for {sessionTitle}",
+    },
+    {
+        "type": "sessionRescheduled",
+        "description": "Session being rebooked",
+        "templateText": "{actor}: {sessionTitle} is being rebooked",
+    },
+)

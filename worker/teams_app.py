@@ -27,6 +27,7 @@ from typing import Any, TextIO
 
 import jinja2
 
+from graph import teams
 from worker.config import ConfigError, Nudges, load_config
 
 MANIFEST_TEMPLATE = "teams/manifest.json.j2"
@@ -35,30 +36,8 @@ APP_VERSION = "1.1.0"
 COLOR_SIZE = 192
 OUTLINE_SIZE = 32
 
-# The activity types the worker sends (names shared with `worker.nudges.NudgeKind`). Their
-# templateText is what Teams shows; `{actor}` is the app's name for app-only senders.
-ACTIVITY_TYPES: tuple[dict[str, str], ...] = (
-    {
-        "type": "sessionReminder",
-        "description": "Upcoming mentoring session",
-        "templateText": "{actor}: your session {sessionTitle} is on {sessionDate}",
-    },
-    {
-        "type": "notesRequested",
-        "description": "Session notes requested",
-        "templateText": "{actor} asks for the notes of {sessionTitle}",
-    },
-    {
-        "type": "inviteUnanswered",
-        "description": "Invitation waiting for an answer",
-        "templateText": "{actor}: please answer the invitation for {sessionTitle}",
-    },
-    {
-        "type": "sessionRescheduled",
-        "description": "Session being rebooked",
-        "templateText": "{actor}: {sessionTitle} is being rebooked",
-    },
-)
+# The activity types the worker sends: one definition, shared with the sandbox's catalog.
+ACTIVITY_TYPES = teams.ACTIVITY_TYPES
 
 Pixel = tuple[int, int, int, int]
 

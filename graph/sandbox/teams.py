@@ -48,6 +48,7 @@ from graph.sandbox.core import (
     json_response,
     no_content,
 )
+from graph.teams import ACTIVITY_TYPES
 
 GRAPH_ROOT = "https://graph.microsoft.com"
 
@@ -57,28 +58,7 @@ DEMO_TEAMS_APP_NAME = "Reverse Mentoring"
 # The catalog id Graph gives the published app (distinct from the manifest id, as in Graph).
 DEMO_TEAMS_APP_CATALOG_ID = "a7c2e9d4-3b18-4e6f-8d05-1f9b2c7a4e60"
 # Activity types the demo manifest declares; the worker's nudges use these names.
-DEMO_ACTIVITY_TYPES: tuple[dict[str, str], ...] = (
-    {
-        "type": "sessionReminder",
-        "description": "Upcoming mentoring session",
-        "templateText": "{actor}: your session {sessionTitle} is on {sessionDate}",
-    },
-    {
-        "type": "notesRequested",
-        "description": "Session notes requested",
-        "templateText": "{actor} asks for the notes of {sessionTitle}",
-    },
-    {
-        "type": "inviteUnanswered",
-        "description": "Invitation waiting for an answer",
-        "templateText": "{actor}: please answer the invitation for {sessionTitle}",
-    },
-    {
-        "type": "sessionRescheduled",
-        "description": "Session being rebooked",
-        "templateText": "{actor}: {sessionTitle} is being rebooked",
-    },
-)
+DEMO_ACTIVITY_TYPES = ACTIVITY_TYPES  # the demo catalog holds our own app
 # The ID of the demo webhook (the secret part of its URL path).
 DEMO_WEBHOOK_ID = "d3m0c4f3b00c4a7e9f2b6d18e5a0c7b4"
 
