@@ -72,9 +72,12 @@ class Book:
     end: datetime
     transaction_id: str
     kind: Literal["book"] = "book"
+    # The start as each person sees it (mentee first), for people reading the plan.
+    local_start: str = ""
 
     def describe(self) -> str:
-        return f"+ book {self.number}/{self.total} '{self.topic}' at {_fmt(self.start)}"
+        local = f" ({self.local_start})" if self.local_start else ""
+        return f"+ book {self.number}/{self.total} '{self.topic}' at {_fmt(self.start)}{local}"
 
 
 @dataclass(frozen=True)
@@ -89,11 +92,13 @@ class Move:
     end: datetime
     reason: str
     kind: Literal["move"] = "move"
+    local_start: str = ""
 
     def describe(self) -> str:
+        local = f" = {self.local_start}" if self.local_start else ""
         return (
             f"~ move session {self.number} from {_fmt(self.old_start)} to {_fmt(self.start)}"
-            f" ({self.reason})"
+            f"{local} ({self.reason})"
         )
 
 
@@ -428,7 +433,7 @@ def _plan_pairing(
         if isinstance(slot, str):
             problems.append(PairProblem(pairing.id, f"session {spec.number}: {slot}"))
             break
-        actions.append(_book(config, pairing, spec, organizer, slot))
+        actions.append(_book(config, pairing, spec, organizer, slot, finder.local(slot.start)))
         run.add((pairing.mentor, pairing.mentee), slot)
         prev_start = slot.start
         upcoming += 1
@@ -436,7 +441,12 @@ def _plan_pairing(
 
 
 def _book(
-    config: Config, pairing: Pairing, spec: SessionSpec, organizer: str, slot: Interval
+    config: Config,
+    pairing: Pairing,
+    spec: SessionSpec,
+    organizer: str,
+    slot: Interval,
+    local_start: str,
 ) -> Book:
     key = session_key(config.program.id, pairing.id, spec.number)
     return Book(
@@ -453,6 +463,7 @@ def _book(
         slot.start,
         slot.end,
         transaction_id(key, slot.start, slot.end),
+        local_start=local_start,
     )
 
 
@@ -540,6 +551,21 @@ class _SlotContext:
             avoid=avoid,
         )
 
+    def local(self, instant: datetime) -> str:
+        """`instant` in the mentee's and the mentor's own zones, e.g. 'mentee Tue 10:00 EST,
+        mentor Tue 15:00 GMT'."""
+        parts = []
+        for role, email in (("mentee", self.pairing.mentee), ("mentor", self.pairing.mentor)):
+            schedule = self.observed.schedules.get(email.lower())
+            if schedule is None:
+                continue
+            at = instant.astimezone(schedule.zone)
+            label = at.tzname() or ""
+            if len(label) > 5:  # a custom zone's long name: the offset reads better
+                label = at.strftime("UTC%z")
+            parts.append(f"{role} {at.strftime('%a %H:%M')} {label}")
+        return ", ".join(parts)
+
     def find(self, target: date) -> Interval | str:
         people = self._participants()
         if isinstance(people, str):
@@ -588,7 +614,8 @@ class _SlotContext:
             request = self._request(target, people, avoid=(old,))
             if not violations(_exact(request, wanted), wanted):
                 self.run.add(emails, wanted)
-                return _move(session, wanted, reason + " (proposed time accepted)"), None
+                return _move(session, wanted, reason + " (proposed time accepted)",
+                             self.local(wanted.start)), None
         if not who:
             # Only a proposal, not a decline: when it cannot be honoured the session still
             # stands at its time (the person said they may come).
@@ -607,7 +634,7 @@ class _SlotContext:
                 + explain_no_slot(request),
             )
         self.run.add(emails, slot)
-        return _move(session, slot, reason), None
+        return _move(session, slot, reason, self.local(slot.start)), None
 
 
 def _exact(request: SlotRequest, wanted: Interval) -> SlotRequest:
@@ -622,7 +649,7 @@ def _exact(request: SlotRequest, wanted: Interval) -> SlotRequest:
     )
 
 
-def _move(session: ObservedSession, slot: Interval, reason: str) -> Move:
+def _move(session: ObservedSession, slot: Interval, reason: str, local_start: str = "") -> Move:
     return Move(
         session.pairing_id,
         session.key,
@@ -633,6 +660,7 @@ def _move(session: ObservedSession, slot: Interval, reason: str) -> Move:
         slot.start,
         slot.end,
         reason,
+        local_start=local_start,
     )
 
 

@@ -1,0 +1,170 @@
+"""The planner as a pure function: config + observed state + now -> plan. No Graph, no sandbox."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from itertools import pairwise
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from worker.availability import PersonSchedule
+from worker.config import Config, Pairing, Program
+from worker.observed import AttendeeState, Observed, ObservedSession, Person
+from worker.planner import Book, Cancel, Move, TooMuchChange, plan, transaction_id
+from worker.slots import WorkingHours
+
+NEW_YORK = ZoneInfo("America/New_York")
+LONDON = ZoneInfo("Europe/London")
+NOW = datetime(2027, 1, 4, 6, tzinfo=UTC)
+MENTOR, MENTEE = "ava@contoso.com", "ceo@contoso.com"
+
+
+def program(**changes: object) -> Program:
+    values: dict[str, object] = {
+        "id": "prog", "name": "Program", "organizer": "mentoring@contoso.com",
+        "holidays": {"countries": [], "use_participant_location": False},
+    }
+    values.update(changes)
+    return Program.model_validate(values)
+
+
+def config(*pairings: Pairing, **changes: object) -> Config:
+    return Config(program=program(**changes), pairings=list(pairings))
+
+
+def pairing(pairing_id: str = "p1", mentor: str = MENTOR, mentee: str = MENTEE,
+            status: str = "active", start: date = date(2027, 1, 11)) -> Pairing:
+    return Pairing.model_validate({"id": pairing_id, "mentor": mentor, "mentee": mentee,
+                                   "start": start, "status": status})
+
+
+def schedule(email: str, zone: ZoneInfo = NEW_YORK) -> PersonSchedule:
+    working = WorkingHours(frozenset(range(5)), time(9), time(17), zone)
+    return PersonSchedule(email, zone, working, ())
+
+
+def observed(*emails: str, sessions: list[ObservedSession] | None = None) -> Observed:
+    state = Observed()
+    for email in emails:
+        state.people[email] = Person(email, email, email.split("@")[0])
+        state.schedules[email] = schedule(email)
+    for session in sessions or []:
+        state.sessions.setdefault(session.key, []).append(session)
+    return state
+
+
+def session(number: int, start: datetime, *, pairing_id: str = "p1",
+            responses: tuple[str, str] = ("accepted", "accepted"),
+            event_id: str | None = None, created: datetime | None = None) -> ObservedSession:
+    return ObservedSession(
+        key=f"prog/{pairing_id}/{number}", pairing_id=pairing_id, number=number,
+        event_id=event_id or f"evt-{pairing_id}-{number}", organizer="mentoring@contoso.com",
+        start=start, end=start + timedelta(minutes=45), subject="s", is_cancelled=False,
+        attendees=(AttendeeState(MENTOR, responses[0]), AttendeeState(MENTEE, responses[1])),
+        join_url="https://teams.example/x", created=created or NOW - timedelta(days=1),
+    )
+
+
+def test_a_new_pair_gets_keep_booked_sessions_one_cadence_apart() -> None:
+    the_plan = plan(config(pairing()), observed(MENTOR, MENTEE), NOW)
+    books = [a for a in the_plan.actions if isinstance(a, Book)]
+    assert [b.number for b in books] == [1, 2]
+    gap = books[1].start.date() - books[0].start.date()
+    assert timedelta(days=17) <= gap <= timedelta(days=25)
+    assert books[0].start.astimezone(NEW_YORK).date() >= date(2027, 1, 7)
+    assert books[0].transaction_id == transaction_id(books[0].key, books[0].start, books[0].end)
+
+
+def test_nothing_to_do_when_the_upcoming_sessions_are_booked() -> None:
+    sessions = [session(1, datetime(2027, 1, 12, 15, tzinfo=UTC)),
+                session(2, datetime(2027, 2, 2, 15, tzinfo=UTC))]
+    the_plan = plan(config(pairing()), observed(MENTOR, MENTEE, sessions=sessions), NOW)
+    assert the_plan.is_empty()
+    assert the_plan.counts()["unchanged"] == 2
+
+
+def test_a_declined_session_moves_to_another_weekday_near_its_date() -> None:
+    declined = session(1, datetime(2027, 1, 11, 15, tzinfo=UTC), responses=("accepted", "declined"))
+    later = session(2, datetime(2027, 2, 1, 15, tzinfo=UTC))
+    the_plan = plan(config(pairing()), observed(MENTOR, MENTEE, sessions=[declined, later]), NOW)
+    moves = [a for a in the_plan.actions if isinstance(a, Move)]
+    assert len(moves) == 1 and moves[0].event_id == declined.event_id
+    assert moves[0].start.astimezone(NEW_YORK).weekday() != 0  # not another Monday
+    assert "declined by ceo@contoso.com" in moves[0].reason
+
+
+def test_a_proposed_time_that_fits_every_rule_is_taken() -> None:
+    start = datetime(2027, 1, 12, 15, tzinfo=UTC)
+    proposed = ObservedSession(
+        key="prog/p1/1", pairing_id="p1", number=1, event_id="evt", organizer="m",
+        start=start, end=start + timedelta(minutes=45), subject="s", is_cancelled=False,
+        attendees=(AttendeeState(MENTOR, "accepted"),
+                   AttendeeState(MENTEE, "tentativelyAccepted", start + timedelta(hours=1),
+                                 start + timedelta(hours=1, minutes=45))),
+        join_url="x",
+    )
+    the_plan = plan(config(pairing()), observed(MENTOR, MENTEE, sessions=[proposed]), NOW)
+    moves = [a for a in the_plan.actions if isinstance(a, Move)]
+    assert moves and moves[0].start == start + timedelta(hours=1)
+
+
+def test_a_paused_pair_cancels_only_its_future_sessions() -> None:
+    held = session(1, NOW - timedelta(days=20))
+    upcoming = session(2, NOW + timedelta(days=1))
+    the_plan = plan(config(pairing(status="paused")),
+                    observed(MENTOR, MENTEE, sessions=[held, upcoming]), NOW)
+    assert [(type(a), a.number) for a in the_plan.actions] == [(Cancel, 2)]
+
+
+def test_a_duplicate_event_keeps_the_oldest_and_cancels_the_other() -> None:
+    first = session(1, datetime(2027, 1, 12, 15, tzinfo=UTC), event_id="old",
+                    created=NOW - timedelta(hours=2))
+    second = session(1, datetime(2027, 1, 13, 15, tzinfo=UTC), event_id="new",
+                     created=NOW - timedelta(hours=1))
+    the_plan = plan(config(pairing()), observed(MENTOR, MENTEE, sessions=[first, second]), NOW)
+    cancels = [a for a in the_plan.actions if isinstance(a, Cancel)]
+    assert [c.event_id for c in cancels] == ["new"]
+
+
+def test_a_missing_person_is_a_problem_of_that_pair_only() -> None:
+    other = pairing("p2", mentor="zoe@contoso.com", mentee="cfo@contoso.com")
+    state = observed(MENTOR, "zoe@contoso.com", "cfo@contoso.com")
+    the_plan = plan(config(pairing(), other), state, NOW)
+    assert [p.pairing_id for p in the_plan.problems] == ["p1"]
+    assert {a.pairing_id for a in the_plan.actions} == {"p2"}
+
+
+def test_sessions_of_a_pairing_removed_from_the_config_are_cancelled() -> None:
+    orphan = session(1, NOW + timedelta(days=3), pairing_id="gone")
+    the_plan = plan(config(pairing()), observed(MENTOR, MENTEE, sessions=[orphan]), NOW)
+    assert any(isinstance(a, Cancel) and a.pairing_id == "gone" for a in the_plan.actions)
+
+
+def test_one_mentor_with_two_mentees_is_never_booked_twice_at_once() -> None:
+    second = pairing("p2", mentee="cfo@contoso.com")
+    state = observed(MENTOR, MENTEE, "cfo@contoso.com")
+    the_plan = plan(config(pairing(), second), state, NOW)
+    slots = sorted((a.start, a.end) for a in the_plan.actions if isinstance(a, Book))
+    assert len(slots) == 4
+    for (_, end), (start, _) in pairwise(slots):
+        assert end <= start
+
+
+def test_a_plan_cancelling_most_upcoming_sessions_is_refused_unless_forced() -> None:
+    pairs = [pairing(f"p{i}", mentor=f"m{i}@contoso.com", mentee=f"e{i}@contoso.com",
+                     status="ended") for i in range(3)]
+    sessions = [session(n, NOW + timedelta(days=n), pairing_id=f"p{i}")
+                for i in range(3) for n in (1, 2)]
+    the_plan = plan(config(*pairs), observed(sessions=sessions), NOW)
+    assert len(the_plan.disruptive) == 6
+    with pytest.raises(TooMuchChange):
+        the_plan.raise_if_unsafe(0.25)
+    the_plan.raise_if_unsafe(0.25, force=True)
+
+
+def test_a_plan_shows_each_booking_in_both_peoples_time() -> None:
+    state = observed(MENTOR, MENTEE)
+    state.schedules[MENTOR] = schedule(MENTOR, LONDON)
+    text = plan(config(pairing()), state, NOW).render_text()
+    assert "mentee" in text and "EST" in text and "GMT" in text
