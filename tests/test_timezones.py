@@ -6,7 +6,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from worker.timezones import CustomTimeZone, UnknownTimeZone, zone_for, zone_label
+from worker.timezones import (
+    CustomTimeZone,
+    UnknownTimeZone,
+    abbreviation,
+    zone_for,
+    zone_label,
+)
 
 
 def _rule(month: int, occurrence: int, at: str, **extra: Any) -> dict[str, Any]:
@@ -147,3 +153,10 @@ def test_a_custom_zone_with_a_broken_rule_is_refused() -> None:
         zone_for(broken)
     with pytest.raises(UnknownTimeZone, match="bias"):
         zone_for({"@odata.type": "#microsoft.graph.customTimeZone", "bias": "west"})
+
+
+
+def test_an_abbreviation_is_the_zone_name_or_the_offset_for_a_long_custom_name() -> None:
+    assert abbreviation(datetime(2027, 1, 11, 12, tzinfo=ZoneInfo("America/New_York"))) == "EST"
+    assert abbreviation(datetime(2027, 1, 11, 12, tzinfo=zone_for(US_EASTERN))) == "UTC-0500"
+    assert abbreviation(datetime(2027, 7, 11, 12, tzinfo=zone_for(US_EASTERN))) == "UTC-0400"

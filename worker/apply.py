@@ -38,7 +38,6 @@ class ApplyResult:
     cancelled: int = 0
     failures: dict[str, str] = field(default_factory=dict)  # pairing id -> reason
     warnings: dict[str, list[str]] = field(default_factory=dict)
-    created_events: dict[str, str] = field(default_factory=dict)  # session key -> event id
 
 
 def subject(action: Book) -> str:
@@ -110,7 +109,6 @@ class Applier:
             event = calendar.create_event(self.client, action.organizer, self.event_body(action))
             with self._lock:
                 result.booked += 1
-                result.created_events[action.key] = str(event.get("id", ""))
             if not ((event.get("onlineMeeting") or {}).get("joinUrl")):
                 with self._lock:
                     result.warnings.setdefault(action.pairing_id, []).append(

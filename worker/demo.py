@@ -13,7 +13,7 @@ from __future__ import annotations
 import secrets
 import uuid
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any, TextIO
@@ -32,7 +32,7 @@ from worker.observe import PROPERTY_ID, read_sessions
 from worker.paths import default_config_dir, default_templates_dir
 from worker.run import RunSummary, execute
 from worker.templating import Templates
-from worker.timezones import zone_for
+from worker.timezones import abbreviation, zone_for
 
 PUBLIC_LOGIN = "https://login.microsoftonline.com"
 PUBLIC_GRAPH = "https://graph.microsoft.com/v1.0"
@@ -130,14 +130,12 @@ def run_demo(*, state_file: Path | None, record: Path | None, quiet: bool, out: 
     say(_indent(plan.render_text()))
     say("")
     summary = world.run()
-    first_booked, first_requests = summary.booked, summary.requests
-    records: Counter[str] = Counter()
-    _count_records(records, summary)
+    totals = _Totals()
+    totals.add(summary)
     say("mentoring run")
     say(_indent(summary.render_text()))
     say("")
 
-    totals: Counter[str] = Counter()
     failures: dict[str, str] = {}
     last_day = _program_end(config, first)
     runs = 1
@@ -145,9 +143,7 @@ def run_demo(*, state_file: Path | None, record: Path | None, quiet: bool, out: 
         clock.advance(timedelta(days=1))
         summary = world.run()
         runs += 1
-        totals.update(booked=summary.booked, moved=summary.moved, cancelled=summary.cancelled,
-                      requests=summary.requests, throttled=summary.throttled)
-        _count_records(records, summary)
+        totals.add(summary)
         for pairing_id, reasons in summary.failed.items():
             failures[pairing_id] = reasons[-1]
         if summary.booked or summary.moved or summary.cancelled:
@@ -157,30 +153,8 @@ def run_demo(*, state_file: Path | None, record: Path | None, quiet: bool, out: 
             break
 
     out.write("\n" + render_sessions(world) + "\n")
-    out.write(
-        f"\n{runs} runs over {(clock.now().date() - first).days + 7} simulated days: "
-        f"{first_booked + totals['booked']} sessions booked, {totals['moved']} moved after "
-        f"declines or proposed times, {totals['cancelled']} cancelled; "
-        f"{first_requests + totals['requests']} Graph requests, "
-        f"{totals['throttled']} throttled.\n"
-    )
-    if config.program.sharepoint is not None:
-        out.write(
-            f"SharePoint list: {records['created']} items created, {records['updated']} "
-            f"updates ({records['conflicts']} after concurrent edits), "
-            f"{records['requests']} SharePoint requests; runs with no change made none.\n"
-        )
-    sent = {key.split(":", 1)[1]: n for key, n in records.items() if key.startswith("nudge:")}
-    if sent or records["installs"]:
-        unreachable = sorted(k.split(":", 1)[1] for k in records if k.startswith("unreachable:"))
-        out.write(
-            "Teams nudges: "
-            + ", ".join(f"{n} {kind}" for kind, n in sorted(sent.items()))
-            + f"; our Teams app installed for {records['installs']} people"
-            + (f"; not reachable in Teams (reported, others went on): {', '.join(unreachable)}"
-               if unreachable else "")
-            + ".\n"
-        )
+    runs_text = f"{runs} runs over {(clock.now().date() - first).days + 7} simulated days"
+    out.write(f"\n{runs_text}: {totals.render(sharepoint=config.program.sharepoint is not None)}")
     for pairing_id, reason in sorted(failures.items()):
         out.write(f"  note {pairing_id}: {reason}\n")
     if state_file is not None:
@@ -190,17 +164,54 @@ def run_demo(*, state_file: Path | None, record: Path | None, quiet: bool, out: 
     return 0
 
 
-def _count_records(records: Counter[str], summary: RunSummary) -> None:
-    nudges = summary.nudges
-    if nudges is not None and nudges.skipped is None:
-        for nudge in nudges.sent:
-            records[f"nudge:{nudge.kind.value}"] += 1
-        records.update(installs=len(nudges.installed))
-        for email in nudges.unreachable:
-            records[f"unreachable:{email}"] = 1
-    if summary.records is not None:
-        records.update(created=summary.records.created, updated=summary.records.updated,
-                       conflicts=summary.records.conflicts, requests=summary.records.requests)
+@dataclass
+class _Totals:
+    """What a whole simulated program did, summed over its runs."""
+
+    runs: Counter[str] = field(default_factory=Counter)
+    records: Counter[str] = field(default_factory=Counter)
+    nudges: Counter[str] = field(default_factory=Counter)  # kind -> sent
+    installs: int = 0
+    unreachable: set[str] = field(default_factory=set)
+
+    def add(self, summary: RunSummary) -> None:
+        self.runs.update(booked=summary.booked, moved=summary.moved,
+                         cancelled=summary.cancelled, requests=summary.requests,
+                         throttled=summary.throttled)
+        if summary.records is not None:
+            self.records.update(created=summary.records.created,
+                                updated=summary.records.updated,
+                                conflicts=summary.records.conflicts,
+                                requests=summary.records.requests)
+        nudges = summary.nudges
+        if nudges is not None and nudges.skipped is None:
+            self.nudges.update(nudge.kind.value for nudge in nudges.sent)
+            self.installs += len(nudges.installed)
+            self.unreachable.update(nudges.unreachable)
+
+    def render(self, *, sharepoint: bool) -> str:
+        runs, records = self.runs, self.records
+        lines = [
+            f"{runs['booked']} sessions booked, {runs['moved']} moved after declines or "
+            f"proposed times, {runs['cancelled']} cancelled; {runs['requests']} Graph "
+            f"requests, {runs['throttled']} throttled."
+        ]
+        if sharepoint:
+            lines.append(
+                f"SharePoint list: {records['created']} items created, {records['updated']} "
+                f"updates ({records['conflicts']} after concurrent edits), "
+                f"{records['requests']} SharePoint requests; runs with no change made none."
+            )
+        if self.nudges or self.installs:
+            lines.append(
+                "Teams nudges: "
+                + ", ".join(f"{n} {kind}" for kind, n in sorted(self.nudges.items()))
+                + f"; our Teams app installed for {self.installs} people"
+                + ("; not reachable in Teams (reported, others went on): "
+                   + ", ".join(sorted(self.unreachable)) if self.unreachable else "")
+                + "."
+            )
+        return "\n".join(lines) + "\n"
 
 
 def _pairings_preview(config_dir: Path) -> list[Any]:
@@ -299,10 +310,7 @@ def _local(instant: datetime, user: Any) -> str:
     except Exception:  # noqa: BLE001 - a display nicety; fall back to UTC
         zone = UTC
     local = instant.astimezone(zone)
-    label = local.tzname() or ""
-    if len(label) > 5:  # a custom zone's long name: show the offset instead
-        label = local.strftime("UTC%z")
-    return local.strftime("%a %d %b %Y %H:%M ") + label
+    return local.strftime("%a %d %b %Y %H:%M ") + abbreviation(local)
 
 
 def _answer(session: Any, email: str) -> str:

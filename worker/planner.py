@@ -19,7 +19,6 @@ Rules, per pairing:
 
 from __future__ import annotations
 
-import math
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable
@@ -38,6 +37,7 @@ from worker.slots import (
     find_slot,
     violations,
 )
+from worker.timezones import abbreviation
 
 # transactionId: uuid5 of the session key and the chosen slot. A POST retried after a lost answer
 # (same session, same slot) gets the existing event back instead of a second one. A session
@@ -560,10 +560,7 @@ class _SlotContext:
             if schedule is None:
                 continue
             at = instant.astimezone(schedule.zone)
-            label = at.tzname() or ""
-            if len(label) > 5:  # a custom zone's long name: the offset reads better
-                label = at.strftime("UTC%z")
-            parts.append(f"{role} {at.strftime('%a %H:%M')} {label}")
+            parts.append(f"{role} {at.strftime('%a %H:%M')} {abbreviation(at)}")
         return ", ".join(parts)
 
     def find(self, target: date) -> Interval | str:
@@ -670,7 +667,3 @@ def _blackout_days(config: Config) -> Iterable[date]:
         while day <= entry.end:
             yield day
             day += timedelta(days=1)
-
-
-def share(changes: int, existing: int) -> float:
-    return changes / existing if existing else (math.inf if changes else 0.0)

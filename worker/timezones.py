@@ -85,6 +85,13 @@ def _iana(original: str, key: str) -> ZoneInfo:
         raise UnknownTimeZone(original, "not a Windows or IANA time zone name") from error
 
 
+def abbreviation(local: datetime) -> str:
+    """A short name for the zone of an aware local time ("EST", "CEST"); a custom zone's long
+    name ("Customized Time Zone") reads worse than its offset, so that becomes "UTC-0500"."""
+    name = local.tzname() or ""
+    return name if 0 < len(name) <= 5 else local.strftime("UTC%z")
+
+
 def zone_label(zone: tzinfo) -> str:
     """A short human name for a zone, for reports ("America/New_York", "UTC")."""
     if isinstance(zone, ZoneInfo):
