@@ -23,8 +23,8 @@ from graph.clock import ManualClock
 from graph.sandbox.faults import FaultRule
 from graph.sandbox.fixtures import compatible_pairs, generated_tenant
 from graph.sandbox.tenant_app import Sandbox
+from worker.cli.demo import build_world
 from worker.config import load_config
-from worker.demo import build_world
 
 DOMAIN = "bench.contoso.com"
 START = date(2027, 3, 1)

@@ -29,7 +29,13 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
 
-from graph.errors import DESCRIPTION_LIMIT, AuthenticationError, trim
+from graph.errors import (
+    DESCRIPTION_LIMIT,
+    UNAVAILABLE_AUTH_ERRORS,
+    AuthenticationError,
+    IdentityUnavailable,
+    trim,
+)
 
 DEFAULT_AUTHORITY_HOST = "https://login.microsoftonline.com"
 DEFAULT_GRAPH_ROOT = "https://graph.microsoft.com"
@@ -232,6 +238,8 @@ class GraphCredential:
                     result = app.acquire_token_for_client(
                         scopes=[f"{self.graph_scope_root}/.default"]
                     )
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                raise IdentityUnavailable(type(exc).__name__, self._scrub(str(exc))) from exc
             except (OSError, ValueError, requests.RequestException) as exc:
                 # Discovery failures surface from msal as ValueError, an unreadable
                 # certificate or token file as OSError/ValueError.
@@ -244,8 +252,10 @@ class GraphCredential:
         token = result.get("access_token")
         if isinstance(token, str) and token:
             return token
-        raise AuthenticationError(
-            str(result.get("error") or "no_access_token"),
+        error = str(result.get("error") or "no_access_token")
+        kind = IdentityUnavailable if error in UNAVAILABLE_AUTH_ERRORS else AuthenticationError
+        raise kind(
+            error,
             self._scrub(str(result.get("error_description") or "")),
             str(result["correlation_id"]) if result.get("correlation_id") else None,
         )

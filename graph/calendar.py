@@ -15,11 +15,12 @@ them) with the headers it needs, returning Graph's JSON. The mentoring meaning l
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
 from graph.client import BatchRequest, GraphClient
+from graph.values import graph_datetime, odata_string
 
 # Graph limits for getSchedule.
 SCHEDULE_MAX_ADDRESSES = 20
@@ -33,32 +34,6 @@ EVENT_FIELDS = (
     "id,subject,start,end,attendees,isCancelled,onlineMeeting,organizer,"
     "createdDateTime,lastModifiedDateTime,transactionId,showAs"
 )
-
-
-def odata_string(value: str) -> str:
-    """A string literal for an OData `$filter`: single quotes doubled (invariant 8)."""
-    return "'" + value.replace("'", "''") + "'"
-
-
-def graph_datetime(instant: datetime) -> dict[str, str]:
-    """A dateTimeTimeZone in UTC."""
-    return {
-        "dateTime": instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S"),
-        "timeZone": "UTC",
-    }
-
-
-def parse_graph_datetime(value: dict[str, Any]) -> datetime:
-    """Parse a dateTimeTimeZone the worker asked for in UTC (`Prefer: outlook.timezone`)."""
-    text = str(value["dateTime"])
-    zone = str(value.get("timeZone", "UTC"))
-    if zone not in ("UTC", "Etc/UTC", "Coordinated Universal Time"):
-        raise ValueError(f"expected a UTC time from Graph, got time zone {zone!r}")
-    main, _, fraction = text.partition(".")
-    parsed = datetime.strptime(main, "%Y-%m-%dT%H:%M:%S")
-    if fraction:
-        parsed = parsed.replace(microsecond=int(fraction[:6].ljust(6, "0")))
-    return parsed.replace(tzinfo=UTC)
 
 
 def user_path(user: str) -> str:

@@ -103,6 +103,9 @@ class ClientStats:
     throttled: int = 0
     retries: int = 0
     by_status: Counter[int] = field(default_factory=Counter)
+    # Graph operations per service behind Graph (each `$batch` inner request counts, the
+    # `$batch` envelope does not): what each service's throttling counts.
+    by_service: Counter[str] = field(default_factory=Counter)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -112,7 +115,22 @@ class ClientStats:
             "throttled": self.throttled,
             "retries": self.retries,
             "by_status": dict(sorted(self.by_status.items())),
+            "by_service": dict(sorted(self.by_service.items())),
         }
+
+
+def service_of(path: str) -> str:
+    """Which service behind Graph a request path reaches (for counting, not routing)."""
+    lowered = path.split("?", 1)[0].lower()
+    if "/sites/" in lowered or lowered.startswith("/sites"):
+        return "sharepoint"
+    if "/teamwork/" in lowered or "/appcatalogs" in lowered:
+        return "teams"
+    if "/events" in lowered or "/calendar" in lowered:
+        return "outlook"
+    if lowered.endswith("/$batch"):
+        return "batch"
+    return "directory"
 
 
 class MailboxPacer:
@@ -297,11 +315,14 @@ class GraphClient:
     ) -> None:
         path = url.split("?", 1)[0].lower()
         write = method.upper() in WRITE_METHODS and not path.endswith(READ_ONLY_POSTS)
+        service = service_of(urlsplit(url).path if "://" in url else url)
         with self._stats_lock:
             if inner:
                 self.stats.batch_inner_requests += 1
             else:
                 self.stats.requests += 1
+            if service != "batch":
+                self.stats.by_service[service] += 1
             if write:
                 self.stats.writes += 1
             if status is not None:
@@ -611,7 +632,7 @@ class GraphClient:
                     path=path,
                 )
                 results[req.id] = BatchResult(req.id, 502, {}, None, error)
-                self._count(req.method, 502, inner=True)
+                self._count(req.method, 502, inner=True, url=req.url)
                 continue
             status = int(answer.get("status", 0))
             headers = {str(k): str(v) for k, v in (answer.get("headers") or {}).items()}
@@ -621,7 +642,7 @@ class GraphClient:
                 error = error_from_body(
                     status, inner_body, headers, method=req.method.upper(), path=path, now=now
                 )
-            self._count(req.method, status, inner=True)
+            self._count(req.method, status, inner=True, url=req.url)
             results[req.id] = BatchResult(req.id, status, headers, inner_body, error)
         return results
 

@@ -6,6 +6,7 @@ need a small, stable tree keyed by HTTP status rather than raw responses::
 
     GraphClientError                   anything this client raises
     ├── AuthenticationError            no access token (msal error dict, unreadable credential)
+    │   └── IdentityUnavailable        the identity platform did not answer, or said "try later"
     ├── TransientError                 connection error or timeout, still failing after retries
     ├── PagingLimitExceeded            @odata.nextLink kept coming past the page guard
     └── GraphApiError                  Graph answered with an error status
@@ -104,6 +105,15 @@ class AuthenticationError(GraphClientError):
         if correlation_id:
             text += f" (correlation id {correlation_id})"
         super().__init__(text)
+
+
+class IdentityUnavailable(AuthenticationError):
+    """The identity platform could not be reached, or answered that it is unavailable
+    (`temporarily_unavailable`, `server_error`): an outage, not a wrong credential."""
+
+
+# OAuth 2.0 error codes that mean "try again later" (RFC 6749 section 5.2 and 4.1.2.1).
+UNAVAILABLE_AUTH_ERRORS = frozenset({"temporarily_unavailable", "server_error"})
 
 
 class TransientError(GraphClientError):

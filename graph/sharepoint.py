@@ -28,9 +28,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from graph.calendar import odata_string
 from graph.client import BatchRequest, GraphClient
 from graph.errors import GraphApiError, NotFound
+from graph.values import odata_string
 
 PREFER_NON_INDEXED = "HonorNonIndexedQueriesWarningMayFailRandomly"
 FILTER_HEADERS = {"Prefer": PREFER_NON_INDEXED}

@@ -28,10 +28,11 @@ from urllib.parse import quote
 
 import requests
 
-from graph.calendar import odata_string, user_path
+from graph.calendar import user_path
 from graph.client import GraphClient
 from graph.clock import Clock
 from graph.errors import Conflict, GraphClientError
+from graph.values import odata_string
 
 # Stay under Teams' 5 requests/s with a margin for clock skew between us and Graph.
 NOTIFICATIONS_PER_SECOND = 4

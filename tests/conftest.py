@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -20,11 +21,16 @@ WRITE_METHODS = {"POST", "PATCH", "PUT", "DELETE"}
 READ_ONLY_POSTS = ("/getschedule", "/$batch", "/oauth2/v2.0/token")
 
 
-def is_write(method: str, url: str) -> bool:
-    """A request that changes the tenant (getSchedule, $batch of reads, tokens do not)."""
+def is_write(method: str, url: str, body: Any = None) -> bool:
+    """A request that changes the tenant (getSchedule, $batch of reads, tokens do not; a
+    `$batch` carrying a write does)."""
     if method.upper() not in WRITE_METHODS:
         return False
     path = url.split("?", 1)[0].lower()
+    if path.endswith("/$batch") and body:
+        text = body.decode() if isinstance(body, bytes) else str(body)
+        return any(is_write(str(r.get("method", "")), str(r.get("url", "")))
+                   for r in json.loads(text).get("requests", []))
     return not path.endswith(READ_ONLY_POSTS)
 
 
@@ -44,7 +50,7 @@ class KillAfterWrites(BaseAdapter):
 
     def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
         response = self.inner.send(request, **kwargs)
-        if is_write(request.method or "", request.url or ""):
+        if is_write(request.method or "", request.url or "", request.body):
             self.writes += 1
             if self.writes == self.kill_after:
                 raise Killed(f"killed after write {self.writes}: {request.method} {request.url}")
@@ -61,14 +67,17 @@ class CountingAdapter(BaseAdapter):
         super().__init__()
         self.inner = inner
         self.calls: list[tuple[str, str, int]] = []
+        self.bodies: list[Any] = []
 
     def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
         response = self.inner.send(request, **kwargs)
         self.calls.append((request.method or "", request.url or "", response.status_code))
+        self.bodies.append(request.body)
         return response
 
     def writes(self) -> list[tuple[str, str, int]]:
-        return [c for c in self.calls if is_write(c[0], c[1])]
+        return [c for c, body in zip(self.calls, self.bodies, strict=True)
+                if is_write(c[0], c[1], body)]
 
     def close(self) -> None:
         self.inner.close()

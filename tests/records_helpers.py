@@ -11,16 +11,11 @@ from requests.adapters import BaseAdapter
 
 from graph.sandbox.sharepoint import ListItem, SharePointStore, SPList, user_identity
 from tests.test_run_e2e import make_world
-from worker.demo import DemoWorld
-from worker.notes_list import init_list
+from worker.cli.demo import DemoWorld
 
 
 def records_world() -> DemoWorld:
-    world = make_world()
-    settings = world.config.program.sharepoint
-    assert settings is not None
-    init_list(world.client, settings)
-    return world
+    return make_world()
 
 
 def store(world: DemoWorld) -> SharePointStore:

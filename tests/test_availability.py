@@ -4,8 +4,8 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from worker.availability import PersonSchedule, ScheduleError, parse_schedule_item
-from worker.slots import Interval
+from worker.core.intervals import Interval
+from worker.observe.availability import PersonSchedule, ScheduleError, parse_schedule_item
 
 WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday"]
 

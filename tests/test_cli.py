@@ -22,7 +22,10 @@ from graph.sandbox.server import start_in_thread
 from graph.sandbox.tenant_app import Sandbox
 from graph.sandbox.transport import sandbox_session
 from tests.conftest import EXAMPLE_CONFIG, ROOT, tagged_event_counts
-from worker.cli import main
+from worker.cli.demo import build_world
+from worker.cli.main import main
+from worker.cli.notes_list_init import init_list
+from worker.config import load_config
 
 SECRET = "s3cret-value-that-must-never-leak"
 START = datetime(2027, 1, 4, 6, 0, tzinfo=UTC)
@@ -45,12 +48,25 @@ def offline_session() -> requests.Session:
     return session
 
 
+CLIENT_ID = "11111111-2222-3333-4444-555555555555"
+# The demo tenant's one participant without a Teams licence: the first run's one failure.
+UNLICENSED_INSTALL = "install-app:sam.rivera@contoso.com"
+
+
+def deploy(sandbox: Sandbox, clock: Any) -> None:
+    """What IT does before the first run: the app registered with its permissions and the
+    program's site granted, our Teams app in the catalog, the notes list created."""
+    config = load_config(EXAMPLE_CONFIG, today=START.date())
+    world = build_world(config, sandbox, clock, client_id=CLIENT_ID, secret=SECRET)
+    assert config.program.sharepoint is not None
+    init_list(world.client, config.program.sharepoint)
+
+
 @pytest.fixture
 def sandbox_env(monkeypatch: pytest.MonkeyPatch) -> tuple[Sandbox, ManualClock]:
     clock = ManualClock(START)
     sandbox = Sandbox.create(clock=clock, fixture=demo_tenant)
-    sandbox.register_app("11111111-2222-3333-4444-555555555555", secret=SECRET,
-                         roles=["Calendars.ReadWrite", "User.Read.All"])
+    deploy(sandbox, clock)
     for key in list(os.environ):
         if key.startswith("MENTORING_") or key == "AZURE_FEDERATED_TOKEN_FILE":
             monkeypatch.delenv(key)
@@ -86,8 +102,8 @@ def test_run_books_then_run_again_changes_nothing(
     sandbox, clock = sandbox_env
     session = sandbox_session(sandbox)
     first, second = StringIO(), StringIO()
-    assert main(["run"], clock=clock, session=session, out=first) == 0
-    assert "20 booked" in first.getvalue()
+    assert main(["run"], clock=clock, session=session, out=first) == 1
+    assert "20 booked" in first.getvalue() and UNLICENSED_INSTALL in first.getvalue()
     assert main(["run", "--json"], clock=clock, session=session, out=second) == 0
     assert json.loads(second.getvalue())["summary"]["writes"] == 0
     logs = capsys.readouterr().err
@@ -162,8 +178,7 @@ def test_the_container_entrypoint_runs_against_the_sandbox_over_http(
     """`mentoring run` as the Dockerfile runs it: a separate process, settings from the
     environment, HTTP to a sandbox on 127.0.0.1 (the msal login included)."""
     sandbox = Sandbox.create(clock=SystemClock(), fixture=demo_tenant)
-    sandbox.register_app("11111111-2222-3333-4444-555555555555", secret=SECRET,
-                         roles=["Calendars.ReadWrite", "User.Read.All"])
+    deploy(sandbox, SystemClock())
     server, base_url = start_in_thread(sandbox)
     try:
         env = {key: value for key, value in os.environ.items()
@@ -180,8 +195,10 @@ def test_the_container_entrypoint_runs_against_the_sandbox_over_http(
         command = [sys.executable, "-m", "worker", "run"]
         first = subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, text=True,  # noqa: S603
                                timeout=120, check=False)
-        assert first.returncode == 0, first.stderr[-2000:]
+        # Exit 1: the one participant without a Teams licence is named, the rest is done.
+        assert first.returncode == 1, first.stderr[-2000:]
         assert "20 booked" in first.stdout
+        assert f"FAILED {UNLICENSED_INSTALL}" in first.stdout
         second = subprocess.run(command, env=env, cwd=tmp_path, capture_output=True,  # noqa: S603
                                 text=True, timeout=120, check=False)
         assert second.returncode == 0, second.stderr[-2000:]

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from worker.config import ConfigError, load_config
-from worker.config.models import Phase
+from worker.core.phases import Phase
 
 REPO = Path(__file__).resolve().parent.parent
 TODAY = date(2027, 1, 4)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from worker.settings import Settings
+from worker.config.settings import Settings
 
 
 @pytest.fixture(autouse=True)

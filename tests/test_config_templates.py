@@ -11,7 +11,7 @@ import pytest
 
 from worker.config import ConfigError, load_config, parse_session_key, session_key
 from worker.config.schema import SCHEMA_FILES, json_schema
-from worker.templating import People, Templates, check_templates
+from worker.config.templates import People, Templates, check_templates
 
 REPO = Path(__file__).resolve().parent.parent
 TODAY = date(2026, 12, 1)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import EXAMPLE_CONFIG, ROOT
-from worker.cli import main
+from worker.cli.main import main
 
 
 def test_the_demo_books_every_session_of_every_pair_and_saves_the_tenant(

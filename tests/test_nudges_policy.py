@@ -10,7 +10,9 @@ import pytest
 
 from tests.conftest import EXAMPLE_CONFIG
 from worker.config import Config, Nudges, load_config
-from worker.nudges import (
+from worker.core.intervals import WorkingHours
+from worker.observe.state import ACCEPTED, DECLINED, NONE, AttendeeState, ObservedSession
+from worker.plan.nudges import (
     PENDING,
     Decision,
     NotesState,
@@ -22,8 +24,6 @@ from worker.nudges import (
     nudge_key,
     round_of,
 )
-from worker.observed import ACCEPTED, DECLINED, NONE, AttendeeState, ObservedSession
-from worker.slots import WorkingHours
 
 MENTOR = "ava.nguyen@contoso.com"
 MENTEE = "margaret.hale@contoso.com"
@@ -237,7 +237,7 @@ def test_texts_follow_the_preferred_language_when_a_template_exists(
     language: str | None, expected: str,
 ) -> None:
     from tests.conftest import TEMPLATES
-    from worker.nudge_texts import NudgeTexts
+    from worker.plan.nudge_texts import NudgeTexts
 
     [nudge, *_] = run(START - timedelta(hours=20)).due
     text = NudgeTexts(TEMPLATES).render(nudge, topic="Technology and Devices",
@@ -251,7 +251,7 @@ def test_texts_follow_the_preferred_language_when_a_template_exists(
 
 def test_every_nudge_template_compiles_and_english_exists_for_each_kind() -> None:
     from tests.conftest import TEMPLATES
-    from worker.nudge_texts import NudgeTexts
+    from worker.plan.nudge_texts import NudgeTexts
 
     texts = NudgeTexts(TEMPLATES)
     assert texts.check() == []

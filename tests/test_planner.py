@@ -2,17 +2,31 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 from itertools import pairwise
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from worker.availability import PersonSchedule
+from tests.conftest import ROOT
 from worker.config import Config, Pairing, Program
-from worker.observed import AttendeeState, Observed, ObservedSession, Person
-from worker.planner import Book, Cancel, Move, TooMuchChange, plan, transaction_id
-from worker.slots import WorkingHours
+from worker.config.templates import Templates
+from worker.core.intervals import WorkingHours
+from worker.observe.availability import PersonSchedule
+from worker.observe.state import AttendeeState, Observed, ObservedSession, Person
+from worker.plan import planner
+from worker.plan.actions import Book, Cancel, Move
+from worker.plan.booking import transaction_id
+from worker.plan.plan import Plan, TooMuchChange
+
+TEMPLATES = Templates(ROOT / "templates")
+
+
+def plan(the_config: Config, state: Observed, now: datetime, **switches: object) -> Plan:
+    """The whole plan of a run, as `mentoring plan` computes it."""
+    return planner.plan(planner.Desired(the_config, TEMPLATES, **switches),  # type: ignore[arg-type]
+                        state, now)
 
 NEW_YORK = ZoneInfo("America/New_York")
 LONDON = ZoneInfo("Europe/London")
@@ -158,9 +172,11 @@ def test_a_plan_cancelling_most_upcoming_sessions_is_refused_unless_forced() -> 
                 for i in range(3) for n in (1, 2)]
     the_plan = plan(config(*pairs), observed(sessions=sessions), NOW)
     assert len(the_plan.disruptive) == 6
+    assert the_plan.max_change_share == 0.25
     with pytest.raises(TooMuchChange):
-        the_plan.raise_if_unsafe(0.25)
-    the_plan.raise_if_unsafe(0.25, force=True)
+        the_plan.raise_if_unsafe()
+    assert the_plan.exit_code == 2 and "would refuse" in the_plan.render_text()
+    replace(the_plan, force=True).raise_if_unsafe()
 
 
 def test_a_plan_shows_each_booking_in_both_peoples_time() -> None:

@@ -13,9 +13,9 @@ from graph.sandbox.people import People
 from tests.conftest import wrap_session
 from tests.records_helpers import item_for, person_edits, records_world
 from tests.test_run_e2e import _copy_id, _event_id
-from worker.demo import DemoWorld
-from worker.notes_list import HELD, NOTES_POSTED, RESCHEDULED
-from worker.records import RecordTag, changes, owned
+from worker.cli.demo import DemoWorld
+from worker.core.notes_list import HELD, NOTES_POSTED, RESCHEDULED
+from worker.plan.items import RecordTag, changes, owned
 
 KEY = "leadership-2027/cfo-leo/1"
 NOTE = "<p>Daniel's aha: reverse the deck, <b>start from the customer</b>.</p>"

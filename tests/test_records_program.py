@@ -7,8 +7,8 @@ from datetime import timedelta
 from graph.sandbox.calendar import end_of, start_of, store_of
 from tests.conftest import CountingAdapter, wrap_session
 from tests.records_helpers import items, records_world
-from worker.notes_list import CANCELLED, HELD, NOTES_MISSING
-from worker.records import instant
+from worker.core.notes_list import CANCELLED, HELD, NOTES_MISSING
+from worker.plan.items import instant
 
 ORGANIZER = "mentoring@contoso.com"
 

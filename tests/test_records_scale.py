@@ -10,7 +10,7 @@ from graph.sandbox.sharepoint import app_identity
 from tests.conftest import KillAfterWrites, Killed, wrap_session
 from tests.records_helpers import SharePointCounter, items, records_world, store, the_list
 from tests.test_records_people import decline_first_session
-from worker.demo import DemoWorld
+from worker.cli.demo import DemoWorld
 
 FILLER = 6000
 

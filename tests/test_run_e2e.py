@@ -23,8 +23,9 @@ from tests.conftest import (
     tagged_event_counts,
     wrap_session,
 )
+from worker.cli.demo import DemoWorld, build_world
+from worker.cli.notes_list_init import init_list
 from worker.config import load_config
-from worker.demo import DemoWorld, build_world
 
 ORGANIZER = "mentoring@contoso.com"
 START = datetime(2027, 1, 4, 6, 0, tzinfo=UTC)
@@ -40,12 +41,29 @@ def _fresh_demo_tenant(clock: object) -> TenantState:
     return TenantState.from_json(json.loads(_demo_tenant_json()))
 
 
-def make_world(config_dir: Path = EXAMPLE_CONFIG, start: datetime = START) -> DemoWorld:
+def make_world(config_dir: Path = EXAMPLE_CONFIG, start: datetime = START, *,
+               notes_list: bool = True) -> DemoWorld:
+    """The demo tenant as a deployed program has it: the app registered and granted, the
+    Teams app in the catalog and (unless `notes_list` is False) the notes list created."""
     clock = ManualClock(start)
     config = load_config(config_dir, today=start.date())
     fixture = _fresh_demo_tenant if start == START else demo_tenant
     sandbox = Sandbox.create(clock=clock, fixture=fixture)
-    return build_world(config, sandbox, clock)
+    world = build_world(config, sandbox, clock)
+    if notes_list and config.program.sharepoint is not None:
+        init_list(world.client, config.program.sharepoint)
+    return world
+
+
+# The demo tenant's mentor without a Teams licence: the one install Teams refuses (reported,
+# tried again next week), on the first run that reaches him.
+UNLICENSED = "sam.rivera@contoso.com"
+
+
+def failures_besides_unlicensed(summary: Any) -> dict[str, list[str]]:
+    return {pairing: [r for r in reasons if f"install-app:{UNLICENSED}" not in r]
+            for pairing, reasons in summary.failed.items()
+            if any(f"install-app:{UNLICENSED}" not in r for r in reasons)}
 
 
 def session_of(world: DemoWorld) -> Any:
@@ -55,7 +73,7 @@ def session_of(world: DemoWorld) -> Any:
 def test_first_run_books_keep_booked_sessions_for_every_pair() -> None:
     world = make_world()
     summary = world.run()
-    assert summary.failed == {}
+    assert failures_besides_unlicensed(summary) == {}
     pairs = len(world.config.pairings)
     assert summary.booked == pairs * world.config.program.keep_booked
     counts = tagged_event_counts(world.sandbox, ORGANIZER)
@@ -82,8 +100,9 @@ def _clean_first_run_writes() -> int:
 
 FIRST_SESSIONS = 20  # 10 pairs x keep_booked 2
 # Every write of a first run: 20 events, our Teams app installed for the 19 people who have
-# Teams plus the one refused for lack of a licence, and the install ledger on 20 events.
-FIRST_RUN_WRITES = 60
+# Teams plus the one refused for lack of a licence, the install ledger on 20 events, the 20
+# notes list items, and one `$batch` tagging the 20 events with their items.
+FIRST_RUN_WRITES = 81
 
 
 def test_the_kill_test_covers_every_write_of_a_first_run() -> None:
@@ -100,7 +119,7 @@ def test_a_run_killed_after_the_kth_write_is_finished_by_the_next_with_nothing_d
         world.run()
     killer.kill_after = 0  # the next container starts clean
     summary = world.run()
-    assert summary.failed == {}
+    assert failures_besides_unlicensed(summary) == {}
     counts = tagged_event_counts(world.sandbox, ORGANIZER)
     assert len(counts) == FIRST_SESSIONS
     assert set(counts.values()) == {1}, {key: n for key, n in counts.items() if n != 1}
@@ -137,7 +156,7 @@ def test_a_pair_whose_mentee_does_not_exist_fails_alone_with_exit_code_1(
     world = make_world(config_dir)
     from io import StringIO
 
-    from worker.cli import run_command
+    from worker.cli.main import run_command
 
     out = StringIO()
     code = run_command(world.client, world.config, world.clock, world.templates,
@@ -187,7 +206,7 @@ def test_pausing_a_pair_cancels_its_upcoming_sessions_only(tmp_path: Path) -> No
 
 
 def test_a_plan_cancelling_most_sessions_is_refused_unless_forced(tmp_path: Path) -> None:
-    from worker.planner import TooMuchChange
+    from worker.plan.plan import TooMuchChange
 
     world = make_world()
     world.run()

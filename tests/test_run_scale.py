@@ -20,10 +20,10 @@ from graph.clock import ManualClock
 from graph.sandbox.calendar import end_of, start_of, store_of
 from graph.sandbox.fixtures import compatible_pairs, generated_tenant
 from graph.sandbox.tenant_app import Sandbox
+from worker.cli.demo import DemoWorld, build_world
 from worker.config import load_config
-from worker.demo import DemoWorld, build_world
-from worker.holidays_calendar import holidays_for
-from worker.timezones import zone_for
+from worker.core.holidays import holidays_for
+from worker.core.timezones import zone_for
 
 PAIRS = 50
 DOMAIN = "scale.contoso.com"

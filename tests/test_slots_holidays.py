@@ -4,7 +4,7 @@ from datetime import date
 
 import pytest
 
-from worker.holidays_calendar import UnknownCountry, holidays_for
+from worker.core.holidays import UnknownCountry, holidays_for
 
 
 def test_holidays_of_several_countries_and_years_are_combined() -> None:

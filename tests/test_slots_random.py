@@ -5,16 +5,15 @@ import time as clock
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
-from worker.slots import (
-    Interval,
+from worker.core.intervals import Interval, WorkingHours
+from worker.core.timezones import zone_for
+from worker.plan.slots import (
     Participant,
     SlotRequest,
-    WorkingHours,
     explain_no_slot,
     find_slot,
     violations,
 )
-from worker.timezones import zone_for
 
 ZONES: list[tzinfo] = [
     ZoneInfo("America/New_York"),

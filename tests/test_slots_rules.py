@@ -4,11 +4,10 @@ from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from worker.slots import (
-    Interval,
+from worker.core.intervals import Interval, WorkingHours
+from worker.plan.slots import (
     Participant,
     SlotRequest,
-    WorkingHours,
     explain_no_slot,
     find_slot,
     violations,

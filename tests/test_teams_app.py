@@ -15,12 +15,12 @@ import jsonschema
 import pytest
 
 from tests.conftest import EXAMPLE_CONFIG, TEMPLATES
-from worker.cli import main
+from worker.cli.main import main
+from worker.cli.teams_app import COLOR_SIZE, OUTLINE_SIZE, package, png_size
 from worker.config import load_config
-from worker.nudge_run import NoNotes, summary_card
-from worker.nudges import NudgeKind
-from worker.observed import Observed, ObservedSession
-from worker.teams_app import COLOR_SIZE, OUTLINE_SIZE, package, png_size
+from worker.observe.state import ObservedSession
+from worker.plan.nudges import NudgeKind
+from worker.plan.teams import summary_card
 
 CLIENT_ID = "0f9e8d7c-6b5a-4321-9fed-cba987654321"
 APP_ID = "4d1f6a2e-8c3b-4f7a-9e21-6b5d0c9a7e13"
@@ -144,8 +144,7 @@ def test_the_summary_card_validates_against_the_adaptive_card_version_it_declare
     start = now + timedelta(days=1)
     session = ObservedSession("leadership-2027/ceo-ava/1", "ceo-ava", 1, "e", "o", start,
                               start + timedelta(minutes=45), "s", False, (), None)
-    card = summary_card(config, Observed(sessions={session.key: [session]}), NoNotes(), now,
-                        timedelta(days=7))
+    card = summary_card(config, {session.key: [session]}, {}, now, timedelta(days=7))
     schema = json.loads(CARD_SCHEMA.read_text(encoding="utf-8"))
     jsonschema.Draft6Validator.check_schema(schema)
     jsonschema.Draft6Validator(schema).validate(card)

@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from worker.timezones import (
+from worker.core.timezones import (
     CustomTimeZone,
     UnknownTimeZone,
     abbreviation,

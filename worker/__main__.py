@@ -1,5 +1,5 @@
 """`python -m worker` is the same as the `mentoring` command."""
 
-from worker.cli import main
+from worker.cli.main import main
 
 raise SystemExit(main())

@@ -19,8 +19,8 @@ from typing import Any, Literal
 
 from graph.sandbox.core import GraphError
 
-FaultKind = Literal["429", "503", "504", "drop", "timeout", "latency"]
-FAULT_KINDS: tuple[str, ...] = ("429", "503", "504", "drop", "timeout", "latency")
+FaultKind = Literal["403", "429", "503", "504", "drop", "timeout", "latency"]
+FAULT_KINDS: tuple[str, ...] = ("403", "429", "503", "504", "drop", "timeout", "latency")
 
 # Injected latency is real time (it exists to make concurrent requests overlap); a bound keeps a
 # mistyped rule from hanging a test suite.
@@ -43,7 +43,9 @@ class ResponseTimeout(FaultAbort):
 class FaultRule:
     """One fault to inject.
 
-    kind: "429" | "503" | "504" | "drop" | "timeout" | "latency".
+    kind: "403" | "429" | "503" | "504" | "drop" | "timeout" | "latency" ("403" is a
+    permission taken away: Graph's accessDenied, as SharePoint answers an app whose site grant
+    was removed).
     method: HTTP method to match, None for any. path: regex searched in the request path (the
     path without the version prefix, e.g. ``/users/.+/events``). service: "outlook",
     "sharepoint", "teams", ... or None for any.
@@ -164,6 +166,8 @@ class Faults:
 
 def raise_terminal(rule: FaultRule) -> None:
     """Turn a fired terminal rule into what Graph (or the network) would do."""
+    if rule.kind == "403":
+        raise GraphError(403, "accessDenied", "Access denied")
     if rule.kind == "429":
         raise GraphError(
             429,

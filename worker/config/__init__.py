@@ -11,7 +11,6 @@ from worker.config.models import (
     HolidayPolicy,
     Nudges,
     Pairing,
-    Phase,
     Program,
     SessionSpec,
     SharePointSettings,
@@ -21,6 +20,7 @@ from worker.config.models import (
     session_key,
 )
 from worker.config.problems import ConfigError, ConfigProblem
+from worker.core.phases import Phase
 
 __all__ = [
     "DEFAULT_CURRICULUM",

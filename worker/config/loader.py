@@ -337,7 +337,7 @@ def _validation_problems(
 
 def _template_refs(program: Program, program_source: _Source, pairings: list[Pairing],
                    pairings_source: _Source | None) -> list[Any]:
-    from worker.templating import INVITE_TEMPLATE, NOTES_SKELETON_TEMPLATE, TemplateRef
+    from worker.config.templates import INVITE_TEMPLATE, NOTES_SKELETON_TEMPLATE, TemplateRef
 
     refs = [TemplateRef(INVITE_TEMPLATE, what="invite"),
             TemplateRef(NOTES_SKELETON_TEMPLATE, what="notes")]
@@ -366,8 +366,8 @@ def _template_refs(program: Program, program_source: _Source, pairings: list[Pai
 
 def load_config(directory: Path, *, today: date, templates_dir: Path | None = None) -> Config:
     """Read and validate `directory`; raise `ConfigError` with every problem found."""
-    from worker.paths import default_templates_dir
-    from worker.templating import Templates
+    from worker.config.templates import Templates
+    from worker.core.paths import default_templates_dir
 
     problems: list[ConfigProblem] = []
     warnings: list[ConfigProblem] = []

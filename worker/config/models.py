@@ -30,6 +30,7 @@ from pydantic import (
 )
 
 from worker.config.problems import ConfigProblem
+from worker.core.phases import Phase
 
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]{1,40}$"
 _SLUG = re.compile(SLUG_PATTERN)
@@ -50,25 +51,6 @@ ClockTime = Annotated[time, BeforeValidator(_pad_hour)]
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Phase(StrEnum):
-    """The three stages a reverse mentoring relationship goes through."""
-
-    trust = "trust"
-    aha = "aha"
-    brainstorm = "brainstorm"
-
-    @property
-    def label(self) -> str:
-        return _PHASE_LABELS[self]
-
-
-_PHASE_LABELS = {
-    Phase.trust: "Gain trust and buy-in",
-    Phase.aha: "Aha moments",
-    Phase.brainstorm: "Creative brainstorming",
-}
 
 
 class Weekday(StrEnum):

@@ -1,0 +1,335 @@
+"""`mentoring demo`: a whole reverse mentoring program against the built-in sandbox tenant.
+
+What a new user runs first. It loads the example config and the sandbox's demo organisation
+(an executive team and junior mentors in several time zones, with calendars already full of
+meetings), shows the plan, runs the job, then moves the shared clock forward a day at a time
+(running the job each simulated morning, while simulated people accept, decline, propose new
+times) until every pair has had all its sessions. Entirely offline: the worker talks to the
+sandbox through the same msal + requests path it uses in production, only the transport differs.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, time, timedelta
+from pathlib import Path
+from typing import Any, TextIO
+
+from graph.auth import ClientSecret, GraphCredential
+from graph.client import GraphClient
+from graph.clock import ManualClock
+from graph.sandbox.cli import WORKER_APP_ROLES
+from graph.sandbox.core import GraphError
+from graph.sandbox.fixtures import demo_tenant
+from graph.sandbox.tenant_app import Sandbox
+from graph.sandbox.transport import sandbox_session
+from worker.cli.notes_list_init import init_list
+from worker.config import Config, load_config
+from worker.config.templates import Templates
+from worker.core.paths import default_config_dir, default_templates_dir
+from worker.core.properties import PROPERTY_ID
+from worker.core.timezones import abbreviation, zone_for
+from worker.observe.events import read_sessions
+from worker.run.job import execute
+from worker.run.summary import RunSummary
+
+PUBLIC_LOGIN = "https://login.microsoftonline.com"
+PUBLIC_GRAPH = "https://graph.microsoft.com/v1.0"
+# The simulated job runs every morning at this UTC time (the real one every 15 minutes).
+RUN_AT = time(6, 0)
+
+
+@dataclass
+class DemoWorld:
+    """A sandbox tenant, a clock and a worker client wired together (also used by tests)."""
+
+    sandbox: Sandbox
+    clock: ManualClock
+    client: GraphClient
+    config: Config
+    templates: Templates
+
+    def run(self, *, apply: bool = True, force: bool = False) -> RunSummary:
+        return execute(self.client, self.config, self.clock, self.templates, apply=apply,
+                       force=force)[1]
+
+
+def build_world(config: Config, sandbox: Sandbox, clock: ManualClock,
+                templates: Templates | None = None,
+                roles: tuple[str, ...] = WORKER_APP_ROLES, *,
+                client_id: str | None = None, secret: str | None = None) -> DemoWorld:
+    """Deploy the worker in the sandbox as IT does (its app registered with its permissions and
+    the program's site granted, our Teams app in the catalog) and build a client that reaches
+    it in-process."""
+    client_id = client_id or str(uuid.uuid4())
+    secret = secret or secrets.token_urlsafe(32)
+    sandbox.register_app(client_id, secret=secret, roles=roles,
+                         display_name="Reverse mentoring worker",
+                         selected_sites=_program_sites(config, sandbox))
+    session = sandbox_session(sandbox)
+    credential = GraphCredential(
+        tenant_id=sandbox.state.tenant_id,
+        client_id=client_id,
+        credential=ClientSecret(secret),
+        http_client=session,
+        authority_host=PUBLIC_LOGIN,
+    )
+    client = GraphClient(PUBLIC_GRAPH, credential, session, clock)
+    chosen = templates or Templates(default_templates_dir())
+    _publish_teams_app(config, sandbox, client_id, chosen.directory)
+    return DemoWorld(sandbox, clock, client, config, chosen)
+
+
+def _publish_teams_app(config: Config, sandbox: Sandbox, client_id: str,
+                       templates_dir: Path) -> None:
+    """What an admin does once with `mentoring teams-app package`: upload our app to the org
+    catalog (bound to this worker's Entra app), so the run can install it and nudge."""
+    from graph.sandbox.teams import TeamsStore
+    from worker.cli.teams_app import render_manifest
+
+    store = sandbox.state.teams
+    if config.program.nudges is None or not isinstance(store, TeamsStore):
+        return
+    manifest = render_manifest(templates_dir, client_id=client_id,
+                               app_id=config.program.nudges.teams_app_id,
+                               program_name=config.program.name)
+    store.publish_app(manifest["id"], manifest["name"]["short"], manifest)
+
+
+def _program_sites(config: Config, sandbox: Sandbox) -> list[str]:
+    """The program's site id in the sandbox: what an admin grants the app (Sites.Selected)."""
+    settings = config.program.sharepoint
+    store = sandbox.state.sharepoint
+    if settings is None or store is None:
+        return []
+    try:
+        return [store.site(settings.site).id]
+    except GraphError:
+        return []
+
+
+def run_demo(*, state_file: Path | None, record: Path | None, quiet: bool, out: TextIO,
+             config_dir: Path | None = None) -> int:
+    config_path = config_dir or default_config_dir()
+    starts = [p.start for p in _pairings_preview(config_path)]
+    first = min(starts) if starts else datetime.now(UTC).date()
+    clock = ManualClock(datetime.combine(first - timedelta(days=7), RUN_AT, tzinfo=UTC))
+    config = load_config(config_path, today=clock.now().date())
+    sandbox = Sandbox.create(clock=clock, fixture=demo_tenant, record_file=record)
+    world = build_world(config, sandbox, clock)
+
+    say = (lambda text: None) if quiet else (lambda text: out.write(text + "\n"))
+    say(f"Sandbox tenant: {len(sandbox.state.directory.users)} people; program "
+        f"'{config.program.name}', {len(config.pairings)} pairings; clock {_day(clock.now())}.")
+    say("")
+    if config.program.sharepoint is not None:
+        say("mentoring sharepoint init")
+        say(_indent(init_list(world.client, config.program.sharepoint).render_text(
+            config.program.sharepoint)))
+        say("")
+    plan, summary = execute(world.client, config, clock, world.templates, apply=False)
+    say("mentoring plan")
+    say(_indent(plan.render_text()))
+    say("")
+    summary = world.run()
+    totals = _Totals()
+    totals.add(summary)
+    say("mentoring run")
+    say(_indent(summary.render_text()))
+    say("")
+
+    failures: dict[str, str] = {}
+    last_day = _program_end(config, first)
+    runs = 1
+    while clock.now() < last_day:
+        clock.advance(timedelta(days=1))
+        summary = world.run()
+        runs += 1
+        totals.add(summary)
+        for pairing_id, reasons in summary.failed.items():
+            failures[pairing_id] = reasons[-1]
+        if summary.booked or summary.moved or summary.cancelled:
+            say(f"{_day(clock.now())}: {summary.booked} booked, {summary.moved} moved, "
+                f"{summary.cancelled} cancelled")
+        if _program_complete(world):
+            break
+
+    out.write("\n" + render_sessions(world) + "\n")
+    runs_text = f"{runs} runs over {(clock.now().date() - first).days + 7} simulated days"
+    out.write(f"\n{runs_text}: {totals.render(sharepoint=config.program.sharepoint is not None)}")
+    for pairing_id, reason in sorted(failures.items()):
+        out.write(f"  note {pairing_id}: {reason}\n")
+    if state_file is not None:
+        sandbox.save(state_file)
+        out.write(f"Sandbox tenant saved to {state_file} (inspect it, or serve it with "
+                  f"`mentoring sandbox serve --state {state_file}`).\n")
+    return 0
+
+
+@dataclass
+class _Totals:
+    """What a whole simulated program did, summed over its runs."""
+
+    runs: Counter[str] = field(default_factory=Counter)
+    records: Counter[str] = field(default_factory=Counter)
+    nudges: Counter[str] = field(default_factory=Counter)  # kind -> sent
+    installs: int = 0
+    unreachable: set[str] = field(default_factory=set)
+
+    def add(self, summary: RunSummary) -> None:
+        self.runs.update(booked=summary.booked, moved=summary.moved,
+                         cancelled=summary.cancelled, requests=summary.requests,
+                         throttled=summary.throttled)
+        records = summary.records
+        if records is not None:
+            self.records.update(created=records.created, updated=records.updated,
+                                conflicts=records.conflicts, requests=records.requests)
+        nudges = summary.nudges
+        if nudges is not None:
+            self.nudges.update(nudge.nudge for nudge in nudges.sent)
+            self.installs += len(nudges.installed)
+            self.unreachable.update(nudges.unreachable)
+
+    def render(self, *, sharepoint: bool) -> str:
+        runs, records = self.runs, self.records
+        lines = [
+            f"{runs['booked']} sessions booked, {runs['moved']} moved after declines or "
+            f"proposed times, {runs['cancelled']} cancelled; {runs['requests']} Graph "
+            f"requests, {runs['throttled']} throttled."
+        ]
+        if sharepoint:
+            lines.append(
+                f"SharePoint list: {records['created']} items created, {records['updated']} "
+                f"updates ({records['conflicts']} after concurrent edits), "
+                f"{records['requests']} SharePoint requests; runs with no change made none."
+            )
+        if self.nudges or self.installs:
+            lines.append(
+                "Teams nudges: "
+                + ", ".join(f"{n} {kind}" for kind, n in sorted(self.nudges.items()))
+                + f"; our Teams app installed for {self.installs} people"
+                + ("; not reachable in Teams (reported, others went on): "
+                   + ", ".join(sorted(self.unreachable)) if self.unreachable else "")
+                + "."
+            )
+        return "\n".join(lines) + "\n"
+
+
+def _pairings_preview(config_dir: Path) -> list[Any]:
+    """The pairings, loaded leniently only to pick the simulated start date."""
+    return list(load_config(config_dir, today=datetime(2000, 1, 1, tzinfo=UTC).date()).pairings)
+
+
+def _program_end(config: Config, first: Any) -> datetime:
+    program = config.program
+    last_start = max((p.start for p in config.pairings), default=first)
+    days = (len(program.curriculum) + 1) * (program.cadence.every_days
+                                            + program.cadence.tolerance_days) + 14
+    return datetime.combine(last_start + timedelta(days=days), RUN_AT, tzinfo=UTC)
+
+
+def _program_complete(world: DemoWorld) -> bool:
+    """True when every active pairing's last session has an event that has ended."""
+    program = world.config.program
+    now = world.clock.now()
+    ends = _session_ends(world)
+    for pairing in world.config.pairings:
+        if pairing.status != "active":
+            continue
+        last = f"{program.id}/{pairing.id}/{len(pairing.sessions(program))}"
+        end = ends.get(last)
+        if end is None or end > now:
+            return False
+    return True
+
+
+def _session_ends(world: DemoWorld) -> dict[str, datetime]:
+    ends: dict[str, datetime] = {}
+    for row in _session_rows(world):
+        ends[row["key"]] = row["end"]
+    return ends
+
+
+def _session_rows(world: DemoWorld) -> list[dict[str, Any]]:
+    """The tagged events of the organizer mailbox(es), read as the worker reads them."""
+    rows = []
+    for key, sessions in read_sessions(world.client, world.config).items():
+        for session in sessions:
+            if session.is_cancelled:
+                continue
+            rows.append({"key": key, "session": session, "end": session.end})
+    return rows
+
+
+def render_sessions(world: DemoWorld) -> str:
+    """Per pairing: each session, when, in each person's own time zone, and the answers."""
+    directory = world.sandbox.state.directory
+    by_pair: dict[str, list[Any]] = {}
+    for row in _session_rows(world):
+        by_pair.setdefault(row["session"].pairing_id, []).append(row["session"])
+    lines: list[str] = [
+        "Sessions per pairing: number, topic, the time in the mentor's zone | in the mentee's "
+        "zone, answers (mentor/mentee)."
+    ]
+    for pairing in world.config.pairings:
+        mentor = directory.find(pairing.mentor)
+        mentee = directory.find(pairing.mentee)
+        lines.append(
+            f"{pairing.id}: {_who(mentor, pairing.mentor)} mentors {_who(mentee, pairing.mentee)}"
+        )
+        sessions = sorted(by_pair.get(pairing.id, []), key=lambda s: s.number)
+        specs = {s.number: s for s in pairing.sessions(world.config.program)}
+        for session in sessions:
+            spec = specs.get(session.number)
+            topic = spec.topic if spec else session.subject
+            answers = "/".join(_answer(session, email)
+                               for email in (pairing.mentor, pairing.mentee))
+            link = "Teams" if session.join_url else "NO LINK"
+            lines.append(
+                f"  {session.number}/{len(specs)} {topic[:44]:<44} "
+                f"{_local(session.start, mentor)} | {_local(session.start, mentee)}  "
+                f"{answers}  {link}"
+            )
+        if not sessions:
+            lines.append("  (no sessions booked)")
+    return "\n".join(lines)
+
+
+def _who(user: Any, email: str) -> str:
+    if user is None:
+        return email
+    return f"{user.displayName} ({user.jobTitle})" if user.jobTitle else user.displayName
+
+
+def _local(instant: datetime, user: Any) -> str:
+    settings = getattr(user, "mailboxSettings", None) or {}
+    zone_name = settings.get("timeZone") or "UTC"
+    working = settings.get("workingHours") or {}
+    zone_spec = working.get("timeZone") if zone_name == "Customized Time Zone" else zone_name
+    try:
+        zone = zone_for(zone_spec or "UTC")
+    except Exception:  # noqa: BLE001 - a display nicety; fall back to UTC
+        zone = UTC
+    local = instant.astimezone(zone)
+    return local.strftime("%a %d %b %Y %H:%M ") + abbreviation(local)
+
+
+def _answer(session: Any, email: str) -> str:
+    state = session.response_of(email)
+    return {"accepted": "accepted", "declined": "declined", "tentativelyAccepted": "tentative",
+            "none": "no answer", "notResponded": "no answer"}.get(
+        state.response if state else "none", state.response if state else "?")
+
+
+def _day(instant: datetime) -> str:
+    return instant.strftime("%a %d %b %Y")
+
+
+def _indent(text: str) -> str:
+    return "\n".join("  " + line for line in text.splitlines())
+
+
+__all__ = ["PROPERTY_ID", "DemoWorld", "build_world", "render_sessions", "run_demo"]

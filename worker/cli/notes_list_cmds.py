@@ -1,0 +1,65 @@
+"""`mentoring sharepoint init` and `mentoring report`: the SharePoint list's two commands.
+
+Kept apart from `worker.cli.main` so the command module stays a dispatcher. Exit codes are the
+job's (`worker.core.exit_codes`): 0 done, 1 Graph refused something, 2 configuration or
+permission problem (nothing written), 3 Graph unreachable.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TextIO
+
+from graph.client import GraphClient
+from graph.clock import Clock
+from graph.errors import GraphClientError
+from worker.apply.outcome import stop_for
+from worker.cli.notes_list_init import init_list
+from worker.cli.report import ReportError, read_report, render
+from worker.config import Config
+from worker.core.exit_codes import ExitCode
+from worker.observe.notes_list import PermissionMissing
+
+
+def cmd_sharepoint_init(client: GraphClient, config: Config, *, client_id: str | None,
+                        out: TextIO) -> int:
+    settings = config.program.sharepoint
+    if settings is None:
+        print("program.yaml has no sharepoint section (site and list): nothing to set up",
+              file=sys.stderr)
+        return ExitCode.CONFIG
+    try:
+        result = init_list(client, settings, client_id)
+    except PermissionMissing as exc:
+        print(str(exc), file=sys.stderr)
+        return ExitCode.CONFIG
+    except GraphClientError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return _graph_exit(exc)
+    out.write(result.render_text(settings) + "\n")
+    return ExitCode.INCOMPLETE if result.problems else ExitCode.OK
+
+
+def cmd_report(client: GraphClient, config: Config, clock: Clock, *, fmt: str,
+               out_file: Path | None, out: TextIO) -> int:
+    try:
+        report = read_report(client, config, clock.now())
+    except ReportError as exc:
+        print(str(exc), file=sys.stderr)
+        return ExitCode.CONFIG
+    except GraphClientError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return _graph_exit(exc)
+    text = render(report, fmt)
+    if out_file is None:
+        out.write(text)
+    else:
+        out_file.write_text(text, encoding="utf-8")
+        out.write(f"Report written to {out_file}\n")
+    return ExitCode.OK
+
+
+def _graph_exit(exc: GraphClientError) -> int:
+    stop = stop_for(exc)
+    return int(stop.code) if stop is not None else ExitCode.INCOMPLETE

@@ -1,0 +1,176 @@
+"""Rendering of invite bodies, agendas and notes skeletons from `templates/`.
+
+One Jinja2 environment serves every template so escaping and strictness are the same
+everywhere: HTML templates autoescape (names and topics come from config files people edit) and
+undefined variables fail loudly instead of printing blanks into an executive's calendar.
+`check_templates` compiles every template a config refers to, so a broken template is a config
+problem reported before anything is booked, not a failure halfway through a run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import jinja2
+from markupsafe import Markup
+
+from worker.config.models import Config, Program, SessionSpec
+from worker.config.problems import ConfigProblem
+from worker.core.paths import default_templates_dir
+from worker.core.phases import Phase
+
+INVITE_TEMPLATE = "invite.html.j2"
+NOTES_SKELETON_TEMPLATE = "notes/skeleton.html.j2"
+
+
+@dataclass(frozen=True)
+class TemplateRef:
+    """A template named in config, with where it was named (for the problem's location)."""
+
+    name: str
+    file: str = "program.yaml"
+    line: int | None = None
+    column: int | None = None
+    what: str = "agenda"
+
+
+@dataclass(frozen=True)
+class People:
+    """Display names for one pair (fall back to addresses when the directory has none)."""
+
+    mentor_name: str
+    mentee_name: str
+    mentor_email: str = ""
+    mentee_email: str = ""
+
+
+class Templates:
+    """The Jinja2 environment over one templates directory, plus the renderers."""
+
+    def __init__(self, directory: Path | None = None) -> None:
+        directory = directory or default_templates_dir()
+        self.directory = directory
+        self.env = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(str(directory)),
+            autoescape=jinja2.select_autoescape(
+                enabled_extensions=("html", "htm", "xml", "html.j2"), default_for_string=True
+            ),
+            undefined=jinja2.StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            keep_trailing_newline=True,
+        )
+
+    def render_agenda(self, session: SessionSpec, people: People, *, program_name: str) -> str:
+        template = self.env.get_template(session.agenda)
+        return template.render(
+            session=session, phase_label=session.phase.label, people=people,
+            program_name=program_name,
+        )
+
+    def render_invite(
+        self,
+        session: SessionSpec,
+        people: People,
+        *,
+        program: Program,
+        start: datetime | None = None,
+        notes_url: str | None = None,
+    ) -> str:
+        """The event body. The Teams link itself is added by Outlook (isOnlineMeeting), so
+        the body only tells people where to find it."""
+        agenda = Markup(self.render_agenda(session, people, program_name=program.name))  # noqa: S704 - rendered by our autoescaping env
+        return self.env.get_template(INVITE_TEMPLATE).render(
+            session=session,
+            phase_label=session.phase.label,
+            phases=[(phase, phase.label) for phase in Phase],
+            people=people,
+            program=program,
+            start=start,
+            agenda=agenda,
+            notes_url=notes_url,
+        )
+
+    def render_notes_skeleton(self, session: SessionSpec, people: People) -> str:
+        name = session.notes or NOTES_SKELETON_TEMPLATE
+        return self.env.get_template(name).render(
+            session=session, phase_label=session.phase.label, people=people
+        )
+
+    def check(self, refs: Iterable[TemplateRef]) -> list[ConfigProblem]:
+        """Compile each referenced template once; report missing files and syntax errors."""
+        problems: list[ConfigProblem] = []
+        checked: set[str] = set()
+        for ref in refs:
+            if ref.name in checked:
+                if not (self.directory / ref.name).is_file():
+                    problems.append(self._missing(ref))
+                continue
+            checked.add(ref.name)
+            problem = self._compile(ref)
+            if problem is not None:
+                problems.append(problem)
+        return problems
+
+    def _missing(self, ref: TemplateRef) -> ConfigProblem:
+        return ConfigProblem(
+            ref.file, ref.line, ref.column,
+            f"{ref.what} template {ref.name!r} not found",
+            f"looked in {self.directory}",
+        )
+
+    def _compile(self, ref: TemplateRef) -> ConfigProblem | None:
+        try:
+            self.env.get_template(ref.name)
+        except jinja2.TemplateSyntaxError as exc:
+            return ConfigProblem(
+                str(self.directory / ref.name), exc.lineno, None,
+                f"template syntax error: {exc.message}",
+                f"referenced as {ref.what} in {ref.file}" + (f":{ref.line}" if ref.line else ""),
+            )
+        except jinja2.TemplateNotFound:
+            return self._missing(ref)
+        return None
+
+
+def config_template_refs(config: Config) -> list[TemplateRef]:
+    """Every template a config will render: invite, and per session agenda and notes."""
+    refs = [TemplateRef(INVITE_TEMPLATE, what="invite"),
+            TemplateRef(NOTES_SKELETON_TEMPLATE, what="notes")]
+    items = list(config.program.curriculum)
+    for pairing in config.pairings:
+        if pairing.tailoring is not None:
+            items.extend(pairing.tailoring.replace.values())
+    for item in items:
+        refs.append(TemplateRef(item.agenda))
+        if item.notes is not None:
+            refs.append(TemplateRef(item.notes, what="notes"))
+    return refs
+
+
+def check_templates(config: Config, templates: Templates | None = None) -> list[ConfigProblem]:
+    """Compile every template `config` refers to (the loader does this with locations)."""
+    return (templates or Templates()).check(config_template_refs(config))
+
+
+def render_invite(
+    templates: Templates,
+    session: SessionSpec,
+    people: People,
+    *,
+    program: Program,
+    start: datetime | None = None,
+    notes_url: str | None = None,
+) -> str:
+    return templates.render_invite(
+        session, people, program=program, start=start, notes_url=notes_url
+    )
+
+
+def render_agenda(
+    templates: Templates, session: SessionSpec, people: People, *, program_name: str
+) -> str:
+    return templates.render_agenda(session, people, program_name=program_name)

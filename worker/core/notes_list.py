@@ -1,0 +1,112 @@
+"""The program's SharePoint notes list: its columns and the values the worker writes there.
+
+One list item per session. Column *internal* names are the keys of every item's fields, so
+they are fixed here once and used by every stage (the observer reads `READ_COLUMNS`, the
+planner computes the worker's columns, `sharepoint init` creates them, the report reads them).
+Columns fall in two groups, and the split is what keeps people's text safe (invariant 6): the
+worker writes only `WORKER_COLUMNS`; `PEOPLE_COLUMNS` (the notes, the "shared with the
+program" flag) belong to the pair, and the agenda is written once when the item is created and
+is theirs to tailor afterwards.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from worker.core.phases import Phase
+
+# Statuses of a session, as the list shows them.
+SCHEDULED = "Scheduled"
+RESCHEDULED = "Rescheduled"
+HELD = "Held"
+DECLINED = "Declined"
+CANCELLED = "Cancelled"
+STATUSES = (SCHEDULED, RESCHEDULED, HELD, DECLINED, CANCELLED)
+
+NOTES_NOT_DUE = "Not due"
+NOTES_MISSING = "Missing"
+NOTES_POSTED = "Posted"
+NOTES_STATUSES = (NOTES_NOT_DUE, NOTES_MISSING, NOTES_POSTED)
+
+
+@dataclass(frozen=True)
+class ColumnSpec:
+    """One column: internal name, label, kind (text, note, richnote, number, boolean,
+    dateTime, choice) and whether SharePoint indexes it (every column we filter on is)."""
+
+    name: str
+    label: str
+    kind: str = "text"
+    indexed: bool = False
+    choices: tuple[str, ...] = ()
+
+    def definition(self) -> dict[str, Any]:
+        """The columnDefinition body Graph takes (list-create and list-post-columns)."""
+        body: dict[str, Any] = {"name": self.name, "displayName": self.label}
+        if self.indexed:
+            body["indexed"] = True
+        if self.kind == "text":
+            body["text"] = {}
+        elif self.kind == "note":
+            body["text"] = {"allowMultipleLines": True, "textType": "plain"}
+        elif self.kind == "richnote":
+            body["text"] = {"allowMultipleLines": True, "textType": "richText"}
+        elif self.kind == "number":
+            body["number"] = {}
+        elif self.kind == "boolean":
+            body["boolean"] = {}
+        elif self.kind == "dateTime":
+            body["dateTime"] = {"format": "dateTime"}
+        elif self.kind == "choice":
+            body["choice"] = {"choices": list(self.choices), "displayAs": "dropDownMenu"}
+        else:
+            raise ValueError(f"unknown column kind {self.kind!r}")
+        return body
+
+    def graph_type(self) -> str:
+        return {"note": "text", "richnote": "text"}.get(self.kind, self.kind)
+
+
+PHASE_LABELS = tuple(phase.label for phase in Phase)
+
+# Built-in Title: the session's one-line title, so the default view reads well.
+TITLE = "Title"
+COLUMNS: tuple[ColumnSpec, ...] = (
+    ColumnSpec("ProgramId", "Program", indexed=True),
+    ColumnSpec("PairingId", "Pairing", indexed=True),
+    ColumnSpec("SessionKey", "Session key", indexed=True),
+    ColumnSpec("SessionNumber", "Session", "number"),
+    ColumnSpec("Topic", "Topic"),
+    ColumnSpec("Phase", "Phase", "choice", choices=PHASE_LABELS),
+    ColumnSpec("MentorEmail", "Mentor e-mail"),
+    ColumnSpec("MentorName", "Mentor"),
+    ColumnSpec("MenteeEmail", "Mentee e-mail"),
+    ColumnSpec("MenteeName", "Mentee"),
+    ColumnSpec("SessionStart", "Start", "dateTime", indexed=True),
+    ColumnSpec("SessionEnd", "End", "dateTime"),
+    ColumnSpec("SessionStatus", "Status", "choice", indexed=True, choices=STATUSES),
+    ColumnSpec("Agenda", "Agenda", "richnote"),
+    ColumnSpec("Notes", "Notes", "richnote"),
+    ColumnSpec("SharedWithProgram", "Shared with the program", "boolean", indexed=True),
+    # Teams join links run past the 255 characters of a single line of text.
+    ColumnSpec("JoinUrl", "Teams link", "note"),
+    ColumnSpec("NotesStatus", "Notes status", "choice", indexed=True, choices=NOTES_STATUSES),
+    # Bookkeeping: the Outlook event, how often the session moved, the record last written.
+    ColumnSpec("EventId", "Outlook event id", "note"),
+    ColumnSpec("RescheduleCount", "Times rescheduled", "number"),
+    ColumnSpec("RecordHash", "Record version"),
+)
+BY_NAME = {c.name: c for c in COLUMNS}
+
+KEY_COLUMN = "SessionKey"
+# What the worker writes. Everything else is people's.
+WORKER_COLUMNS = (
+    TITLE, "ProgramId", "PairingId", "SessionKey", "SessionNumber", "Topic", "Phase",
+    "MentorEmail", "MentorName", "MenteeEmail", "MenteeName", "SessionStart", "SessionEnd",
+    "SessionStatus", "JoinUrl", "NotesStatus", "EventId", "RescheduleCount", "RecordHash",
+)
+# Written once, when the item is created; the pair may tailor it afterwards.
+SEEDED_COLUMNS = ("Agenda",)
+PEOPLE_COLUMNS = ("Notes", "SharedWithProgram")
+READ_COLUMNS = (*WORKER_COLUMNS, *SEEDED_COLUMNS, *PEOPLE_COLUMNS)

@@ -1,0 +1,77 @@
+"""People and their time: directory lookups, free/busy and working hours (getSchedule).
+
+Participants are looked up in `$batch`es of 20; free/busy comes through the organizer's
+calendar (`getSchedule` sees everyone's free/busy even when the app's mailbox access is scoped
+to the program mailbox), and each schedule also carries the person's working hours and zone,
+which the nudges need. A person is read at most once per run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from graph import calendar
+from graph.client import GraphClient
+from graph.errors import GraphApiError, NotFound, Throttled, TransientError
+from worker.config import Config
+from worker.observe.availability import PersonSchedule, ScheduleError, parse_schedule_item
+from worker.observe.events import schedule_mailbox
+from worker.observe.state import Person
+
+
+def read_people(client: GraphClient, emails: Iterable[str]
+                ) -> tuple[dict[str, Person], dict[str, str]]:
+    """The people found (lower-cased e-mail -> person) and why the others are not."""
+    wanted = sorted({e.lower() for e in emails})
+    people: dict[str, Person] = {}
+    missing: dict[str, str] = {}
+    if not wanted:
+        return people, missing
+    for email, found in calendar.lookup_users(client, wanted).items():
+        if isinstance(found, NotFound):
+            missing[email] = "no such user"
+            continue
+        if isinstance(found, Throttled | TransientError):
+            # Not an answer about the person: an outage is not "does not exist".
+            missing[email] = f"lookup deferred: {found}"
+            continue
+        if isinstance(found, GraphApiError):
+            missing[email] = f"lookup failed: {found.code}"
+            continue
+        if isinstance(found, Exception):
+            missing[email] = f"lookup failed: {found}"
+            continue
+        people[email] = Person(
+            email=email,
+            user_id=str(found.get("id", "")),
+            display_name=str(found.get("displayName") or email),
+            country=found.get("usageLocation"),
+            preferred_language=found.get("preferredLanguage"),
+        )
+    return people, missing
+
+
+def active_participants(config: Config) -> set[str]:
+    return {e.lower() for p in config.pairings if p.status == "active"
+            for e in (p.mentor, p.mentee)}
+
+
+def read_schedules(client: GraphClient, config: Config, emails: Iterable[str],
+                   start: datetime, end: datetime, *, interval_minutes: int = 15,
+                   ) -> tuple[dict[str, PersonSchedule], dict[str, ScheduleError]]:
+    """Free/busy and working hours of `emails` between `start` and `end`."""
+    wanted = sorted({e.lower() for e in emails})
+    schedules: dict[str, PersonSchedule] = {}
+    errors: dict[str, ScheduleError] = {}
+    if not wanted:
+        return schedules, errors
+    mailbox = schedule_mailbox(config, set(wanted))
+    for item in calendar.get_schedules(client, mailbox, wanted, start, end,
+                                       interval_minutes=interval_minutes):
+        parsed = parse_schedule_item(item)
+        if isinstance(parsed, ScheduleError):
+            errors[parsed.email.lower()] = parsed
+        else:
+            schedules[parsed.email.lower()] = parsed
+    return schedules, errors

@@ -1,0 +1,151 @@
+"""What exists in Microsoft 365 now, as plain values the planner can reason about.
+
+The readers in `worker.observe` fill these from Graph; the planner only reads them. Keeping them
+free of any Graph client type is what lets the planner stay a pure function with its own tests.
+The rule that picks *the* event of a session among several (`live_event`) lives here, once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from worker.observe.availability import PersonSchedule, ScheduleError
+
+# Graph's attendee response values (responseStatus.response).
+DECLINED = "declined"
+ACCEPTED = "accepted"
+TENTATIVE = "tentativelyAccepted"
+NOT_RESPONDED = "notResponded"
+NONE = "none"
+
+
+@dataclass(frozen=True)
+class AttendeeState:
+    email: str
+    response: str
+    proposed_start: datetime | None = None
+    proposed_end: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ObservedSession:
+    """One tagged event in an organizer's calendar."""
+
+    key: str
+    pairing_id: str
+    number: int
+    event_id: str
+    organizer: str
+    start: datetime
+    end: datetime
+    subject: str
+    is_cancelled: bool
+    attendees: tuple[AttendeeState, ...]
+    join_url: str | None
+    created: datetime | None = None
+    # Our second property: what the worker last wrote to the session's notes list item
+    # (`worker.plan.notes.ItemTag`); None until the item was written.
+    record: str | None = None
+    # Our third property: the nudge ledger (keys of nudges sent, markers), one per line.
+    nudges: frozenset[str] = frozenset()
+    etag: str | None = None
+
+    def response_of(self, email: str) -> AttendeeState | None:
+        for attendee in self.attendees:
+            if attendee.email.lower() == email.lower():
+                return attendee
+        return None
+
+    def declined_by(self) -> tuple[str, ...]:
+        return tuple(a.email for a in self.attendees if a.response == DECLINED)
+
+    def proposal(self) -> AttendeeState | None:
+        """An attendee who proposed a new time (with a decline or a tentative answer)."""
+        for attendee in self.attendees:
+            if attendee.proposed_start is not None and attendee.proposed_end is not None:
+                return attendee
+        return None
+
+
+def live_event(sessions: Sequence[ObservedSession]) -> ObservedSession | None:
+    """The event that is the session: the oldest one not cancelled (ties: the smaller id).
+
+    Two live events for one session happen only when Graph ignored a transactionId; the
+    planner cancels the younger one, and every stage agrees on which one stays.
+    """
+    alive = [s for s in sessions if not s.is_cancelled]
+    if not alive:
+        return None
+    return min(alive, key=_age)
+
+
+def record_event(sessions: Sequence[ObservedSession]) -> ObservedSession | None:
+    """The event whose state the notes list item shows: the live one, else the oldest
+    cancelled one (the session is over, and its item must say so)."""
+    return live_event(sessions) or (min(sessions, key=_age) if sessions else None)
+
+
+def _age(session: ObservedSession) -> tuple[datetime, str]:
+    return (session.created or session.start, session.event_id)
+
+
+@dataclass(frozen=True)
+class Person:
+    """A participant as the directory knows them."""
+
+    email: str
+    user_id: str
+    display_name: str
+    country: str | None = None
+    preferred_language: str | None = None
+
+
+@dataclass(frozen=True)
+class NotesList:
+    """The program's notes list as found (None in `Observed.notes_list`: not read or absent)."""
+
+    site_id: str
+    list_id: str
+    web_url: str = ""
+
+
+@dataclass(frozen=True)
+class CatalogApp:
+    """Our Teams app as the org catalog knows it."""
+
+    catalog_id: str
+    external_id: str
+
+
+@dataclass
+class Observed:
+    """Everything the planner needs to know about the tenant for one run.
+
+    Filled in stages (see `worker.run`): events and people first, free/busy where the calendar
+    planner must book or move, then the notes list items the plan must look at, then working
+    hours and the Teams catalog for the nudges. Each is read at most once per run.
+    """
+
+    sessions: dict[str, list[ObservedSession]] = field(default_factory=dict)
+    people: dict[str, Person] = field(default_factory=dict)  # lower-cased e-mail -> person
+    missing_people: dict[str, str] = field(default_factory=dict)  # e-mail -> reason
+    schedules: dict[str, PersonSchedule] = field(default_factory=dict)  # lower-cased e-mail
+    schedule_errors: dict[str, ScheduleError] = field(default_factory=dict)
+    # The notes list: where it is, and the items read for the sessions that need a look
+    # (session key -> the item with its fields, or None when the list has none for it).
+    notes_list: NotesList | None = None
+    notes_list_problem: str | None = None  # why the list cannot be used (no grant, no list)
+    items: dict[str, dict[str, Any] | None] = field(default_factory=dict)
+    item_errors: dict[str, str] = field(default_factory=dict)  # session key -> reason
+    # The Teams catalog entry of our app (None: not read, or not in the catalog).
+    catalog: CatalogApp | None = None
+    catalog_problem: str | None = None
+
+    def sessions_for(self, key: str) -> list[ObservedSession]:
+        return self.sessions.get(key, [])
+
+    def person(self, email: str) -> Person | None:
+        return self.people.get(email.lower())

@@ -1,0 +1,117 @@
+"""The calendar actions as apply will send them: the invite's whole body, a move's new time,
+a cancellation's message. Pure: the templates are rendered here, once, into the action.
+
+transactionId: uuid5 of the session key and the chosen slot. A POST retried after a lost answer
+(same session, same slot) gets the existing event back instead of a second one. A session
+booked again later (a pairing paused, then resumed) gets a new slot and so a new id: how long
+Exchange remembers a transactionId is not documented, and reusing one with different content
+is refused with ErrorDuplicateTransactionId.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from graph.values import graph_datetime
+from worker.config import Config, Pairing, SessionSpec, session_key
+from worker.config.templates import People, Templates
+from worker.core.intervals import Interval
+from worker.core.properties import NUDGES_PROPERTY_ID, PROPERTY_ID
+from worker.observe.state import ObservedSession, Person
+from worker.plan.actions import Book, Cancel, Move
+from worker.plan.nudges import invited_marker
+
+TRANSACTION_NAMESPACE = uuid.UUID("0c5b9d5e-7d0a-4e53-9d2f-52a1c7b1e0a4")
+SUBJECT_PREFIX = "Reverse mentoring"
+CATEGORY = "Reverse mentoring"
+
+
+def transaction_id(key: str, start: datetime, end: datetime) -> str:
+    slot = f"{start.astimezone(UTC).isoformat()}/{end.astimezone(UTC).isoformat()}"
+    return str(uuid.uuid5(TRANSACTION_NAMESPACE, f"{key}@{slot}"))
+
+
+def subject(number: int, total: int, topic: str) -> str:
+    return f"{SUBJECT_PREFIX} {number}/{total}: {topic}"
+
+
+def people_of(pairing: Pairing, people: Mapping[str, Person]) -> People:
+    """Display names from the directory, the addresses where it has none."""
+    mentor = people.get(pairing.mentor.lower())
+    mentee = people.get(pairing.mentee.lower())
+    return People(mentor.display_name if mentor else pairing.mentor,
+                  mentee.display_name if mentee else pairing.mentee,
+                  pairing.mentor, pairing.mentee)
+
+
+def event_body(config: Config, pairing: Pairing, spec: SessionSpec, names: People,
+               templates: Templates, slot: Interval, txn: str) -> dict[str, Any]:
+    """The POST body of a session's event."""
+    key = session_key(config.program.id, pairing.id, spec.number)
+    # No time in the body: Outlook shows each attendee the time in their own zone, and a
+    # moved session would leave a stale time behind.
+    content = templates.render_invite(spec, names, program=config.program)
+    return {
+        "subject": subject(spec.number, spec.total, spec.topic),
+        "body": {"contentType": "html", "content": content},
+        "start": graph_datetime(slot.start),
+        "end": graph_datetime(slot.end),
+        "attendees": [
+            {"emailAddress": {"address": pairing.mentor, "name": names.mentor_name},
+             "type": "required"},
+            {"emailAddress": {"address": pairing.mentee, "name": names.mentee_name},
+             "type": "required"},
+        ],
+        "isOnlineMeeting": True,
+        "onlineMeetingProvider": "teamsForBusiness",
+        "allowNewTimeProposals": True,
+        "responseRequested": True,
+        "isReminderOn": True,
+        "reminderMinutesBeforeStart": config.program.reminder_minutes,
+        "showAs": "busy",
+        "categories": [CATEGORY],
+        "transactionId": txn,
+        "singleValueExtendedProperties": [{"id": PROPERTY_ID, "value": key}],
+    }
+
+
+def book_action(config: Config, pairing: Pairing, spec: SessionSpec, organizer: str,
+                slot: Interval, local_start: str, people: Mapping[str, Person],
+                templates: Templates) -> Book:
+    key = session_key(config.program.id, pairing.id, spec.number)
+    txn = transaction_id(key, slot.start, slot.end)
+    return Book(
+        pairing_id=pairing.id, key=key, number=spec.number, total=spec.total,
+        topic=spec.topic, organizer=organizer, mentor=pairing.mentor, mentee=pairing.mentee,
+        start=slot.start, end=slot.end, transaction_id=txn,
+        event=event_body(config, pairing, spec, people_of(pairing, people), templates, slot,
+                         txn),
+        local_start=local_start,
+    )
+
+
+def move_action(session: ObservedSession, slot: Interval, reason: str, now: datetime,
+                local_start: str = "") -> Move:
+    """The new time, and in the same PATCH the nudge ledger noting when this new invitation
+    went out (so nobody is asked about an "unanswered" invite they got a minute ago)."""
+    ledger = frozenset(session.nudges | {invited_marker(slot.start, now)})
+    return Move(
+        pairing_id=session.pairing_id, key=session.key, number=session.number,
+        event_id=session.event_id, organizer=session.organizer, old_start=session.start,
+        start=slot.start, end=slot.end, reason=reason,
+        changes={"start": graph_datetime(slot.start), "end": graph_datetime(slot.end),
+                 "singleValueExtendedProperties": [
+                     {"id": NUDGES_PROPERTY_ID, "value": "\n".join(sorted(ledger))}]},
+        ledger=ledger, local_start=local_start,
+    )
+
+
+def cancel_action(session: ObservedSession, reason: str) -> Cancel:
+    return Cancel(
+        pairing_id=session.pairing_id, key=session.key, number=session.number,
+        event_id=session.event_id, organizer=session.organizer, start=session.start,
+        reason=reason, comment=f"This reverse mentoring session is cancelled: {reason}.",
+    )

@@ -1,0 +1,205 @@
+"""The notes list stage of a plan: which items to create or update, and which events to tag.
+
+Runs on the projection of the calendar actions (`worker.plan.projection`), so a session booked
+in this run gets its item in this run, and an item shows a move made in this run. Two pure
+steps around one read: `items_to_read` names the items the plan must look at (the sessions
+whose record changed, see `worker.plan.items`); `plan_notes_list` turns what was read into
+actions. A run that changes nothing needs no item at all, so it reads none.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from worker.config import Config
+from worker.config.templates import Templates
+from worker.core.exit_codes import ExitCode
+from worker.core.notes_list import NOTES_MISSING, NOTES_POSTED
+from worker.observe.state import Observed, live_event
+from worker.plan.actions import (
+    CreateItem,
+    Later,
+    NotesListAction,
+    PairProblem,
+    TagEvent,
+    UpdateItem,
+    Value,
+)
+from worker.plan.booking import people_of
+from worker.plan.items import (
+    Pending,
+    RecordTag,
+    changes,
+    digest,
+    owned,
+    pending_records,
+    spec_of,
+)
+from worker.plan.projection import Projection
+
+NotesState = Literal["missing", "posted"]
+
+
+@dataclass(frozen=True)
+class NotesListPlan:
+    actions: tuple[NotesListAction, ...] = ()
+    problems: tuple[PairProblem, ...] = ()
+    # After this run: session key -> notes state, and the item id where it is known.
+    notes: Mapping[str, NotesState] = field(default_factory=dict)
+    item_ids: Mapping[str, str] = field(default_factory=dict)
+    unchanged: int = 0
+    notes_missing: tuple[str, ...] = ()
+
+
+def items_to_read(config: Config, projection: Projection, observed: Observed,
+                  now: datetime) -> dict[str, str | None]:
+    """Session key -> the item id its event remembers (None: look it up by key)."""
+    if config.program.sharepoint is None:
+        return {}
+    todo, _ = pending_records(projection.sessions, config, observed.people, now)
+    return {p.session.key: (p.tag.item_id if p.tag else None) for p in todo}
+
+
+def _state(notes: str) -> NotesState | None:
+    if notes == NOTES_MISSING:
+        return "missing"
+    if notes == NOTES_POSTED:
+        return "posted"
+    return None
+
+
+def _known(projection: Projection) -> tuple[dict[str, NotesState], dict[str, str]]:
+    """Notes state and item id from the records the events carry now."""
+    notes: dict[str, NotesState] = {}
+    item_ids: dict[str, str] = {}
+    for key, found in projection.sessions.items():
+        live = live_event(found)
+        tag = RecordTag.parse(live.record) if live is not None else None
+        if tag is None:
+            continue
+        state = _state(tag.notes)
+        if state is not None:
+            notes[key] = state
+        if tag.item_id:
+            item_ids[key] = tag.item_id
+    return notes, item_ids
+
+
+def plan_notes_list(config: Config, observed: Observed, projection: Projection,
+                    now: datetime, templates: Templates) -> NotesListPlan:
+    """Create or update each changed session's item, then tag its event. Pure."""
+    notes, item_ids = _known(projection)
+    if config.program.sharepoint is None:
+        return NotesListPlan(notes=notes, item_ids=item_ids)
+    todo, unchanged = pending_records(projection.sessions, config, observed.people, now)
+    if not todo:
+        return NotesListPlan(notes=notes, item_ids=item_ids, unchanged=unchanged)
+    where = observed.notes_list
+    if where is None:
+        reason = observed.notes_list_problem or "the notes list was not read"
+        problems = (PairProblem("", f"notes list: {reason}", ExitCode.CONFIG),)
+        return NotesListPlan(problems=problems, notes=notes, item_ids=item_ids,
+                             unchanged=unchanged)
+    actions: list[NotesListAction] = []
+    problems_: list[PairProblem] = []
+    missing: list[str] = []
+    for pending in todo:
+        key = pending.session.key
+        if key in observed.item_errors:
+            problems_.append(PairProblem(
+                pending.session.pairing_id,
+                f"notes list item of session {pending.session.number} not read: "
+                f"{observed.item_errors[key]} (next run)", key=key))
+            continue
+        record = _record(pending, projection)
+        book = projection.booked.get(key)
+        record_digest = Later(book.id, "digest") if book is not None else None
+        after = projection.after(key)
+        current = observed.items.get(key)
+        tag_after: tuple[str, ...]
+        if current is None:
+            values = owned(record, None, record_digest=record_digest)
+            agenda = _agenda(config, pending, observed, templates)
+            if agenda:
+                values["Agenda"] = agenda
+            create = CreateItem(pairing_id=pending.session.pairing_id, key=key,
+                                number=pending.session.number, site_id=where.site_id,
+                                list_id=where.list_id, values=values, record=record,
+                                after=after)
+            actions.append(create)
+            item_id: Value = Later(create.id, "item_id")
+            notes_value: Value = values["NotesStatus"]
+            tag_after = (create.id,)
+        else:
+            item_id = str(current.get("id", ""))
+            fields_now = dict(current.get("fields") or {})
+            wanted = owned(record, fields_now, record_digest=record_digest)
+            patch = changes(wanted, fields_now)
+            notes_value = wanted["NotesStatus"]
+            tag_after = after
+            if patch:
+                update = UpdateItem(
+                    pairing_id=pending.session.pairing_id, key=key,
+                    number=pending.session.number, site_id=where.site_id,
+                    list_id=where.list_id, item_id=item_id, etag=_etag(current),
+                    before={c: fields_now.get(c) for c in patch}, changes=patch,
+                    record=record, notes=str(wanted["NotesStatus"]), after=after)
+                actions.append(update)
+                # Someone may edit the item before the write lands: the notes status written
+                # is the one apply computes then.
+                notes_value = Later(update.id, "notes")
+                tag_after = (update.id,)
+            item_ids[key] = item_id
+        planned_notes = str(values["NotesStatus"] if current is None else wanted["NotesStatus"])
+        state = _state(planned_notes)
+        if state is not None:
+            notes[key] = state
+        else:
+            notes.pop(key, None)
+        if planned_notes == NOTES_MISSING:
+            missing.append(key)
+        if pending.live and _tag_changes(pending, item_id, record, planned_notes, book):
+            actions.append(TagEvent(
+                pairing_id=pending.session.pairing_id, key=key, number=pending.session.number,
+                organizer=pending.session.organizer,
+                event_id=projection.event_id(pending.session), item_id=item_id,
+                record=record, notes=notes_value, after=tag_after))
+    return NotesListPlan(tuple(actions), tuple(problems_), notes, item_ids, unchanged,
+                         tuple(missing))
+
+
+def _record(pending: Pending, projection: Projection) -> dict[str, Value]:
+    """The wanted record, with what Graph will give a new booking left as `Later`s."""
+    record: dict[str, Value] = dict(pending.record)
+    event_id = projection.event_id(pending.session)
+    if isinstance(event_id, Later):
+        record["EventId"] = event_id
+        record["JoinUrl"] = projection.join_url(pending.session)
+    return record
+
+
+def _tag_changes(pending: Pending, item_id: Value, record: Mapping[str, Value], notes: str,
+                 book: object) -> bool:
+    if book is not None or pending.tag is None or isinstance(item_id, Later):
+        return True
+    wanted = RecordTag(str(item_id), digest(record), notes)
+    return wanted.encode() != pending.tag.encode()
+
+
+def _etag(item: Mapping[str, Any]) -> str:
+    fields_now = item.get("fields") or {}
+    return str(item.get("eTag") or item.get("@odata.etag") or fields_now.get("@odata.etag")
+               or "")
+
+
+def _agenda(config: Config, pending: Pending, observed: Observed,
+            templates: Templates) -> str:
+    pairing = config.pairing(pending.session.pairing_id)
+    spec = spec_of(config, pairing, pending.session.number)
+    if pairing is None or spec is None:
+        return ""
+    return templates.render_agenda(spec, people_of(pairing, observed.people),
+                                   program_name=config.program.name)

@@ -1,0 +1,117 @@
+"""The words of each nudge, from `templates/nudges/<kind>.<lang>.txt.j2`.
+
+A program admin edits the texts like the invite templates. The recipient's language is their
+directory `preferredLanguage` ("de-DE" -> "de") when a template exists for it, English otherwise,
+and the session's time is written in the recipient's own zone, in that language. The texts are
+plain text (Teams shows the preview as text), so they are not HTML-escaped; Jinja2's strict
+undefined still makes a misspelt variable an error instead of a blank.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import jinja2
+
+from worker.plan.nudges import Nudge, NudgeKind
+
+DEFAULT_LANGUAGE = "en"
+_WEEKDAYS = {
+    "en": ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"),
+    "de": ("Mo.", "Di.", "Mi.", "Do.", "Fr.", "Sa.", "So."),
+}
+_MONTHS = {
+    "en": ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"),
+    "de": ("Jan.", "Feb.", "März", "Apr.", "Mai", "Juni", "Juli", "Aug.", "Sep.", "Okt.",
+           "Nov.", "Dez."),
+}
+
+
+@dataclass(frozen=True)
+class NudgeText:
+    language: str
+    topic: str  # the activity's topic line and its `sessionTitle` parameter
+    date: str  # the session's local time, for `sessionDate`
+    preview: str
+
+
+def language_of(preferred: str | None, available: set[str]) -> str:
+    code = (preferred or "").split("-", 1)[0].strip().lower()
+    return code if code in available else DEFAULT_LANGUAGE
+
+
+def local_when(instant: datetime, zone_of: datetime, language: str) -> str:
+    """`instant` in the zone of `zone_of` ("Tue 12 Jan 14:00 CET"), words in `language`."""
+    local = instant.astimezone(zone_of.tzinfo)
+    names = language if language in _WEEKDAYS else DEFAULT_LANGUAGE
+    weekday = _WEEKDAYS[names][local.weekday()]
+    month = _MONTHS[names][local.month - 1]
+    label = zone_label(local)
+    day = f"{local.day}." if names == "de" else str(local.day)
+    return f"{weekday} {day} {month} {local:%H:%M} {label}"
+
+
+def zone_label(local: datetime) -> str:
+    """The zone's abbreviation ("CET"), or the UTC offset for zones without a short one (a
+    custom Outlook zone is named "Customized Time Zone")."""
+    label = local.tzname() or ""
+    if not label or label[0] in "+-" or " " in label or len(label) > 5:
+        offset = local.strftime("%z")
+        return f"UTC{offset[:3]}:{offset[3:]}" if offset else "UTC"
+    return label
+
+
+class NudgeTexts:
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.env = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(str(directory)),
+            autoescape=False,  # noqa: S701 - plain text for Teams, never HTML
+            undefined=jinja2.StrictUndefined,
+            trim_blocks=True,
+            keep_trailing_newline=False,
+        )
+
+    def languages(self, kind: NudgeKind) -> set[str]:
+        folder = self.directory / "nudges"
+        prefix = f"{kind.value}."
+        return {
+            p.name[len(prefix) : -len(".txt.j2")]
+            for p in folder.glob(f"{kind.value}.*.txt.j2")
+        }
+
+    def render(self, nudge: Nudge, *, topic: str, other_name: str, phase_label: str,
+               preferred_language: str | None) -> NudgeText:
+        language = language_of(preferred_language, self.languages(nudge.kind))
+        zone_probe = nudge.local_send_at
+        round_number = nudge.round.split("@", 1)[0]
+        moment = nudge.session_start
+        if nudge.kind is NudgeKind.session_rescheduled:
+            # The time that was declined (the round), not the new one being booked.
+            moment = datetime.strptime(round_number, "%Y%m%dT%H%MZ").replace(tzinfo=UTC)
+        when = local_when(moment, zone_probe, language)
+        template = self.env.get_template(f"nudges/{nudge.kind.value}.{language}.txt.j2")
+        preview = template.render(
+            topic=topic,
+            other_name=other_name,
+            when=when,
+            phase_label=phase_label,
+            round=int(round_number) if round_number.isdigit() else 1,
+        ).strip()
+        return NudgeText(language=language, topic=topic, date=when, preview=preview)
+
+    def check(self) -> list[str]:
+        """Every nudge template that does not compile, or a kind without English."""
+        problems = []
+        for kind in NudgeKind:
+            if DEFAULT_LANGUAGE not in self.languages(kind):
+                problems.append(f"nudges/{kind.value}.en.txt.j2 is missing")
+            for language in sorted(self.languages(kind)):
+                name = f"nudges/{kind.value}.{language}.txt.j2"
+                try:
+                    self.env.get_template(name)
+                except jinja2.TemplateSyntaxError as exc:
+                    problems.append(f"{name}:{exc.lineno}: {exc.message}")
+        return problems

@@ -1,0 +1,78 @@
+"""The plan of a run, from (desired, observed, now): calendar, then the notes list, then Teams.
+
+Each stage is a pure function of the config, what was observed and the stages before it. The
+notes list and Teams stages need reads that only the calendar stage can name (the items of the
+sessions it books or moves, the working hours of the people it will nudge), so the run reads
+between stages (`worker.run`), each read at most once; `plan` chains the same stages for
+callers that hold every read already (tests, the demo's printouts). Either way the result is
+one `Plan` holding every change of the run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from worker.config import Config
+from worker.config.templates import Templates
+from worker.observe.state import Observed
+from worker.plan.calendar import CalendarPlan, plan_calendar
+from worker.plan.notes_list import NotesListPlan, plan_notes_list
+from worker.plan.plan import Plan
+from worker.plan.projection import Projection, project
+from worker.plan.teams import TeamsPlan, plan_teams
+
+
+@dataclass(frozen=True)
+class Desired:
+    """What the run is asked for: the config, the templates, and the run's own switches."""
+
+    config: Config
+    templates: Templates
+    max_change_share: float | None = None  # None: the program's own
+    force: bool = False
+    webhook: bool = False  # a program channel webhook is configured
+
+
+def calendar_stage(desired: Desired, observed: Observed, now: datetime
+                   ) -> tuple[CalendarPlan, Projection]:
+    calendar = plan_calendar(desired.config, observed, now, desired.templates)
+    return calendar, project(observed.sessions, calendar.actions, now)
+
+
+def notes_list_stage(desired: Desired, observed: Observed, projection: Projection,
+                     now: datetime) -> NotesListPlan:
+    return plan_notes_list(desired.config, observed, projection, now, desired.templates)
+
+
+def teams_stage(desired: Desired, observed: Observed, projection: Projection,
+                notes: NotesListPlan, now: datetime) -> TeamsPlan:
+    return plan_teams(desired.config, observed, projection, notes, now, desired.templates,
+                      webhook=desired.webhook)
+
+
+def assemble(desired: Desired, now: datetime, calendar: CalendarPlan, notes: NotesListPlan,
+             teams: TeamsPlan) -> Plan:
+    share = desired.max_change_share
+    if share is None:
+        share = desired.config.program.max_change_share
+    return Plan(
+        now=now,
+        actions=(*calendar.actions, *notes.actions, *teams.actions),
+        problems=(*calendar.problems, *notes.problems, *teams.problems),
+        pairs=calendar.pairs,
+        existing_upcoming=calendar.existing_upcoming,
+        notices=teams.notices,
+        max_change_share=share,
+        force=desired.force,
+        unchanged_items=notes.unchanged,
+        notes_missing=notes.notes_missing,
+    )
+
+
+def plan(desired: Desired, observed: Observed, now: datetime) -> Plan:
+    """Every change of a run, for an `observed` that holds every read the stages need."""
+    calendar, projection = calendar_stage(desired, observed, now)
+    notes = notes_list_stage(desired, observed, projection, now)
+    teams = teams_stage(desired, observed, projection, notes, now)
+    return assemble(desired, now, calendar, notes, teams)

@@ -1,0 +1,231 @@
+"""Slot requests for one pairing: the program's rules, the pair's tailoring and both people's
+calendars turned into `worker.plan.slots` requests, for booking and for moving a session.
+
+Split from the calendar planner so that it reads as the rules per pairing, and this as the
+arithmetic of one request. `RunState` remembers the times chosen earlier in the same plan, so
+one person is never booked twice at once.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timedelta
+
+from worker.config import Config, Pairing
+from worker.core.holidays import UnknownCountry, holidays_for
+from worker.core.intervals import Interval
+from worker.core.timezones import abbreviation
+from worker.observe.state import Observed, ObservedSession
+from worker.plan.actions import Move, PairProblem
+from worker.plan.booking import move_action
+from worker.plan.slots import (
+    Participant,
+    SlotRequest,
+    explain_no_slot,
+    find_slot,
+    violations,
+)
+
+
+@dataclass
+class RunState:
+    """Sessions chosen earlier in this plan, so one person is never booked twice at once."""
+
+    busy: dict[str, list[Interval]] = field(default_factory=lambda: defaultdict(list))
+
+    def add(self, emails: Iterable[str], slot: Interval) -> None:
+        for email in emails:
+            self.busy[email.lower()].append(slot)
+
+    def of(self, emails: Iterable[str]) -> tuple[Interval, ...]:
+        return tuple(i for e in emails for i in self.busy.get(e.lower(), []))
+
+
+class SlotContext:
+    """Builds slot requests for one pairing from the program rules and observed calendars."""
+
+    def __init__(
+        self, config: Config, pairing: Pairing, observed: Observed, now: datetime, run: RunState
+    ) -> None:
+        self.config = config
+        self.pairing = pairing
+        self.observed = observed
+        self.now = now
+        self.run = run
+        program = config.program
+        self.duration = timedelta(minutes=program.duration_minutes)
+        self.tolerance = timedelta(days=program.cadence.tolerance_days)
+        self.not_before = now + timedelta(hours=program.minimum_notice_hours)
+        self.blackout = frozenset(_blackout_days(config))
+
+    def _participants(self) -> tuple[Participant, ...] | str:
+        people: list[Participant] = []
+        program = self.config.program
+        years = range(self.now.year, self.now.year + 3)
+        # The mentee first: the slot finder counts days and preferences in the first person's
+        # local calendar, and the cadence should follow the executive's weeks.
+        for email in (self.pairing.mentee, self.pairing.mentor):
+            error = self.observed.schedule_errors.get(email.lower())
+            if error is not None:
+                return f"cannot read the free/busy of {email}: {error.message}"
+            schedule = self.observed.schedules.get(email.lower())
+            if schedule is None:
+                return f"no free/busy was read for {email}"
+            person = self.observed.person(email)
+            countries = list(program.holidays.countries)
+            if program.holidays.use_participant_location and person and person.country:
+                countries.append(person.country)
+            try:
+                days_off = holidays_for(countries, years)
+            except UnknownCountry as exc:
+                return f"public holidays of {email} are unknown: {exc}"
+            people.append(
+                Participant(
+                    email=email,
+                    zone=schedule.zone,
+                    working=schedule.working,
+                    busy=schedule.busy,
+                    holidays=days_off,
+                )
+            )
+        return tuple(people)
+
+    def _request(
+        self,
+        target: date,
+        people: tuple[Participant, ...],
+        avoid: tuple[Interval, ...] = (),
+        other_weekdays_than: int | None = None,
+    ) -> SlotRequest:
+        tailoring = self.pairing.tailoring
+        preferred: frozenset[int] | None = None
+        pref_earliest = pref_latest = None
+        if tailoring is not None:
+            if tailoring.preferred_weekdays:
+                preferred = frozenset(d.number for d in tailoring.preferred_weekdays)
+            pref_earliest = tailoring.preferred_earliest
+            pref_latest = tailoring.preferred_latest
+        if other_weekdays_than is not None:
+            base = preferred or frozenset(range(5))
+            preferred = frozenset(base - {other_weekdays_than}) or None
+        emails = (self.pairing.mentor, self.pairing.mentee)
+        return SlotRequest(
+            people=people,
+            target=max(target, self.not_before.date()),
+            tolerance=self.tolerance,
+            duration=self.duration,
+            earliest=self.config.program.earliest,
+            latest=self.config.program.latest,
+            not_before=self.not_before,
+            blackout=self.blackout,
+            preferred_weekdays=preferred,
+            preferred_earliest=pref_earliest,
+            preferred_latest=pref_latest,
+            also_busy=self.run.of(emails),
+            avoid=avoid,
+        )
+
+    def local(self, instant: datetime) -> str:
+        """`instant` in the mentee's and the mentor's own zones, e.g. 'mentee Tue 10:00 EST,
+        mentor Tue 15:00 GMT'."""
+        parts = []
+        for role, email in (("mentee", self.pairing.mentee), ("mentor", self.pairing.mentor)):
+            schedule = self.observed.schedules.get(email.lower())
+            if schedule is None:
+                continue
+            at = instant.astimezone(schedule.zone)
+            parts.append(f"{role} {at.strftime('%a %H:%M')} {abbreviation(at)}")
+        return ", ".join(parts)
+
+    def find(self, target: date) -> Interval | str:
+        people = self._participants()
+        if isinstance(people, str):
+            return people
+        request = self._request(target, people)
+        slot = find_slot(request)
+        if slot is None:
+            return "no time free for both within the cadence tolerance: " + explain_no_slot(
+                request
+            )
+        return slot
+
+    def move(
+        self, session: ObservedSession, target: date
+    ) -> tuple[Move | None, PairProblem | None]:
+        """A new time for a declined session, or the time an attendee proposed when it meets
+        every rule, including one cadence after the previous session within the tolerance."""
+        members = {self.pairing.mentor.lower(), self.pairing.mentee.lower()}
+        who = [
+            a for a in session.attendees if a.email.lower() in members and a.response == "declined"
+        ]
+        proposal = session.proposal()
+        reason = (
+            f"declined by {', '.join(a.email for a in who)}"
+            if who
+            else f"{proposal.email if proposal else 'an attendee'} proposed a new time"
+        )
+        people = self._participants()
+        if isinstance(people, str):
+            return None, PairProblem(self.pairing.id, f"session {session.number}: {people}")
+        old = Interval(session.start, session.end)
+        # The session's own event is on both calendars: it must not block its own move.
+        people = tuple(
+            Participant(
+                p.email,
+                p.zone,
+                p.working,
+                tuple(b for b in p.busy if not (b.start == old.start and b.end == old.end)),
+                p.holidays,
+            )
+            for p in people
+        )
+        emails = (self.pairing.mentor, self.pairing.mentee)
+        if proposal is not None and proposal.proposed_start and proposal.proposed_end:
+            wanted = Interval(proposal.proposed_start, proposal.proposed_end)
+            request = self._request(target, people, avoid=(old,))
+            if not violations(_exact(request, wanted), wanted):
+                self.run.add(emails, wanted)
+                return move_action(session, wanted, reason + " (proposed time accepted)",
+                                   self.now,
+                             self.local(wanted.start)), None
+        if not who:
+            # Only a proposal, not a decline: when it cannot be honoured the session still
+            # stands at its time (the person said they may come).
+            return None, None
+        request = self._request(
+            target,
+            people,
+            avoid=(old,),
+            other_weekdays_than=session.start.astimezone(people[0].zone).weekday(),
+        )
+        slot = find_slot(request)
+        if slot is None:
+            return None, PairProblem(
+                self.pairing.id,
+                f"session {session.number} was {reason} and no other time fits: "
+                + explain_no_slot(request),
+            )
+        self.run.add(emails, slot)
+        return move_action(session, slot, reason, self.now, self.local(slot.start)), None
+
+
+def _exact(request: SlotRequest, wanted: Interval) -> SlotRequest:
+    """The rules a proposed time must meet: the program's and the cadence's, at any minute."""
+    return replace(
+        request,
+        duration=wanted.end - wanted.start,
+        preferred_weekdays=None,
+        preferred_earliest=None,
+        preferred_latest=None,
+        step=timedelta(minutes=1),
+    )
+
+
+def _blackout_days(config: Config) -> Iterable[date]:
+    for entry in config.program.blackout_ranges():
+        day = entry.start
+        while day <= entry.end:
+            yield day
+            day += timedelta(days=1)

@@ -1,0 +1,429 @@
+"""Find a time for one mentoring session that suits both people: the slot finder.
+
+A pure function of calendars and rules, so the planner can call it for every pair and tests can
+pin every rule without Microsoft Graph. All arithmetic is on aware UTC datetimes; each person's
+local rules (working hours, program hours, holidays, blackout days) become UTC spans through that
+person's zone, which is what makes daylight saving time changes (US and EU switch on different
+Sundays) come out right.
+
+How a slot is chosen (deterministic):
+
+1. Hard rules, all of them, for every person: the whole slot inside one working-hours span
+   (in the zone of the person's working hours), inside the program's earliest/latest (in the
+   person's zone), on no blackout day and no public holiday of the person (local dates; a slot
+   touching such a day at all is refused), free of `busy`, `also_busy` and `avoid` (touching
+   edges are fine), starting at or after `not_before`, starting on a `step` boundary counted from
+   the Unix epoch (so :00 :15 :30 :45 for 15 minutes), and starting on a day within
+   `target ± tolerance`.
+2. "Day" always means the local date of `people[0]` (the anchor: put the person whose week the
+   cadence follows first). `tolerance` counts whole days; a datetime `target` is reduced to its
+   anchor-local date.
+3. Among the allowed starts, the best is the smallest key:
+   (misses a preferred weekday, misses the preferred time window, |day - target|,
+   day after target, starts less than one hour into someone's working day, start time).
+   So preferences win whenever they can be met within tolerance, then the day nearest the target
+   (the earlier day on a tie), then, within a day, the earliest start that is at least an hour
+   into everyone's working day, else the earliest start at all. Preferred weekdays and the
+   preferred time window are read in the anchor's zone too.
+
+`violations(req, slot)` re-checks the hard rules slot by slot with independent, direct code, so
+tests (and the end-to-end suite) can verify any booked session without trusting the finder.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
+
+from worker.core.intervals import Interval, WorkingHours
+from worker.core.timezones import zone_label
+
+__all__ = [
+    "Participant",
+    "SlotRequest",
+    "explain_no_slot",
+    "find_slot",
+    "violations",
+]
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_SETTLE_IN = timedelta(hours=1)  # "at least an hour into the working day" tie-break
+_DAY = timedelta(days=1)
+_WEEKDAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+Span = tuple[datetime, datetime]  # half-open [start, end), aware UTC
+
+
+@dataclass(frozen=True)
+class Participant:
+    email: str
+    zone: tzinfo
+    working: WorkingHours
+    busy: tuple[Interval, ...]
+    holidays: frozenset[date]  # public holidays of the person's country, local dates
+
+
+@dataclass(frozen=True)
+class SlotRequest:
+    people: tuple[Participant, ...]  # people[0] is the anchor for days and preferences
+    target: date | datetime
+    tolerance: timedelta
+    duration: timedelta
+    earliest: time
+    latest: time
+    not_before: datetime
+    blackout: frozenset[date]
+    preferred_weekdays: frozenset[int] | None = None
+    preferred_earliest: time | None = None
+    preferred_latest: time | None = None
+    also_busy: tuple[Interval, ...] = ()
+    step: timedelta = timedelta(minutes=15)
+    avoid: tuple[Interval, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.people:
+            raise ValueError("a slot request needs at least one person")
+        if self.duration <= timedelta(0):
+            raise ValueError("duration must be positive")
+        if self.step <= timedelta(0) or self.step.microseconds:
+            raise ValueError("step must be a positive whole number of seconds")
+        if self.tolerance < timedelta(0):
+            raise ValueError("tolerance must not be negative")
+        if self.not_before.tzinfo is None:
+            raise ValueError("not_before must be timezone-aware")
+
+
+# --- small span algebra on sorted, half-open UTC spans ---------------------------------------
+
+
+def _merge(spans: Iterable[Span]) -> list[Span]:
+    """Sort and merge overlapping or touching spans (used for busy time only)."""
+    merged: list[Span] = []
+    for start, end in sorted(s for s in spans if s[0] < s[1]):
+        if merged and start <= merged[-1][1]:
+            if end > merged[-1][1]:
+                merged[-1] = (merged[-1][0], end)
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def _intersect(a: Sequence[Span], b: Sequence[Span]) -> list[Span]:
+    """Pairwise overlaps; touching spans stay separate, so "inside one span" is preserved."""
+    out: list[Span] = []
+    i = j = 0
+    while i < len(a) and j < len(b):
+        start = max(a[i][0], b[j][0])
+        end = min(a[i][1], b[j][1])
+        if start < end:
+            out.append((start, end))
+        if a[i][1] <= b[j][1]:
+            i += 1
+        else:
+            j += 1
+    return out
+
+
+def _subtract(spans: Sequence[Span], holes: Sequence[Span]) -> list[Span]:
+    """`spans` minus merged, sorted `holes`."""
+    out: list[Span] = []
+    j = 0
+    for start, end in spans:
+        while j < len(holes) and holes[j][1] <= start:
+            j += 1
+        k = j
+        cursor = start
+        while k < len(holes) and holes[k][0] < end:
+            if holes[k][0] > cursor:
+                out.append((cursor, holes[k][0]))
+            cursor = max(cursor, holes[k][1])
+            k += 1
+        if cursor < end:
+            out.append((cursor, end))
+    return out
+
+
+def _local(day: date, at: time, zone: tzinfo) -> datetime:
+    return datetime.combine(day, at, tzinfo=zone).astimezone(UTC)
+
+
+def _daily_spans(
+    first: date, last: date, start: time, end: time, zone: tzinfo, days: frozenset[int] | None
+) -> list[Span]:
+    """One UTC span per local day in [first, last] whose weekday is in `days` (None: all)."""
+    spans: list[Span] = []
+    day = first
+    while day <= last:
+        if days is None or day.weekday() in days:
+            end_day = day if end > start else day + _DAY
+            spans.append((_local(day, start, zone), _local(end_day, end, zone)))
+        day += _DAY
+    return spans
+
+
+def _day_spans(dates: Iterable[date], zone: tzinfo) -> list[Span]:
+    return _merge((_local(d, time(0), zone), _local(d + _DAY, time(0), zone)) for d in dates)
+
+
+def _ceil_to_step(moment: datetime, step: timedelta) -> datetime:
+    """The first `step` boundary (counted from the Unix epoch) at or after `moment`."""
+    step_us = step // timedelta(microseconds=1)
+    since_us = (moment - _EPOCH) // timedelta(microseconds=1)
+    return _EPOCH + timedelta(microseconds=-(-since_us // step_us) * step_us)
+
+
+# --- the search ----------------------------------------------------------------------------
+
+
+def _target_day(req: SlotRequest) -> date:
+    target = req.target
+    if isinstance(target, datetime):
+        if target.tzinfo is None:
+            return target.date()
+        return target.astimezone(req.people[0].zone).date()
+    return target
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """The pieces of the search every diagnosis needs, computed once per request."""
+
+    target: date
+    first_day: date
+    last_day: date
+    window: Span  # UTC span of the anchor's allowed days
+    horizon: Span  # window widened so spans of people in other zones are fully covered
+    working: tuple[list[Span], ...]  # per person: working-hours spans
+    allowed: tuple[list[Span], ...]  # per person: working ∩ program hours − excluded days
+    busy: list[Span]  # everyone's busy + also_busy + avoid, merged
+
+
+def _plan(req: SlotRequest) -> _Plan:
+    anchor = req.people[0].zone
+    target = _target_day(req)
+    slack = timedelta(days=req.tolerance.days)
+    first_day, last_day = target - slack, target + slack
+    window = (_local(first_day, time(0), anchor), _local(last_day + _DAY, time(0), anchor))
+    horizon = (window[0] - 2 * _DAY, window[1] + 2 * _DAY)
+    working: list[list[Span]] = []
+    allowed: list[list[Span]] = []
+    busy: list[Span] = [(i.start, i.end) for i in (*req.also_busy, *req.avoid)]
+    for person in req.people:
+        lo = horizon[0].astimezone(person.zone).date() - _DAY
+        hi = horizon[1].astimezone(person.zone).date() + _DAY
+        wh = person.working
+        work = _daily_spans(lo, hi, wh.start, wh.end, wh.zone, wh.days)
+        program = _daily_spans(lo, hi, req.earliest, req.latest, person.zone, None)
+        excluded = _day_spans(
+            (d for d in person.holidays | req.blackout if lo <= d <= hi), person.zone
+        )
+        working.append(work)
+        allowed.append(_subtract(_intersect(work, program), excluded))
+        busy.extend((i.start, i.end) for i in person.busy)
+    return _Plan(
+        target, first_day, last_day, window, horizon, tuple(working), tuple(allowed), _merge(busy)
+    )
+
+
+def _common(plan: _Plan) -> list[Span]:
+    spans = [plan.horizon]
+    for person_spans in plan.allowed:
+        spans = _intersect(spans, person_spans)
+    return spans
+
+
+def _free(plan: _Plan, req: SlotRequest) -> list[Span]:
+    spans = _intersect(_common(plan), [(max(req.not_before, plan.horizon[0]), plan.horizon[1])])
+    return _subtract(spans, plan.busy)
+
+
+def _span_start_containing(spans: list[Span], moment: datetime) -> datetime:
+    index = bisect.bisect_right(spans, (moment, datetime.max.replace(tzinfo=UTC))) - 1
+    return spans[index][0]
+
+
+def find_slot(req: SlotRequest) -> Interval | None:
+    """The best slot for `req` (see the module docstring for the order), or None."""
+    plan = _plan(req)
+    anchor = req.people[0].zone
+    tiny = timedelta(microseconds=1)
+    best: tuple[tuple[bool, bool, int, bool, bool, datetime], datetime] | None = None
+    for free_start, free_end in _free(plan, req):
+        last_start = free_end - req.duration  # closed: a slot may end exactly at free_end
+        if last_start < free_start:
+            continue
+        settled = max(_span_start_containing(w, free_start) for w in plan.working) + _SETTLE_IN
+        day = max(free_start, plan.window[0]).astimezone(anchor).date()
+        while day <= plan.last_day:
+            day_start = _local(day, time(0), anchor)
+            if day_start > last_start:
+                break
+            lo = max(free_start, day_start)
+            hi = min(last_start, _local(day + _DAY, time(0), anchor) - tiny)
+            weekday_miss = (
+                req.preferred_weekdays is not None and day.weekday() not in req.preferred_weekdays
+            )
+            distance = (day - plan.target).days
+            ranges = [(lo, hi, True)]
+            if req.preferred_earliest is not None or req.preferred_latest is not None:
+                p_lo = _local(day, req.preferred_earliest or time(0), anchor)
+                p_hi = (
+                    _local(day, req.preferred_latest, anchor)
+                    if req.preferred_latest is not None
+                    else _local(day + _DAY, time(0), anchor)
+                ) - req.duration
+                ranges = [(max(lo, p_lo), min(hi, p_hi), False), (lo, hi, True)]
+            for r_lo, r_hi, time_miss in ranges:
+                for threshold, unsettled in ((max(r_lo, settled), False), (r_lo, True)):
+                    start = _ceil_to_step(threshold, req.step)
+                    if start > r_hi:
+                        continue
+                    key = (
+                        weekday_miss,
+                        time_miss,
+                        abs(distance),
+                        distance > 0,
+                        unsettled,
+                        start,
+                    )
+                    if best is None or key < best[0]:
+                        best = (key, start)
+            day += _DAY
+    if best is None:
+        return None
+    return Interval(best[1], best[1] + req.duration)
+
+
+# --- explaining failure --------------------------------------------------------------------
+
+
+def _fmt_minutes(delta: timedelta) -> str:
+    minutes = int(delta.total_seconds() // 60)
+    return f"{minutes // 60} h {minutes % 60:02d} min" if minutes >= 60 else f"{minutes} min"
+
+
+def _describe_hours(person: Participant) -> str:
+    wh = person.working
+    days = ",".join(_WEEKDAY_NAMES[d] for d in sorted(wh.days)) or "no days"
+    return f"{person.email} {wh.start:%H:%M}-{wh.end:%H:%M} {zone_label(wh.zone)} ({days})"
+
+
+def _longest(spans: Iterable[Span]) -> timedelta:
+    return max((end - start for start, end in spans), default=timedelta(0))
+
+
+def explain_no_slot(req: SlotRequest) -> str:
+    """Why `find_slot(req)` finds nothing, as one sentence for the run report."""
+    plan = _plan(req)
+    days = f"{plan.first_day.isoformat()}..{plan.last_day.isoformat()}"
+    window = [plan.window]
+    if req.not_before >= plan.window[1]:
+        return (
+            f"the whole search window {days} ends before the minimum notice allows "
+            f"(not before {req.not_before.isoformat()})"
+        )
+    for person, work, allowed in zip(req.people, plan.working, plan.allowed, strict=True):
+        if not _intersect(work, window):
+            return f"{_describe_hours(person)} has no working hours on {days}"
+        if not _intersect(allowed, window):
+            return (
+                f"{person.email} has no working time inside program hours "
+                f"{req.earliest:%H:%M}-{req.latest:%H:%M} {zone_label(person.zone)} on {days} "
+                "once holidays and blackout days are removed"
+            )
+    common = _intersect(_common(plan), window)
+    if not common:
+        hours = " vs ".join(_describe_hours(p) for p in req.people)
+        return f"no common working hours on {days}: {hours}"
+    if _longest(common) < req.duration:
+        return (
+            f"common working time on {days} is at most {_longest(common)} at a stretch, "
+            f"shorter than the {_fmt_minutes(req.duration)} session"
+        )
+    after_notice = _intersect(common, [(req.not_before, plan.horizon[1])])
+    if _longest(after_notice) < req.duration:
+        return (
+            f"the common working time on {days} that is long enough lies before the minimum "
+            f"notice (not before {req.not_before.isoformat()})"
+        )
+    free = _subtract(after_notice, plan.busy)
+    if _longest(free) < req.duration:
+        total = sum((end - start for start, end in after_notice), timedelta(0))
+        return (
+            f"everyone is busy: no free {_fmt_minutes(req.duration)} in the "
+            f"{_fmt_minutes(total)} of common working time on {days}"
+        )
+    return (
+        f"free common time exists on {days}, but none of it fits a "
+        f"{_fmt_minutes(req.duration)} session starting on a {_fmt_minutes(req.step)} boundary"
+    )
+
+
+# --- independent checker -------------------------------------------------------------------
+
+
+def _inside_daily(
+    slot: Interval, zone: tzinfo, start: time, end: time, days: frozenset[int] | None
+) -> bool:
+    """Whether one local day's [start, end) span (in `zone`) holds the whole slot."""
+    local_start = slot.start.astimezone(zone).date()
+    for day in (local_start - _DAY, local_start):
+        if days is not None and day.weekday() not in days:
+            continue
+        end_day = day if end > start else day + _DAY
+        span_start = datetime.combine(day, start, tzinfo=zone)
+        span_end = datetime.combine(end_day, end, tzinfo=zone)
+        if span_start <= slot.start and slot.end <= span_end:
+            return True
+    return False
+
+
+def _local_dates(slot: Interval, zone: tzinfo) -> set[date]:
+    first = slot.start.astimezone(zone).date()
+    last = (slot.end - timedelta(microseconds=1)).astimezone(zone).date()
+    dates = {first}
+    while first < last:
+        first += _DAY
+        dates.add(first)
+    return dates
+
+
+def violations(req: SlotRequest, slot: Interval) -> list[str]:
+    """Every hard rule of `req` that `slot` breaks, as readable sentences; empty means valid.
+
+    Written separately from the search on purpose: it is the oracle for the finder's tests and
+    for end-to-end checks of booked sessions. Soft preferences are not rules and not checked.
+    """
+    problems: list[str] = []
+    if slot.end - slot.start != req.duration:
+        problems.append(f"lasts {slot.end - slot.start}, not {req.duration}")
+    if slot.start < req.not_before:
+        problems.append(f"starts before the minimum notice ({req.not_before.isoformat()})")
+    if (slot.start - _EPOCH) % req.step:
+        problems.append(f"start {slot.start:%H:%M:%S} UTC is not on a {req.step} boundary")
+    anchor = req.people[0]
+    day = slot.start.astimezone(anchor.zone).date()
+    distance = abs((day - _target_day(req)).days)
+    if distance > req.tolerance.days:
+        problems.append(f"starts on {day} ({anchor.email}), {distance} days from the target")
+    for other in (*req.also_busy, *req.avoid):
+        if slot.overlaps(other):
+            problems.append(f"overlaps a booked or avoided time {other.start}..{other.end}")
+    for person in req.people:
+        who = person.email
+        wh = person.working
+        if not _inside_daily(slot, wh.zone, wh.start, wh.end, wh.days):
+            problems.append(f"outside {who}'s working hours")
+        if not _inside_daily(slot, person.zone, req.earliest, req.latest, None):
+            problems.append(f"outside program hours in {who}'s time zone")
+        dates = _local_dates(slot, person.zone)
+        for holiday in sorted(dates & person.holidays):
+            problems.append(f"on a public holiday of {who} ({holiday})")
+        for blackout in sorted(dates & req.blackout):
+            problems.append(f"on a blackout day for {who} ({blackout})")
+        for busy in person.busy:
+            if slot.overlaps(busy):
+                problems.append(f"{who} is busy {busy.start}..{busy.end}")
+    return problems

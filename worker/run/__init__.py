@@ -1,0 +1,1 @@
+"""The run: observe, plan, apply, summarise (`worker.run.job`), and its summary."""

@@ -1,0 +1,162 @@
+"""One run of the job: observe, plan, check, apply, summarise.
+
+Shared by `mentoring plan`, `mentoring run` and the demo, so what the demo shows is exactly what
+the container job does, and what `plan` prints is what `run` applies for the same observed
+state. Reads happen here, between the plan's pure stages (`worker.plan.planner`), each at most
+once: the organizer's tagged events (one paged listing, every property the run needs expanded),
+the participants, free/busy only for those to book or move, the notes list items only of the
+sessions whose record changed, working hours only of people a nudge is due for, and the Teams
+catalog only when someone needs the app.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from graph.client import GraphClient
+from graph.clock import Clock
+from graph.errors import Forbidden, GraphClientError, ServerError, Throttled
+from worker.apply.engine import Applier
+from worker.apply.outcome import RunStopped, stop_for
+from worker.config import Config, SharePointSettings
+from worker.config.templates import Templates
+from worker.core.exit_codes import ExitCode
+from worker.observe.directory import active_participants, read_people, read_schedules
+from worker.observe.events import read_sessions
+from worker.observe.notes_list import PermissionMissing, find_list_ref, read_items
+from worker.observe.state import Observed
+from worker.observe.teams import read_catalog
+from worker.plan.actions import Action
+from worker.plan.calendar import people_needing_schedules, schedule_window
+from worker.plan.notes_list import items_to_read
+from worker.plan.plan import Plan
+from worker.plan.planner import (
+    Desired,
+    assemble,
+    calendar_stage,
+    notes_list_stage,
+    teams_stage,
+)
+from worker.plan.teams import installs_needed, working_hours_needed
+from worker.run.summary import RunSummary
+
+log = logging.getLogger(__name__)
+
+
+def build_plan(client: GraphClient, desired: Desired, now: datetime) -> Plan:
+    """Read what the run needs, stage by stage, and plan. Raises RunStopped when Graph cannot
+    be read (nothing is written then)."""
+    try:
+        return _read_and_plan(client, desired, now)
+    except PermissionMissing as exc:
+        raise RunStopped(ExitCode.CONFIG, str(exc)) from exc
+    except GraphClientError as exc:
+        stop = stop_for(exc)
+        if stop is None:
+            if isinstance(exc, Forbidden):
+                stop = RunStopped(ExitCode.CONFIG, f"missing permission: {exc}")
+            elif isinstance(exc, Throttled | ServerError):
+                stop = RunStopped(ExitCode.OUTAGE, f"Graph keeps failing: {exc}")
+            else:
+                stop = RunStopped(ExitCode.INCOMPLETE, f"reading Microsoft 365 failed: {exc}")
+        raise stop from exc
+
+
+def _read_and_plan(client: GraphClient, desired: Desired, now: datetime) -> Plan:
+    config = desired.config
+    observed = Observed(sessions=read_sessions(client, config))
+    observed.people, observed.missing_people = read_people(client, active_participants(config))
+    needed = {e for e in people_needing_schedules(config, observed.sessions, now)
+              if e in observed.people}
+    if needed:
+        start, end = schedule_window(config, now)
+        observed.schedules, observed.schedule_errors = read_schedules(
+            client, config, needed, start, end)
+    calendar, projection = calendar_stage(desired, observed, now)
+
+    settings = config.program.sharepoint
+    wanted = items_to_read(config, projection, observed, now)
+    if settings is not None and wanted:
+        _read_notes_list(client, observed, settings, wanted)
+    notes = notes_list_stage(desired, observed, projection, now)
+    if (settings is not None and observed.notes_list is None and observed.notes_list_problem
+            is None and config.program.nudges is not None
+            and "missing" in notes.notes.values()):
+        # A notes request may be due: it links to the session's item in the list.
+        _read_notes_list(client, observed, settings, {})
+
+    hours = working_hours_needed(config, observed, projection, notes.notes, now)
+    if hours:
+        found, errors = read_schedules(client, config, hours, now, now + timedelta(days=1),
+                                       interval_minutes=60)
+        observed.schedules.update(found)
+        for email, error in errors.items():
+            log.warning("no working hours for %s: %s", email, error.code)
+    if installs_needed(config, projection, now) and config.program.nudges is not None:
+        observed.catalog, observed.catalog_problem = read_catalog(
+            client, config.program.nudges.teams_app_id)
+    teams = teams_stage(desired, observed, projection, notes, now)
+    return assemble(desired, now, calendar, notes, teams)
+
+
+def _read_notes_list(client: GraphClient, observed: Observed, settings: SharePointSettings,
+                     wanted: dict[str, str | None]) -> None:
+    try:
+        found = find_list_ref(client, settings)
+    except PermissionMissing as exc:
+        observed.notes_list_problem = str(exc)
+        return
+    if found is None:
+        observed.notes_list_problem = (f"list '{settings.list}' not found on {settings.site}: "
+                                       "run `mentoring sharepoint init`")
+        return
+    observed.notes_list = found
+    if wanted:
+        observed.items, observed.item_errors = read_items(client, found, wanted)
+
+
+def execute(
+    client: GraphClient,
+    config: Config,
+    clock: Clock,
+    templates: Templates,
+    *,
+    apply: bool,
+    force: bool = False,
+    max_change_share: float | None = None,
+    progress: Callable[[Action], None] | None = None,
+    webhook_url: str | None = None,
+) -> tuple[Plan, RunSummary]:
+    """Observe, plan and (when `apply`) carry out one run. Raises TooMuchChange when the plan
+    is unsafe (nothing written) and RunStopped when Microsoft 365 cannot be read."""
+    started = time.monotonic()
+    before = client.stats.as_dict()
+    now = clock.now()
+    desired = Desired(config, templates, max_change_share=max_change_share, force=force,
+                      webhook=bool(webhook_url))
+    the_plan = build_plan(client, desired, now)
+    summary = RunSummary(plan=the_plan, applied=apply,
+                         has_notes_list=config.program.sharepoint is not None,
+                         has_nudges=config.program.nudges is not None)
+    if apply:
+        the_plan.raise_if_unsafe()
+        applier = Applier(client, webhook_url=webhook_url, progress=progress)
+        summary.outcomes = applier.apply(the_plan)
+        summary.stopped = applier.stopped
+    after = client.stats.as_dict()
+    # Every request Graph processes counts, including each one carried inside a `$batch`.
+    summary.requests = (after["requests"] + after["batch_inner_requests"]) - (
+        before["requests"] + before["batch_inner_requests"]
+    )
+    summary.writes = after["writes"] - before["writes"]
+    summary.throttled = after["throttled"] - before["throttled"]
+    summary.retries = after["retries"] - before["retries"]
+    summary.by_service = {
+        service: count - before["by_service"].get(service, 0)
+        for service, count in after["by_service"].items()
+        if count - before["by_service"].get(service, 0)}
+    summary.seconds = time.monotonic() - started
+    return the_plan, summary
