@@ -254,3 +254,47 @@ def test_plan_exits_with_the_code_run_would(dry_run: bool) -> None:
     code = run_command(world.client, world.config, world.clock, world.templates,
                        dry_run=dry_run, force=False, as_json=False, out=out)
     assert code == 2
+
+
+def test_an_unreachable_identity_platform_exits_3(monkeypatch: pytest.MonkeyPatch,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.conftest import EXAMPLE_CONFIG, ROOT
+    from worker.cli.main import main
+
+    for key, value in {
+        "MENTORING_TENANT_ID": "00000000-0000-0000-0000-000000000001",
+        "MENTORING_CLIENT_ID": "11111111-2222-3333-4444-555555555555",
+        "MENTORING_CLIENT_SECRET": "not-a-real-secret",
+        # Nothing listens on port 9 of the loopback: every connection is refused at once.
+        "MENTORING_GRAPH_URL": "http://127.0.0.1:9",
+        "MENTORING_AUTHORITY_HOST": "http://127.0.0.1:9",
+        "MENTORING_CONFIG_DIR": str(EXAMPLE_CONFIG),
+        "MENTORING_TEMPLATES_DIR": str(ROOT / "templates"),
+    }.items():
+        monkeypatch.setenv(key, value)
+    assert main(["run"], out=StringIO()) == 3
+    err = capsys.readouterr().err
+    assert "identity platform is unavailable" in err and "not-a-real-secret" not in err
+
+
+def test_the_run_summary_is_a_json_object_in_json_logs() -> None:
+    import logging
+
+    from worker.cli import logs
+
+    world = make_world()
+    stream = StringIO()
+    logs.configure("json", stream=stream)
+    try:
+        run_command(world.client, world.config, world.clock, world.templates, dry_run=False,
+                    force=False, as_json=False, out=StringIO())
+    finally:
+        root = logging.getLogger()
+        for handler in list(root.handlers):
+            if getattr(handler, "_mentoring", False):
+                root.removeHandler(handler)
+    lines = [json.loads(line) for line in stream.getvalue().splitlines() if line]
+    [finished] = [line for line in lines if line["message"] == "run finished"]
+    assert isinstance(finished["summary"], dict)
+    assert finished["summary"]["outcomes"]["book"] == {"done": 20}
+    assert finished["summary"]["exit_code"] == 1  # the participant without a Teams licence
