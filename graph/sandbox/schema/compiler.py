@@ -1,171 +1,38 @@
-"""Check every JSON request body against a snapshot of Microsoft Graph's schema.
+"""Compiling the snapshot's types into checking closures, per dialect (Outlook or generic).
 
-The sandbox is only useful if the worker cannot send something real Graph would refuse and still
-pass its tests. So each route that takes a body declares a ``body_type`` and the pipeline calls
-``check_body(route.body_type, request.json())`` before the handler runs. The snapshot
-(``graph/sandbox/data/graph_schema.json``) is generated from the models Microsoft ships in the
-``msgraph-sdk`` package (see `graph.sandbox.schema_gen`); this module loads it once and compiles
-each type into small checking closures, so a check costs microseconds.
-
-Body type names accepted by `check_body` (anything else is a ``ValueError``: a programming error
-in a route declaration, never a silent pass):
-
-* ``microsoft.graph.event``, ``microsoft.graph.listItem``, ``microsoft.graph.fieldValueSet``,
-  ``microsoft.graph.list``, ``microsoft.graph.columnDefinition``,
-  ``microsoft.graph.teamsAppInstallation``, ``microsoft.graph.mailboxSettings`` and any other
-  ``microsoft.graph.<type>`` present in the snapshot;
-* ``action:getSchedule``, ``action:cancel``, ``action:accept``, ``action:decline``,
-  ``action:tentativelyAccept``, ``action:sendActivityNotification``;
-* ``batch`` (the JSON batching envelope).
-
-What is refused, and how (all ``400`` unless noted):
-
-* a property the type does not declare (open types such as fieldValueSet excepted):
-  ``RequestBodyRead`` / "The property 'subjct' does not exist on type 'microsoft.graph.event'.
-  Make sure to only use property names that are defined by the type or mark the type as open
-  type." (Graph's wording, e.g. github.com/microsoftgraph/msgraph-sdk-python/issues/440,
-  github.com/microsoftgraph/msgraph-sdk-dotnet/issues/450);
-* a JSON value of the wrong shape or primitive type: ``RequestBodyRead`` with the OData reader's
-  messages ("An unexpected 'StartObject' node was found for property named 'subject' when
-  reading from the JSON reader. A 'PrimitiveValue' node was expected.", "Cannot convert the
-  literal 'yes' to the expected type 'Edm.Boolean'.", "An incompatible primitive type
-  'Edm.Int32[Nullable=False]' was found for an item that was expected to be of type
-  'Edm.String[Nullable=True]'.");
-* an ``@odata.type`` that is not the expected type or one derived from it;
-* in Outlook bodies (events, calendar actions, mailbox settings), an enum member that does not
-  exist, or a date / time / ``dateTimeTimeZone.dateTime`` Outlook cannot parse:
-  ``UnableToDeserializePostBody`` / "were unable to deserialize " (what Outlook answered for
-  malformed recurrence dates: github.com/microsoftgraph/msgraph-sdk-javascript/issues/404,
-  github.com/microsoftgraph/msgraph-sdk-php/issues/355). Elsewhere the OData reader's
-  ``RequestBodyRead`` "Cannot convert the literal ..." is used (docs are silent; stricter);
-* a ``$batch`` envelope that is not ``{"requests": [{id, method, url, ...}]}``:
-  ``BadRequest`` / "Invalid batch payload format." (the message Graph returns,
-  github.com/microsoftgraph/msgraph-sdk-javascript/issues/1451);
-* a value for a navigation property whose entity type the snapshot does not expand
-  (``calendar``, ``attachments``...): ``501 NotImplemented``, so a new kind of write is a loud,
-  deliberate extension of the sandbox rather than an unchecked pass.
-
-Deliberate choices where Graph's documentation is silent: ``null`` is accepted for any single
-property (the SDK marks every property optional) but not as a collection item; enum names match
-case-insensitively (Outlook accepts ``"contentType": "HTML"``, see the issue #404 payload above);
-entity/complex property names match case-sensitively; action parameter names match
-case-insensitively, because Graph's metadata spells them ``Comment``/``SendResponse`` while the
-documented requests use ``comment``/``sendResponse`` (learn.microsoft.com/graph/api/event-accept).
-Properties the metadata calls read-only are *not* refused: Graph ignores them on create, and
-some (extended properties) are documented as writable on create.
+Types refer to one another (and to themselves), and a request is checked on every call, so
+each type is compiled once, lazily, into small closures; this module is that compiler and
+nothing else, so the rules for the snapshot's kinds can be read in one place.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import json
-import re
 from collections.abc import Callable
-from datetime import datetime, time
-from functools import cache
-from importlib import resources
+from datetime import time
 from typing import Any
 
 from graph.sandbox.core import GraphError
+from graph.sandbox.schema.reader import (
+    _DATE,
+    _DATETIME_OFFSET,
+    _DURATION,
+    _EDM,
+    _GUID,
+    _INT64,
+    _NAMESPACE,
+    _TIME_OF_DAY,
+    _json_edm,
+    _literal,
+    _outlook_unreadable,
+    _request_body_read,
+    _unexpected_node,
+    _valid_calendar,
+)
 
 # A checker gets the value and the name of the property it belongs to (for messages).
 Checker = Callable[[Any, str], None]
-
-_INT64 = (-(2**63), 2**63 - 1)
-_NAMESPACE = "microsoft.graph."
-
-# Outlook's own bodies: enum/date errors surface as Outlook's deserializer failure.
-_OUTLOOK_ROOTS = frozenset(
-    {
-        "microsoft.graph.event",
-        "microsoft.graph.mailboxSettings",
-        "action:getSchedule",
-        "action:cancel",
-        "action:accept",
-        "action:decline",
-        "action:tentativelyAccept",
-    }
-)
-
-_EDM = {
-    "string": "Edm.String",
-    "boolean": "Edm.Boolean",
-    "integer": "Edm.Int32",
-    "double": "Edm.Double",
-    "dateTimeOffset": "Edm.DateTimeOffset",
-    "date": "Edm.Date",
-    "timeOfDay": "Edm.TimeOfDay",
-    "duration": "Edm.Duration",
-    "guid": "Edm.Guid",
-    "binary": "Edm.Binary",
-}
-
-_DATETIME_OFFSET = re.compile(
-    r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,7})?)?(Z|[+-]\d{2}:\d{2})$",
-    re.IGNORECASE,
-)
-_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
-_TIME_OF_DAY = re.compile(r"^(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,7})?)?$")
-# dateTimeTimeZone.dateTime: a local date-time (Graph writes "2024-05-01T09:00:00.0000000");
-# a trailing Z is accepted (the normal event in issue #404 used one), other offsets are not.
-_LOCAL_DATETIME = re.compile(
-    r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,7})?)?Z?$", re.IGNORECASE
-)
-_GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.I)
-_DURATION = re.compile(r"^-?P(?=\d|T\d)(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+(\.\d+)?S)?)?$")
-
-
-def _request_body_read(message: str) -> GraphError:
-    return GraphError(400, "RequestBodyRead", message)
-
-
-def _outlook_unreadable() -> GraphError:
-    return GraphError(400, "UnableToDeserializePostBody", "were unable to deserialize ")
-
-
-def _batch_error() -> GraphError:
-    return GraphError(400, "BadRequest", "Invalid batch payload format.")
-
-
-def _node(value: Any) -> str:
-    if isinstance(value, dict):
-        return "StartObject"
-    if isinstance(value, list):
-        return "StartArray"
-    return "PrimitiveValue"
-
-
-def _unexpected_node(value: Any, expected: str, prop: str) -> GraphError:
-    where = f" for property named '{prop}'" if prop else ""
-    return _request_body_read(
-        f"An unexpected '{_node(value)}' node was found{where} when reading from the JSON "
-        f"reader. A '{expected}' node was expected."
-    )
-
-
-def _json_edm(value: Any) -> str:
-    if isinstance(value, bool):
-        return "Edm.Boolean"
-    if isinstance(value, int):
-        return "Edm.Int32" if -(2**31) <= value < 2**31 else "Edm.Int64"
-    if isinstance(value, float):
-        return "Edm.Double"
-    return "Edm.String"
-
-
-def _literal(value: Any) -> str:
-    return json.dumps(value) if not isinstance(value, str) else value
-
-
-def _valid_calendar(
-    y: str, mo: str, d: str, h: str = "0", mi: str = "0", s: str | None = None
-) -> bool:
-    try:
-        datetime(int(y), int(mo), int(d), int(h), int(mi), int(s or 0))
-    except ValueError:
-        return False
-    return True
 
 
 class _Compiler:
@@ -481,136 +348,3 @@ def _check_annotation(
                 f"The value of the 'odata.bind' annotation on property '{target}' must be a URL "
                 "string or an array of URL strings."
             )
-
-
-class _Schema:
-    """The loaded snapshot and the compiled checkers for every root name."""
-
-    def __init__(self, snapshot: dict[str, Any]) -> None:
-        self.snapshot = snapshot
-        self._outlook = _Compiler(snapshot, outlook=True)
-        self._generic = _Compiler(snapshot, outlook=False)
-        self.checkers: dict[str, Callable[[Any], None]] = {}
-        for type_name in snapshot["types"]:
-            full = _NAMESPACE + type_name
-            compiler = self._outlook if full in _OUTLOOK_ROOTS else self._generic
-            self.checkers[full] = self._root(compiler.object_ref(type_name))
-        for action, spec in snapshot["actions"].items():
-            root = f"action:{action}"
-            compiler = self._outlook if root in _OUTLOOK_ROOTS else self._generic
-            self.checkers[root] = self._action(compiler, action, spec)
-        self.checkers["batch"] = _compile_batch(snapshot["batch"])
-        # The Outlook dialect also governs dateTimeTimeZone inside Outlook bodies.
-        _add_local_datetime_rule(self._outlook, outlook=True)
-        _add_local_datetime_rule(self._generic, outlook=False)
-
-    @staticmethod
-    def _root(checker: Checker) -> Callable[[Any], None]:
-        def check(body: Any) -> None:
-            if body is None:
-                raise _unexpected_node(body, "StartObject", "")
-            checker(body, "")
-
-        return check
-
-    @staticmethod
-    def _action(compiler: _Compiler, action: str, spec: dict[str, Any]) -> Callable[[Any], None]:
-        # Parameter names are matched case-insensitively (see module docstring).
-        params = {name.casefold(): compiler.kind(kind) for name, kind in spec["properties"].items()}
-        type_name = f"{_NAMESPACE}{action}"
-
-        def check(body: Any) -> None:
-            if type(body) is not dict:
-                raise _unexpected_node(body, "StartObject", "")
-            for key, value in body.items():
-                checker = params.get(key.casefold())
-                if checker is not None:
-                    checker(value, key)
-                elif not key.startswith("@"):
-                    raise _request_body_read(
-                        f"The parameter '{key}' in the request payload is not a valid parameter "
-                        f"for the operation '{type_name}'."
-                    )
-
-        return check
-
-
-def _add_local_datetime_rule(compiler: _Compiler, *, outlook: bool) -> None:
-    """dateTimeTimeZone.dateTime is a string in the metadata, but Graph parses it."""
-    base = (
-        compiler.compile_object("dateTimeTimeZone")
-        if "dateTimeTimeZone" not in (compiler.objects)
-        else compiler.objects["dateTimeTimeZone"]
-    )
-
-    def check(value: Any, prop: str) -> None:
-        base(value, prop)
-        text = value.get("dateTime")
-        if type(text) is str:
-            m = _LOCAL_DATETIME.match(text)
-            if not m or not _valid_calendar(*m.groups()):
-                if outlook:
-                    raise _outlook_unreadable()
-                raise _request_body_read(
-                    f"Cannot convert the literal '{text}' to the expected type "
-                    "'Edm.DateTimeOffset'."
-                )
-
-    compiler.objects["dateTimeTimeZone"] = check
-
-
-def _compile_batch(spec: dict[str, Any]) -> Callable[[Any], None]:
-    step_keys = frozenset(spec["step"])
-    required = tuple(spec["stepRequired"])
-
-    def check(body: Any) -> None:
-        if type(body) is not dict or set(body) - {"requests"}:
-            raise _batch_error()
-        requests = body.get("requests")
-        if type(requests) is not list:
-            raise _batch_error()
-        for step in requests:
-            if type(step) is not dict or not step_keys.issuperset(step):
-                raise _batch_error()
-            if any(type(step.get(key)) is not str for key in required):
-                raise _batch_error()
-            headers = step.get("headers")
-            if headers is not None and (
-                type(headers) is not dict or any(type(v) is not str for v in headers.values())
-            ):
-                raise _batch_error()
-            depends = step.get("dependsOn")
-            if depends is not None and (
-                type(depends) is not list or any(type(v) is not str for v in depends)
-            ):
-                raise _batch_error()
-
-    return check
-
-
-@cache
-def _schema() -> _Schema:
-    text = resources.files("graph.sandbox").joinpath("data/graph_schema.json").read_text("utf-8")
-    return _Schema(json.loads(text))
-
-
-def snapshot() -> dict[str, Any]:
-    """The loaded snapshot (types, enums, actions, batch, source version)."""
-    return _schema().snapshot
-
-
-def body_types() -> frozenset[str]:
-    """Every name `check_body` accepts."""
-    return frozenset(_schema().checkers)
-
-
-def check_body(type_name: str, body: Any) -> None:
-    """Raise `GraphError` (as Graph would answer) if `body` does not fit `type_name`.
-
-    `type_name` is ``microsoft.graph.<type>``, ``action:<name>`` or ``batch``; an unknown name
-    is a ``ValueError`` because it means a route was declared wrongly.
-    """
-    checker = _schema().checkers.get(type_name)
-    if checker is None:
-        raise ValueError(f"unknown body type {type_name!r}; known: see graph.sandbox.schema")
-    checker(body)

@@ -1,41 +1,14 @@
-"""Teams as the worker touches it: the org app catalog, per-user app installs, the activity feed,
-and a Workflows-style webhook for posting Adaptive Cards to a program channel.
+"""The Graph routes of Teams the worker calls, and the sandbox's feed and webhook endpoints.
 
-The worker nudges people through `sendActivityNotification`, which only works when our Teams
-app (whose manifest binds it to our Entra app through `webApplicationInfo.id` and declares the
-activity types) is installed for the recipient and the recipient has a Teams licence. The
-sandbox enforces exactly those preconditions so the worker's install-then-notify logic is
-exercised, and keeps each user's feed so tests and the demo can read what people would see.
-
-Microsoft documentation behind each behaviour:
-- sendActivityNotification (body, 204, `webUrl` required for a text topic, activity type must
-  be declared in the manifest): https://learn.microsoft.com/en-us/graph/api/userteamwork-sendactivitynotification
-- requirements (manifest `webApplicationInfo.id`, app installed for the recipient,
-  `systemDefault` reserved type, `{actor}` is the app's name in app-only calls, the 409 for
-  several apps with one Entra app id): https://learn.microsoft.com/en-us/graph/teams-send-activityfeednotifications
-- install for user (201, no body; permissions):
-  https://learn.microsoft.com/en-us/graph/api/userteamwork-post-installedapps
-- installed apps list: https://learn.microsoft.com/en-us/graph/api/userteamwork-list-installedapps
-- app catalog: https://learn.microsoft.com/en-us/graph/api/appcatalogs-list-teamsapps
-- no Teams licence: 403 `Forbidden` "Failed to get license information for the user. Ensure user
-  has a valid Office365 license assigned to them." (Teams APIs for unlicensed users, as widely
-  reported; https://learn.microsoft.com/en-us/graph/errors says 403 covers a missing licence).
-- an app installing another app with ReadWriteSelfForUser: 403 "AAD App Id '...' is not allowed
-  to manage the Teams App '...'"
-  (https://github.com/microsoftgraph/microsoft-graph-docs-contrib/issues/478).
-- a second install of the same app answers 409 Conflict
-  (https://github.com/microsoftgraph/microsoft-graph-docs-contrib/issues/3686).
-Where the documentation gives no body (app not installed for the recipient, undeclared activity
-type, second install), the sandbox answers with the status above and a plain message, choosing
-the stricter behaviour.
+The handlers carry the preconditions the worker's install-then-notify logic has to get
+right (licence, app installed for the recipient, activity type declared in the manifest),
+each answered the way Graph answers it.
 """
 
 from __future__ import annotations
 
-import base64
 import re
 import uuid
-from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
 from graph.clock import Clock
@@ -48,19 +21,9 @@ from graph.sandbox.core import (
     json_response,
     no_content,
 )
-from graph.teams import ACTIVITY_TYPES
+from graph.sandbox.teams.store import CatalogApp, TeamsStore, installation_id
 
 GRAPH_ROOT = "https://graph.microsoft.com"
-
-# The program's Teams app as published to the org catalog (manifest `id`).
-DEMO_TEAMS_APP_EXTERNAL_ID = "4d1f6a2e-8c3b-4f7a-9e21-6b5d0c9a7e13"
-DEMO_TEAMS_APP_NAME = "Reverse Mentoring"
-# The catalog id Graph gives the published app (distinct from the manifest id, as in Graph).
-DEMO_TEAMS_APP_CATALOG_ID = "a7c2e9d4-3b18-4e6f-8d05-1f9b2c7a4e60"
-# Activity types the demo manifest declares; the worker's nudges use these names.
-DEMO_ACTIVITY_TYPES = ACTIVITY_TYPES  # the demo catalog holds our own app
-# The ID of the demo webhook (the secret part of its URL path).
-DEMO_WEBHOOK_ID = "d3m0c4f3b00c4a7e9f2b6d18e5a0c7b4"
 
 # Teams shows only the first 150 characters of the preview text (sendActivityNotification doc).
 PREVIEW_MAX = 150
@@ -89,158 +52,6 @@ class SandboxLike(Protocol):
 
     @property
     def state(self) -> Any: ...
-
-
-@dataclass
-class CatalogApp:
-    id: str
-    externalId: str
-    displayName: str
-    manifest: dict[str, Any]
-    distributionMethod: str = "organization"
-
-    def graph_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "externalId": self.externalId,
-            "displayName": self.displayName,
-            "distributionMethod": self.distributionMethod,
-        }
-
-    @property
-    def entra_app_id(self) -> str | None:
-        info = self.manifest.get("webApplicationInfo")
-        value = info.get("id") if isinstance(info, dict) else None
-        return value if isinstance(value, str) else None
-
-    def activity_type(self, name: str) -> dict[str, Any] | None:
-        activities = self.manifest.get("activities")
-        declared = activities.get("activityTypes", []) if isinstance(activities, dict) else []
-        for entry in declared:
-            if isinstance(entry, dict) and entry.get("type") == name:
-                return entry
-        return None
-
-
-def demo_manifest(entra_app_id: str) -> dict[str, Any]:
-    """The program's Teams app manifest (v1.7+), bound to the given Entra app registration."""
-    return {
-        "$schema": "https://developer.microsoft.com/json-schemas/teams/v1.16/MicrosoftTeams.schema.json",
-        "manifestVersion": "1.16",
-        "version": "1.0.0",
-        "id": DEMO_TEAMS_APP_EXTERNAL_ID,
-        "name": {"short": DEMO_TEAMS_APP_NAME},
-        "webApplicationInfo": {"id": entra_app_id, "resource": f"api://{entra_app_id}"},
-        "activities": {"activityTypes": [dict(t) for t in DEMO_ACTIVITY_TYPES]},
-    }
-
-
-def installation_id(user_id: str, teams_app_id: str) -> str:
-    # Graph's installation ids are base64 of "{scope id}##{app id}".
-    return base64.b64encode(f"{user_id}##{teams_app_id}".encode()).decode()
-
-
-class TeamsStore:
-    def __init__(self) -> None:
-        self.catalog: dict[str, CatalogApp] = {}  # by catalog id
-        self.installed: dict[str, list[str]] = {}  # user id -> catalog ids
-        self.feeds: dict[str, list[dict[str, Any]]] = {}  # user id -> notifications
-        self.webhooks: dict[str, list[dict[str, Any]]] = {}  # webhook id -> posted messages
-
-    # -- catalog and installs -----------------------------------------------------------------
-
-    def publish_app(
-        self,
-        external_id: str,
-        display_name: str,
-        manifest: dict[str, Any],
-        *,
-        catalog_id: str | None = None,
-    ) -> CatalogApp:
-        app = CatalogApp(catalog_id or str(uuid.uuid4()), external_id, display_name, manifest)
-        self.catalog[app.id] = app
-        return app
-
-    @classmethod
-    def with_demo_app(cls, entra_app_id: str) -> TeamsStore:
-        """The default fixture: "Reverse Mentoring" in the org catalog, and the demo webhook."""
-        store = cls()
-        store.publish_app(
-            DEMO_TEAMS_APP_EXTERNAL_ID,
-            DEMO_TEAMS_APP_NAME,
-            demo_manifest(entra_app_id),
-            catalog_id=DEMO_TEAMS_APP_CATALOG_ID,
-        )
-        store.create_webhook(DEMO_WEBHOOK_ID)
-        return store
-
-    def app(self, catalog_id: str) -> CatalogApp:
-        found = self.catalog.get(catalog_id)
-        if found is None:
-            raise GraphError(
-                404, "NotFound", f"The Teams app '{catalog_id}' was not found in the catalog."
-            )
-        return found
-
-    def install(self, user_id: str, catalog_id: str) -> str:
-        app = self.app(catalog_id)
-        apps = self.installed.setdefault(user_id, [])
-        if app.id in apps:
-            raise GraphError(409, "Conflict", "The app is already installed for this user.")
-        apps.append(app.id)
-        return installation_id(user_id, app.id)
-
-    def installed_apps(self, user_id: str) -> list[CatalogApp]:
-        return [self.catalog[a] for a in self.installed.get(user_id, []) if a in self.catalog]
-
-    # -- feed ---------------------------------------------------------------------------------
-
-    def feed(self, user_id: str) -> list[dict[str, Any]]:
-        """What the user sees in the Teams activity feed, oldest first."""
-        return list(self.feeds.get(user_id, []))
-
-    def notify(self, user_id: str, entry: dict[str, Any]) -> None:
-        feed = self.feeds.setdefault(user_id, [])
-        chain = entry.get("chainId")
-        if chain is not None:
-            # The same chainId overrides the previous notification of the chain.
-            feed[:] = [e for e in feed if e.get("chainId") != chain]
-        feed.append(entry)
-
-    # -- webhooks -----------------------------------------------------------------------------
-
-    def create_webhook(self, webhook_id: str | None = None) -> str:
-        hook = webhook_id or uuid.uuid4().hex
-        self.webhooks.setdefault(hook, [])
-        return hook
-
-    def webhook_posts(self, webhook_id: str) -> list[dict[str, Any]]:
-        return list(self.webhooks.get(webhook_id, []))
-
-    # -- persistence --------------------------------------------------------------------------
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "catalog": [asdict(a) for a in self.catalog.values()],
-            "installed": {k: list(v) for k, v in self.installed.items()},
-            "feeds": {k: list(v) for k, v in self.feeds.items()},
-            "webhooks": {k: list(v) for k, v in self.webhooks.items()},
-        }
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> TeamsStore:
-        store = cls()
-        for raw in data.get("catalog", []):
-            app = CatalogApp(**raw)
-            store.catalog[app.id] = app
-        store.installed = {k: list(v) for k, v in data.get("installed", {}).items()}
-        store.feeds = {k: list(v) for k, v in data.get("feeds", {}).items()}
-        store.webhooks = {k: list(v) for k, v in data.get("webhooks", {}).items()}
-        return store
-
-
-# ---------------------------------------------------------------------------------------------
-# Handlers
 
 
 def _store(sb: SandboxLike) -> TeamsStore:
@@ -294,7 +105,6 @@ def list_installed(sb: SandboxLike, req: SandboxRequest, user: str) -> SandboxRe
     kept = {id(r) for r in _filter(req.query.get("$filter"), [r for r, _ in rows])}
     value = [_installation_json(person.id, app, expand) for r, app in rows if id(r) in kept]
     return json_response({"value": value})
-
 
 _BIND = re.compile(r"/appCatalogs/teamsApps/(?P<id>[^/?#]+)$", re.IGNORECASE)
 
