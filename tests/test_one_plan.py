@@ -298,3 +298,24 @@ def test_the_run_summary_is_a_json_object_in_json_logs() -> None:
     assert isinstance(finished["summary"], dict)
     assert finished["summary"]["outcomes"]["book"] == {"done": 20}
     assert finished["summary"]["exit_code"] == 1  # the participant without a Teams licence
+
+
+def test_a_pairings_file_emptied_by_mistake_is_refused_by_plan_and_run(tmp_path: Any) -> None:
+    import dataclasses
+    import shutil
+
+    from tests.conftest import EXAMPLE_CONFIG
+    from worker.config import load_config
+
+    world = make_world()
+    world.run()
+    broken = tmp_path / "config"
+    shutil.copytree(EXAMPLE_CONFIG, broken)
+    (broken / "pairings.yaml").write_text("pairings: []\n", encoding="utf-8")
+    emptied = dataclasses.replace(world, config=load_config(broken, today=START.date()))
+    before = len(recorded(emptied))
+    for dry_run in (True, False):
+        out = StringIO()
+        assert run_command(emptied.client, emptied.config, emptied.clock, emptied.templates,
+                           dry_run=dry_run, force=False, as_json=False, out=out) == 2
+    assert graph_writes(recorded(emptied)[before:]) == Counter()

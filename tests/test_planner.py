@@ -149,10 +149,46 @@ def test_a_missing_person_is_a_problem_of_that_pair_only() -> None:
     assert {a.pairing_id for a in the_plan.actions} == {"p2"}
 
 
-def test_sessions_of_a_pairing_removed_from_the_config_are_cancelled() -> None:
+def test_sessions_of_a_pairing_removed_from_the_config_are_reported_and_left_alone() -> None:
     orphan = session(1, NOW + timedelta(days=3), pairing_id="gone")
-    the_plan = plan(config(pairing()), observed(MENTOR, MENTEE, sessions=[orphan]), NOW)
-    assert any(isinstance(a, Cancel) and a.pairing_id == "gone" for a in the_plan.actions)
+    kept = session(1, NOW + timedelta(days=4))
+    the_plan = plan(config(pairing()), observed(MENTOR, MENTEE, sessions=[orphan, kept]), NOW)
+    assert not any(a.pairing_id == "gone" for a in the_plan.actions)
+    assert any(n.pairing_id == "gone" and "status: ended" in n.text for n in the_plan.notices)
+    assert "gone  (no longer in the config)" in the_plan.render_text()
+    assert the_plan.refusal() is None  # one pairing of two: not a broken config
+
+
+def test_a_tag_past_the_curriculum_is_reported_and_left_alone() -> None:
+    stray = session(99, NOW + timedelta(days=3), event_id="stray")
+    the_plan = plan(config(pairing()), observed(MENTOR, MENTEE, sessions=[stray]), NOW)
+    assert not any(getattr(a, "event_id", None) == "stray" for a in the_plan.actions)
+    assert any("prog/p1/99" in n.text and "left alone" in n.text for n in the_plan.notices)
+    assert len([a for a in the_plan.actions if isinstance(a, Book)]) == 2
+
+
+def test_a_pairings_file_emptied_by_mistake_is_refused() -> None:
+    sessions = [session(1, NOW + timedelta(days=3), pairing_id=f"p{i}") for i in range(2)]
+    the_plan = plan(config(), observed(sessions=sessions), NOW)
+    assert not the_plan.actions
+    refused = the_plan.refusal()
+    assert refused is not None and "2 of 2 pairings" in str(refused)
+    assert the_plan.exit_code == 2
+
+
+def test_declines_never_trip_the_safety_gate() -> None:
+    pairs = [pairing(f"p{i}", mentor=f"m{i}@contoso.com", mentee=f"e{i}@contoso.com")
+             for i in range(3)]
+    sessions = [replace(session(1, NOW + timedelta(days=7), pairing_id=f"p{i}"),
+                        attendees=(AttendeeState(f"m{i}@contoso.com", "accepted"),
+                                   AttendeeState(f"e{i}@contoso.com", "declined")))
+                for i in range(3)]
+    emails = [e for i in range(3) for e in (f"m{i}@contoso.com", f"e{i}@contoso.com")]
+    the_plan = plan(config(*pairs), observed(*emails, sessions=sessions), NOW,
+                    max_change_share=0.1)
+    moves = [a for a in the_plan.actions if isinstance(a, Move)]
+    assert len(moves) == 3 and all(m.cause == "person" for m in moves)
+    assert the_plan.refusal() is None
 
 
 def test_one_mentor_with_two_mentees_is_never_booked_twice_at_once() -> None:

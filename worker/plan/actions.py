@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, is_dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from worker.core.exit_codes import ExitCode
 
@@ -39,6 +39,10 @@ class Later:
 
 
 Value = Any  # a JSON value, or a `Later`
+# Who caused a move or a cancellation: the config (a pause, an end, an edit), a person (a
+# decline, a proposal), or the worker itself (a duplicate event it made). Only the config's
+# count against the safety gate: people's answers are the program working as it should.
+Cause = Literal["config", "person", "worker"]
 
 
 def fmt_utc(instant: datetime) -> str:
@@ -134,6 +138,7 @@ class Move(_Action):
     changes: Mapping[str, Any] = field(default_factory=dict)
     ledger: frozenset[str] = frozenset()  # the nudge ledger the PATCH writes with the time
     local_start: str = ""
+    cause: Cause = "person"
 
     def describe(self) -> str:
         local = f" = {self.local_start}" if self.local_start else ""
@@ -154,6 +159,7 @@ class Cancel(_Action):
     start: datetime
     reason: str
     comment: str = ""
+    cause: Cause = "config"
 
     @property
     def id(self) -> str:

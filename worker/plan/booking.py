@@ -21,7 +21,7 @@ from worker.config.templates import People, Templates
 from worker.core.intervals import Interval
 from worker.core.properties import NUDGES_PROPERTY_ID, PROPERTY_ID
 from worker.observe.state import ObservedSession, Person
-from worker.plan.actions import Book, Cancel, Move
+from worker.plan.actions import Book, Cancel, Cause, Move
 from worker.plan.nudges import invited_marker
 
 TRANSACTION_NAMESPACE = uuid.UUID("0c5b9d5e-7d0a-4e53-9d2f-52a1c7b1e0a4")
@@ -105,13 +105,14 @@ def move_action(session: ObservedSession, slot: Interval, reason: str, now: date
         changes={"start": graph_datetime(slot.start), "end": graph_datetime(slot.end),
                  "singleValueExtendedProperties": [
                      {"id": NUDGES_PROPERTY_ID, "value": "\n".join(sorted(ledger))}]},
-        ledger=ledger, local_start=local_start,
+        ledger=ledger, local_start=local_start, cause="person",
     )
 
 
-def cancel_action(session: ObservedSession, reason: str) -> Cancel:
+def cancel_action(session: ObservedSession, reason: str, *, cause: Cause) -> Cancel:
     return Cancel(
         pairing_id=session.pairing_id, key=session.key, number=session.number,
         event_id=session.event_id, organizer=session.organizer, start=session.start,
         reason=reason, comment=f"This reverse mentoring session is cancelled: {reason}.",
+        cause=cause,
     )

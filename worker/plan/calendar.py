@@ -4,9 +4,14 @@ It compares what the config wants with the program's events in Microsoft 365 and
 actions (book, move, cancel) plus the problems it met per pairing. It does no I/O, so every
 rule is unit-testable; the notes list and Teams stages plan on top of what it decides.
 
+Ownership (invariant 3): only an event whose tag names a program, pairing and session number
+of the config is a session. Any other tag of ours (a pairing removed from the config, a session
+number past the curriculum) is reported and left untouched: removing a pairing by mistake must
+not cancel its sessions; `status: ended` does that on purpose.
+
 Rules, per pairing:
-- a pairing that is paused or ended, or no longer in the config, has its future sessions
-  cancelled (past ones are history and stay);
+- a pairing that is paused or ended has its future sessions cancelled (past ones are history
+  and stay);
 - two live events for one session (a crash between Graph creating an event and us learning its
   id can do that only if Graph ignored our transactionId) keep the oldest and cancel the rest;
 - a future session declined by the mentor or mentee is moved: to the time the person proposed
@@ -18,13 +23,14 @@ Rules, per pairing:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 
 from worker.config import Config, Pairing, parse_session_key, session_key
 from worker.config.templates import Templates
 from worker.observe.state import DECLINED, TENTATIVE, Observed, ObservedSession, live_event
-from worker.plan.actions import CalendarAction, PairProblem
+from worker.plan.actions import CalendarAction, Notice, PairProblem
 from worker.plan.booking import book_action, cancel_action
 from worker.plan.plan import PairState
 from worker.plan.slot_context import RunState, SlotContext
@@ -38,6 +44,27 @@ class CalendarPlan:
     problems: tuple[PairProblem, ...]
     pairs: tuple[PairState, ...]
     existing_upcoming: int
+    notices: tuple[Notice, ...] = ()
+    # Pairings that have upcoming sessions in Microsoft 365, and how many of them the config
+    # no longer names (a pairings file emptied by mistake shows as all of them).
+    pairings_with_sessions: int = 0
+    vanished_pairings: tuple[str, ...] = ()
+
+
+def owned_sessions(config: Config, sessions: Mapping[str, list[ObservedSession]]
+                   ) -> tuple[dict[str, list[ObservedSession]], dict[str, list[ObservedSession]]]:
+    """The observed sessions the config names, and the other tags of ours, by key."""
+    numbers = {p.id: {s.number for s in p.sessions(config.program)} for p in config.pairings}
+    mine: dict[str, list[ObservedSession]] = {}
+    foreign: dict[str, list[ObservedSession]] = {}
+    for key, found in sessions.items():
+        parsed = parse_session_key(key)
+        if (parsed is not None and parsed[0] == config.program.id
+                and parsed[2] in numbers.get(parsed[1], set())):
+            mine[key] = found
+        else:
+            foreign[key] = found
+    return mine, foreign
 
 
 # ---------------------------------------------------------------------------------------------
@@ -88,36 +115,55 @@ def people_needing_schedules(config: Config, observed_sessions: dict[str, list[O
 def plan_calendar(config: Config, observed: Observed, now: datetime,
                   templates: Templates) -> CalendarPlan:
     """Compare the config with the events that exist and decide what to do. Pure."""
-    program = config.program
     actions: list[CalendarAction] = []
     problems: list[PairProblem] = []
     pairs: list[PairState] = []
     run = RunState()
     known_pairings = {p.id for p in config.pairings}
+    mine, foreign = owned_sessions(config, observed.sessions)
 
     # Existing upcoming sessions count, for the safety check.
     existing_upcoming = 0
-    for sessions in observed.sessions.values():
+    with_sessions: set[str] = set()
+    for key, sessions in observed.sessions.items():
         live = live_event(sessions)
         if live is not None and live.start > now:
-            existing_upcoming += 1
+            existing_upcoming += key in mine
+            with_sessions.add(live.pairing_id)
 
-    # Sessions of pairings that left the config: cancel the future ones.
-    for key, sessions in sorted(observed.sessions.items()):
-        parsed = parse_session_key(key)
-        if parsed is None or parsed[0] != program.id or parsed[1] in known_pairings:
-            continue
-        for session in sessions:
-            if not session.is_cancelled and session.start > now:
-                actions.append(cancel_action(session, "pairing no longer in the config"))
-
+    notices, vanished = _foreign(foreign, known_pairings, now)
     for pairing in config.pairings:
         pair_actions, pair_problems, state = _plan_pairing(config, pairing, observed, now, run,
                                                            templates)
         actions.extend(pair_actions)
         problems.extend(pair_problems)
         pairs.append(state)
-    return CalendarPlan(tuple(actions), tuple(problems), tuple(pairs), existing_upcoming)
+    return CalendarPlan(tuple(actions), tuple(problems), tuple(pairs), existing_upcoming,
+                        tuple(notices), len(with_sessions), tuple(sorted(vanished)))
+
+
+def _foreign(foreign: Mapping[str, list[ObservedSession]], known_pairings: set[str],
+             now: datetime) -> tuple[list[Notice], set[str]]:
+    """Reports for the tags of ours that name no session of the config (left untouched)."""
+    notices: list[Notice] = []
+    vanished: set[str] = set()
+    upcoming: dict[str, int] = {}
+    for key in sorted(foreign):
+        live = live_event(foreign[key])
+        if live is None:
+            continue
+        if live.pairing_id not in known_pairings:
+            if live.start > now:
+                upcoming[live.pairing_id] = upcoming.get(live.pairing_id, 0) + 1
+                vanished.add(live.pairing_id)
+            continue
+        notices.append(Notice(live.pairing_id, f"the event {live.event_id} carries the tag "
+                              f"{key}, which names no session of the curriculum: left alone"))
+    for pairing_id, count in sorted(upcoming.items()):
+        notices.append(Notice(pairing_id, f"no longer in the config: its {count} upcoming "
+                              "session(s) are left as they are (set `status: ended` to cancel "
+                              "them)"))
+    return notices, vanished
 
 
 def _wants_move(session: ObservedSession, pairing: Pairing) -> bool:
@@ -150,7 +196,8 @@ def _plan_pairing(
         live[spec.number] = keep
         for extra in sessions:
             if extra is not keep and not extra.is_cancelled and extra.start > now:
-                actions.append(cancel_action(extra, "duplicate event for this session"))
+                actions.append(cancel_action(extra, "duplicate event for this session",
+                                             cause="worker"))
     booked = len(live)
 
     def state(changed: int) -> PairState:
@@ -160,7 +207,8 @@ def _plan_pairing(
 
     if pairing.status != "active":
         cancels = [
-            cancel_action(s, f"pairing {pairing.status}") for s in live.values() if s.start > now
+            cancel_action(s, f"pairing {pairing.status}", cause="config")
+            for s in live.values() if s.start > now
         ]
         return actions + cancels, problems, state(len(cancels))
 

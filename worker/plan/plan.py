@@ -46,14 +46,16 @@ class PairState:
 
 
 class TooMuchChange(Exception):
-    """The plan would cancel or move more existing sessions than the program allows."""
+    """The config would cancel or move more existing sessions than the program allows, or it
+    no longer names most of the pairings that have sessions (a file emptied by mistake)."""
 
-    def __init__(self, changes: int, existing: int, max_share: float) -> None:
+    def __init__(self, changes: int, existing: int, max_share: float, *,
+                 what: str = "cancel or move", of: str = "upcoming sessions") -> None:
         share = changes / existing if existing else 1.0
         super().__init__(
-            f"the plan would cancel or move {changes} of {existing} upcoming sessions "
-            f"({share:.0%}), more than the allowed {max_share:.0%}; check the config, "
-            "then run again with --force if this is intended"
+            f"the config would {what} {changes} of {existing} {of} ({share:.0%}), more than "
+            f"the allowed {max_share:.0%}; check the config, then run again with --force if "
+            "this is intended"
         )
         self.changes = changes
         self.existing = existing
@@ -71,10 +73,15 @@ class Plan:
     force: bool = False
     unchanged_items: int = 0  # notes list items that need nothing this run
     notes_missing: tuple[str, ...] = ()  # session keys whose notes are due and missing
+    pairings_with_sessions: int = 0
+    vanished_pairings: tuple[str, ...] = ()  # have upcoming sessions, not in the config
 
     @property
     def disruptive(self) -> tuple[Move | Cancel, ...]:
-        return tuple(a for a in self.actions if isinstance(a, Move | Cancel))
+        """The moves and cancellations the config causes: what the safety gate counts. A
+        decline that moves a session is people using the program, never a reason to stop."""
+        return tuple(a for a in self.actions
+                     if isinstance(a, Move | Cancel) and a.cause == "config")
 
     @property
     def calendar(self) -> tuple[Action, ...]:
@@ -88,8 +95,15 @@ class Plan:
 
     def refusal(self) -> TooMuchChange | None:
         """Why `run` would refuse this plan (nothing written), or None."""
+        if self.force:
+            return None
+        gone, having = len(self.vanished_pairings), self.pairings_with_sessions
+        if gone and (gone == having or (gone >= MIN_UNSAFE_CHANGES
+                                        and gone > self.max_change_share * having)):
+            return TooMuchChange(gone, having, self.max_change_share, what="drop",
+                                 of="pairings that have upcoming sessions")
         changes = len(self.disruptive)
-        if self.force or changes < MIN_UNSAFE_CHANGES:
+        if changes < MIN_UNSAFE_CHANGES:
             return None
         if changes > self.max_change_share * max(self.existing_upcoming, 1):
             return TooMuchChange(changes, self.existing_upcoming, self.max_change_share)

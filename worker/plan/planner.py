@@ -16,7 +16,7 @@ from datetime import datetime
 from worker.config import Config
 from worker.config.templates import Templates
 from worker.observe.state import Observed
-from worker.plan.calendar import CalendarPlan, plan_calendar
+from worker.plan.calendar import CalendarPlan, owned_sessions, plan_calendar
 from worker.plan.notes_list import NotesListPlan, plan_notes_list
 from worker.plan.plan import Plan
 from worker.plan.projection import Projection, project
@@ -37,7 +37,10 @@ class Desired:
 def calendar_stage(desired: Desired, observed: Observed, now: datetime
                    ) -> tuple[CalendarPlan, Projection]:
     calendar = plan_calendar(desired.config, observed, now, desired.templates)
-    return calendar, project(observed.sessions, calendar.actions, now)
+    # Only sessions the config names are projected: the notes list and Teams stages never
+    # touch what a foreign tag marks (a removed pairing, a session past the curriculum).
+    mine, _ = owned_sessions(desired.config, observed.sessions)
+    return calendar, project(mine, calendar.actions, now)
 
 
 def notes_list_stage(desired: Desired, observed: Observed, projection: Projection,
@@ -62,11 +65,13 @@ def assemble(desired: Desired, now: datetime, calendar: CalendarPlan, notes: Not
         problems=(*calendar.problems, *notes.problems, *teams.problems),
         pairs=calendar.pairs,
         existing_upcoming=calendar.existing_upcoming,
-        notices=teams.notices,
+        notices=(*calendar.notices, *teams.notices),
         max_change_share=share,
         force=desired.force,
         unchanged_items=notes.unchanged,
         notes_missing=notes.notes_missing,
+        pairings_with_sessions=calendar.pairings_with_sessions,
+        vanished_pairings=calendar.vanished_pairings,
     )
 
 
