@@ -220,3 +220,27 @@ def test_a_plan_shows_each_booking_in_both_peoples_time() -> None:
     state.schedules[MENTOR] = schedule(MENTOR, LONDON)
     text = plan(config(pairing()), state, NOW).render_text()
     assert "mentee" in text and "EST" in text and "GMT" in text
+
+
+def test_a_move_remembers_the_declined_time_and_never_offers_it_again() -> None:
+    declined = session(1, datetime(2027, 1, 11, 15, tzinfo=UTC), responses=("accepted", "declined"))
+    first = [a for a in plan(config(pairing()), observed(MENTOR, MENTEE, sessions=[declined]),
+                             NOW).actions if isinstance(a, Move)][0]
+    assert {e.split("@")[0] for e in first.ledger} >= {"moved", "declined", "invited"}
+    # The new time is declined too: the next move offers neither of the two.
+    again = replace(declined, start=first.start, end=first.end, nudges=first.ledger)
+    second = [a for a in plan(config(pairing()), observed(MENTOR, MENTEE, sessions=[again]),
+                              NOW).actions if isinstance(a, Move)][0]
+    assert second.start not in (declined.start, first.start)
+    assert sum(e.startswith("declined@") for e in second.ledger) == 2
+
+
+def test_a_session_declined_after_three_moves_is_left_for_the_admin() -> None:
+    moved = frozenset({"moved@20270104T1500Z", "moved@20270105T1500Z", "moved@20270106T1500Z"})
+    declined = replace(session(1, datetime(2027, 1, 11, 15, tzinfo=UTC),
+                               responses=("accepted", "declined")), nudges=moved)
+    the_plan = plan(config(pairing()), observed(MENTOR, MENTEE, sessions=[declined]), NOW)
+    assert not [a for a in the_plan.actions if isinstance(a, Move)]
+    [problem] = the_plan.problems
+    assert "needs attention" in problem.reason and "after 3 moves" in problem.reason
+    assert the_plan.exit_code == 1

@@ -22,7 +22,7 @@ from worker.core.intervals import Interval
 from worker.core.properties import NUDGES_PROPERTY_ID, PROPERTY_ID
 from worker.observe.state import ObservedSession, Person
 from worker.plan.actions import Book, Cancel, Cause, Move
-from worker.plan.nudges import invited_marker
+from worker.plan.nudges import declined_marker, invited_marker, moved_marker
 
 TRANSACTION_NAMESPACE = uuid.UUID("0c5b9d5e-7d0a-4e53-9d2f-52a1c7b1e0a4")
 SUBJECT_PREFIX = "Reverse mentoring"
@@ -94,10 +94,14 @@ def book_action(config: Config, pairing: Pairing, spec: SessionSpec, organizer: 
 
 
 def move_action(session: ObservedSession, slot: Interval, reason: str, now: datetime,
-                local_start: str = "") -> Move:
-    """The new time, and in the same PATCH the nudge ledger noting when this new invitation
-    went out (so nobody is asked about an "unanswered" invite they got a minute ago)."""
-    ledger = frozenset(session.nudges | {invited_marker(slot.start, now)})
+                local_start: str = "", *, declined: bool = False) -> Move:
+    """The new time, and in the same PATCH the session's ledger: that it moved (moves per
+    session are limited), the declined time (never offered again) and when this new
+    invitation went out (so nobody is asked about an "unanswered" invite a minute old)."""
+    added = {invited_marker(slot.start, now), moved_marker(session.start)}
+    if declined:
+        added.add(declined_marker(session.start, session.end))
+    ledger = frozenset(session.nudges | added)
     return Move(
         pairing_id=session.pairing_id, key=session.key, number=session.number,
         event_id=session.event_id, organizer=session.organizer, old_start=session.start,

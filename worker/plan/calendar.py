@@ -32,8 +32,13 @@ from worker.config.templates import Templates
 from worker.observe.state import DECLINED, TENTATIVE, Observed, ObservedSession, live_event
 from worker.plan.actions import CalendarAction, Notice, PairProblem
 from worker.plan.booking import book_action, cancel_action
+from worker.plan.nudges import moves_of
 from worker.plan.plan import PairState
 from worker.plan.slot_context import RunState, SlotContext
+
+# Moves per session before it is left for the admin (a program setting is to come; this is its
+# default).
+MAX_RESCHEDULES = 3
 
 
 @dataclass(frozen=True)
@@ -49,6 +54,9 @@ class CalendarPlan:
     # no longer names (a pairings file emptied by mistake shows as all of them).
     pairings_with_sessions: int = 0
     vanished_pairings: tuple[str, ...] = ()
+    # Declined sessions this plan does not move (past the move limit, or no time fits): no
+    # "being rescheduled" notice goes out for them.
+    unmoved: frozenset[str] = frozenset()
 
 
 def owned_sessions(config: Config, sessions: Mapping[str, list[ObservedSession]]
@@ -138,8 +146,9 @@ def plan_calendar(config: Config, observed: Observed, now: datetime,
         actions.extend(pair_actions)
         problems.extend(pair_problems)
         pairs.append(state)
+    unmoved = frozenset(p.key for p in problems if p.key)
     return CalendarPlan(tuple(actions), tuple(problems), tuple(pairs), existing_upcoming,
-                        tuple(notices), len(with_sessions), tuple(sorted(vanished)))
+                        tuple(notices), len(with_sessions), tuple(sorted(vanished)), unmoved)
 
 
 def _foreign(foreign: Mapping[str, list[ObservedSession]], known_pairings: set[str],
@@ -164,6 +173,13 @@ def _foreign(foreign: Mapping[str, list[ObservedSession]], known_pairings: set[s
                               "session(s) are left as they are (set `status: ended` to cancel "
                               "them)"))
     return notices, vanished
+
+
+def _answer(session: ObservedSession, pairing: Pairing) -> str:
+    members = {pairing.mentor.lower(), pairing.mentee.lower()}
+    who = [a.email for a in session.attendees
+           if a.email.lower() in members and a.response == DECLINED]
+    return f"declined by {', '.join(who)}" if who else "a new time proposed"
 
 
 def _wants_move(session: ObservedSession, pairing: Pairing) -> bool:
@@ -234,7 +250,14 @@ def _plan_pairing(
         session = live.get(spec.number)
         if session is not None:
             start = session.start
-            if session.start > now and _wants_move(session, pairing):
+            if session.start > now and _wants_move(session, pairing) and (
+                    moves_of(session.nudges) >= MAX_RESCHEDULES):
+                # Past the limit the session is the admin's: named, never moved again.
+                problems.append(PairProblem(
+                    pairing.id, f"session {session.number} needs attention: "
+                    f"{_answer(session, pairing)} after {moves_of(session.nudges)} moves; not "
+                    "moved again", key=session.key))
+            elif session.start > now and _wants_move(session, pairing):
                 target = pairing.start if prev_start is None else (prev_start + cadence).date()
                 move, problem = finder.move(session, target)
                 if move is not None:

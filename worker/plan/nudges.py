@@ -133,6 +133,42 @@ def invited_at(entries: Collection[str], start: datetime) -> datetime | None:
     return datetime.strptime(max(found), "%Y%m%dT%H%MZ").replace(tzinfo=UTC)
 
 
+MOVED_MARK = "moved@"
+DECLINED_MARK = "declined@"
+
+
+def moved_marker(old_start: datetime) -> str:
+    """Ledger entry: the session was moved away from `old_start` (counts moves)."""
+    return f"{MOVED_MARK}{round_of(old_start)}"
+
+
+def declined_marker(start: datetime, end: datetime) -> str:
+    """Ledger entry: someone declined the session at [start, end): never offered again."""
+    return f"{DECLINED_MARK}{round_of(start)}/{round_of(end)}"
+
+
+def moves_of(entries: Collection[str]) -> int:
+    return sum(1 for e in entries if e.startswith(MOVED_MARK))
+
+
+def declined_slots(entries: Collection[str]) -> tuple[tuple[datetime, datetime], ...]:
+    """The times this session was declined at, as the ledger remembers them."""
+    found = []
+    for entry in sorted(entries):
+        if not entry.startswith(DECLINED_MARK):
+            continue
+        start, _, end = entry[len(DECLINED_MARK):].partition("/")
+        try:
+            found.append((_stamp(start), _stamp(end)))
+        except ValueError:
+            continue  # someone else's text in our property: ignore it, keep the rest
+    return tuple(found)
+
+
+def _stamp(text: str) -> datetime:
+    return datetime.strptime(text, "%Y%m%dT%H%MZ").replace(tzinfo=UTC)
+
+
 def nudge_key(pairing_id: str, number: int, kind: NudgeKind, round_: str) -> str:
     return f"{pairing_id}/{number}/{kind.value}/{round_}"
 

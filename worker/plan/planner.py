@@ -40,7 +40,7 @@ def calendar_stage(desired: Desired, observed: Observed, now: datetime
     # Only sessions the config names are projected: the notes list and Teams stages never
     # touch what a foreign tag marks (a removed pairing, a session past the curriculum).
     mine, _ = owned_sessions(desired.config, observed.sessions)
-    return calendar, project(mine, calendar.actions, now)
+    return calendar, project(mine, calendar.actions, now, calendar.unmoved)
 
 
 def notes_list_stage(desired: Desired, observed: Observed, projection: Projection,

@@ -22,6 +22,7 @@ class Projection:
     source: dict[str, str] = field(default_factory=dict)  # session key -> calendar action id
     booked: dict[str, Book] = field(default_factory=dict)  # session key -> its booking now
     changing: frozenset[str] = frozenset()  # keys moved or cancelled by this run
+    unmoved: frozenset[str] = frozenset()  # declined, and this run cannot move them
 
     def event_id(self, session: ObservedSession) -> str | Later:
         book = self.booked.get(session.key)
@@ -41,7 +42,8 @@ class Projection:
 
 
 def project(sessions: Mapping[str, Sequence[ObservedSession]],
-            actions: Sequence[CalendarAction], now: datetime) -> Projection:
+            actions: Sequence[CalendarAction], now: datetime,
+            unmoved: frozenset[str] = frozenset()) -> Projection:
     result = {key: list(found) for key, found in sessions.items()}
     source: dict[str, str] = {}
     booked: dict[str, Book] = {}
@@ -64,7 +66,7 @@ def project(sessions: Mapping[str, Sequence[ObservedSession]],
                     attendees=tuple(AttendeeState(a.email, NONE) for a in session.attendees))
             elif isinstance(action, Cancel):
                 found[index] = replace(session, is_cancelled=True)
-    return Projection(result, source, booked, frozenset(changing))
+    return Projection(result, source, booked, frozenset(changing), unmoved)
 
 
 def _booked(action: Book, now: datetime) -> ObservedSession:

@@ -20,6 +20,7 @@ from worker.core.timezones import abbreviation
 from worker.observe.state import Observed, ObservedSession
 from worker.plan.actions import Move, PairProblem
 from worker.plan.booking import move_action
+from worker.plan.nudges import declined_slots
 from worker.plan.slots import (
     Participant,
     SlotRequest,
@@ -182,14 +183,16 @@ class SlotContext:
             for p in people
         )
         emails = (self.pairing.mentor, self.pairing.mentee)
+        # Every time this session was declined at stays refused (invariant 7: no loops).
+        avoid = (old, *(Interval(s, e) for s, e in declined_slots(session.nudges)))
         if proposal is not None and proposal.proposed_start and proposal.proposed_end:
             wanted = Interval(proposal.proposed_start, proposal.proposed_end)
-            request = self._request(target, people, avoid=(old,))
+            request = self._request(target, people, avoid=avoid)
             if not violations(_exact(request, wanted), wanted):
                 self.run.add(emails, wanted)
                 return move_action(session, wanted, reason + " (proposed time accepted)",
-                                   self.now,
-                             self.local(wanted.start)), None
+                                   self.now, self.local(wanted.start),
+                                   declined=bool(who)), None
         if not who:
             # Only a proposal, not a decline: when it cannot be honoured the session still
             # stands at its time (the person said they may come).
@@ -197,7 +200,7 @@ class SlotContext:
         request = self._request(
             target,
             people,
-            avoid=(old,),
+            avoid=avoid,
             other_weekdays_than=session.start.astimezone(people[0].zone).weekday(),
         )
         slot = find_slot(request)
@@ -205,10 +208,11 @@ class SlotContext:
             return None, PairProblem(
                 self.pairing.id,
                 f"session {session.number} was {reason} and no other time fits: "
-                + explain_no_slot(request),
+                + explain_no_slot(request), key=session.key,
             )
         self.run.add(emails, slot)
-        return move_action(session, slot, reason, self.now, self.local(slot.start)), None
+        return move_action(session, slot, reason, self.now, self.local(slot.start),
+                           declined=True), None
 
 
 def _exact(request: SlotRequest, wanted: Interval) -> SlotRequest:

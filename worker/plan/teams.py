@@ -123,11 +123,14 @@ def _nudge_view(observed: Observed, projection: Projection
                 ) -> dict[str, list[ObservedSession]]:
     """The sessions the nudge policy looks at: as projected, except that a session this run
     moves or cancels is seen as it was, so the decline that moves it is still there for the
-    "being rescheduled" notice to the other person (the notice names the declined time)."""
+    "being rescheduled" notice to the other person (the notice names the declined time); a
+    declined session this run cannot move gets no nudge at all (it is the admin's now)."""
     view = dict(projection.sessions)
     for key in projection.changing:
         if key in observed.sessions:
             view[key] = observed.sessions[key]
+    for key in projection.unmoved:
+        view.pop(key, None)  # not being rebooked: nothing to announce, nothing to remind
     return view
 
 
