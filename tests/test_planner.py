@@ -224,13 +224,13 @@ def test_a_plan_shows_each_booking_in_both_peoples_time() -> None:
 
 def test_a_move_remembers_the_declined_time_and_never_offers_it_again() -> None:
     declined = session(1, datetime(2027, 1, 11, 15, tzinfo=UTC), responses=("accepted", "declined"))
-    first = [a for a in plan(config(pairing()), observed(MENTOR, MENTEE, sessions=[declined]),
-                             NOW).actions if isinstance(a, Move)][0]
+    moves = plan(config(pairing()), observed(MENTOR, MENTEE, sessions=[declined]), NOW).actions
+    first = next(a for a in moves if isinstance(a, Move))
     assert {e.split("@")[0] for e in first.ledger} >= {"moved", "declined", "invited"}
     # The new time is declined too: the next move offers neither of the two.
     again = replace(declined, start=first.start, end=first.end, nudges=first.ledger)
-    second = [a for a in plan(config(pairing()), observed(MENTOR, MENTEE, sessions=[again]),
-                              NOW).actions if isinstance(a, Move)][0]
+    again_moves = plan(config(pairing()), observed(MENTOR, MENTEE, sessions=[again]), NOW).actions
+    second = next(a for a in again_moves if isinstance(a, Move))
     assert second.start not in (declined.start, first.start)
     assert sum(e.startswith("declined@") for e in second.ledger) == 2
 
