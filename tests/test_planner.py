@@ -12,7 +12,7 @@ import pytest
 from tests.conftest import ROOT
 from worker.config import Config, Pairing, Program
 from worker.config.templates import Templates
-from worker.core.intervals import WorkingHours
+from worker.core.intervals import Interval, WorkingHours
 from worker.observe.availability import PersonSchedule
 from worker.observe.state import AttendeeState, Observed, ObservedSession, Person
 from worker.plan import planner
@@ -244,3 +244,16 @@ def test_a_session_declined_after_three_moves_is_left_for_the_admin() -> None:
     [problem] = the_plan.problems
     assert "needs attention" in problem.reason and "after 3 moves" in problem.reason
     assert the_plan.exit_code == 1
+
+
+def test_no_session_is_booked_before_the_pairings_start() -> None:
+    start = date(2027, 1, 20)  # a Wednesday: the tolerance would reach back to the 16th
+    state = observed(MENTOR, MENTEE)
+    # The mentee is busy all of the start day: the 19th and the 21st are equally near, and
+    # the nearer-earlier rule alone would pick the day before the pairing starts.
+    busy_day = Interval(datetime(2027, 1, 20, 5, tzinfo=UTC), datetime(2027, 1, 21, 5, tzinfo=UTC))
+    state.schedules[MENTEE] = replace(schedule(MENTEE), busy=(busy_day,))
+    the_plan = plan(config(pairing(start=start)), state, NOW)
+    books = [a for a in the_plan.actions if isinstance(a, Book)]
+    assert books and all(b.start.astimezone(NEW_YORK).date() >= start for b in books)
+    assert books[0].start.astimezone(NEW_YORK).date() <= start + timedelta(days=4)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 
 from worker.config import Config, Pairing
 from worker.core.holidays import UnknownCountry, holidays_for
@@ -112,14 +112,18 @@ class SlotContext:
             base = preferred or frozenset(range(5))
             preferred = frozenset(base - {other_weekdays_than}) or None
         emails = (self.pairing.mentor, self.pairing.mentee)
+        # Never before the pairing's start date, as either person's calendar shows it (the
+        # target's tolerance would otherwise reach into the days before it).
+        not_before = max(self.not_before, *(
+            datetime.combine(self.pairing.start, time(0), tzinfo=p.zone) for p in people))
         return SlotRequest(
             people=people,
-            target=max(target, self.not_before.date()),
+            target=max(target, not_before.date()),
             tolerance=self.tolerance,
             duration=self.duration,
             earliest=self.config.program.earliest,
             latest=self.config.program.latest,
-            not_before=self.not_before,
+            not_before=not_before,
             blackout=self.blackout,
             preferred_weekdays=preferred,
             preferred_earliest=pref_earliest,
