@@ -53,6 +53,8 @@ def _kind(method: str, path: str, body: str | None) -> str:
         data = json.loads(body or "{}")
         if "start" in data:
             return "move"  # with the ledger noting when the new invitation went out
+        if "subject" in data:
+            return "update"
         props = {str(p["id"]).lower() for p in data.get("singleValueExtendedProperties") or []}
         named = {PROPERTY_NAMES[p] for p in props if p in PROPERTY_NAMES}
         if named == {"record"}:

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from tests.conftest import ROOT
-from worker.config import Config, Pairing, Program
+from worker.config import DEFAULT_CURRICULUM, Config, Pairing, Program
 from worker.config.templates import Templates
 from worker.core.intervals import Interval, WorkingHours
 from worker.observe.availability import PersonSchedule
@@ -71,10 +71,14 @@ def observed(*emails: str, sessions: list[ObservedSession] | None = None) -> Obs
 def session(number: int, start: datetime, *, pairing_id: str = "p1",
             responses: tuple[str, str] = ("accepted", "accepted"),
             event_id: str | None = None, created: datetime | None = None) -> ObservedSession:
+    topic = DEFAULT_CURRICULUM[number - 1].topic if number <= len(DEFAULT_CURRICULUM) else "?"
     return ObservedSession(
         key=f"prog/{pairing_id}/{number}", pairing_id=pairing_id, number=number,
         event_id=event_id or f"evt-{pairing_id}-{number}", organizer="mentoring@contoso.com",
-        start=start, end=start + timedelta(minutes=45), subject="s", is_cancelled=False,
+        start=start, end=start + timedelta(minutes=45), is_cancelled=False,
+        # As the worker books it (an event from before invite digests: compared on what
+        # Outlook shows).
+        subject=f"Reverse mentoring {number}/{len(DEFAULT_CURRICULUM)}: {topic}",
         attendees=(AttendeeState(MENTOR, responses[0]), AttendeeState(MENTEE, responses[1])),
         join_url="https://teams.example/x", created=created or NOW - timedelta(days=1),
     )

@@ -12,7 +12,7 @@ import logging
 from graph import calendar
 from worker.apply.context import Context
 from worker.apply.outcome import Outcome
-from worker.plan.actions import Book, CalendarAction, Cancel, Move
+from worker.plan.actions import Book, CalendarAction, Cancel, Move, UpdateEvent
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +38,12 @@ def apply_calendar(ctx: Context, action: CalendarAction) -> Outcome:
             ctx.ledgers[action.event_id] = set(action.ledger)
         log.info("moved %s to %s (%s)", action.key, action.start.isoformat(), action.reason,
                  extra=extra)
+        return Outcome.done(action, event_id=action.event_id)
+    if isinstance(action, UpdateEvent):
+        event = calendar.update_event(ctx.client, action.organizer, action.event_id,
+                                      dict(action.changes))
+        ctx.remember_etag(action.event_id, event)
+        log.info("updated %s (%s)", action.key, ", ".join(action.becomes), extra=extra)
         return Outcome.done(action, event_id=action.event_id)
     assert isinstance(action, Cancel)
     calendar.cancel_event(ctx.client, action.organizer, action.event_id, action.comment)

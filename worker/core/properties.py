@@ -16,3 +16,7 @@ RECORD_PROPERTY_ID = f"String {PROPERTY_SET} Name MentoringRecord"
 # A third name: the nudge ledger, the keys of the nudges sent for the session (and markers such
 # as "the Teams app is installed for this person"), one per line.
 NUDGES_PROPERTY_ID = f"String {PROPERTY_SET} Name MentoringNudges"
+# A fourth: a digest of the invite as the worker last wrote it (subject, body, length,
+# attendees), so an edit of the config or the templates shows as an update of the upcoming
+# events without reading their bodies back.
+INVITE_PROPERTY_ID = f"String {PROPERTY_SET} Name MentoringInvite"

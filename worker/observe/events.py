@@ -15,7 +15,12 @@ from graph import calendar
 from graph.client import GraphClient
 from graph.values import parse_graph_datetime
 from worker.config import Config, parse_session_key
-from worker.core.properties import NUDGES_PROPERTY_ID, PROPERTY_ID, RECORD_PROPERTY_ID
+from worker.core.properties import (
+    INVITE_PROPERTY_ID,
+    NUDGES_PROPERTY_ID,
+    PROPERTY_ID,
+    RECORD_PROPERTY_ID,
+)
 from worker.observe.state import AttendeeState, ObservedSession
 
 log = logging.getLogger(__name__)
@@ -35,7 +40,7 @@ def read_sessions(client: GraphClient, config: Config) -> dict[str, list[Observe
     for mailbox in organizers(config):
         for raw in calendar.tagged_events(
             client, mailbox, PROPERTY_ID, f"{config.program.id}/",
-            (RECORD_PROPERTY_ID, NUDGES_PROPERTY_ID),
+            (RECORD_PROPERTY_ID, NUDGES_PROPERTY_ID, INVITE_PROPERTY_ID),
         ):
             session = parse_event(raw, mailbox, config.program.id)
             if session is not None:
@@ -56,6 +61,7 @@ def parse_event(raw: dict[str, Any], mailbox: str, program_id: str) -> ObservedS
     value = None
     record = None
     ledger: frozenset[str] = frozenset()
+    invite = None
     for prop in raw.get("singleValueExtendedProperties") or []:
         prop_id = str(prop.get("id", "")).lower()
         if prop_id == PROPERTY_ID.lower():
@@ -64,6 +70,8 @@ def parse_event(raw: dict[str, Any], mailbox: str, program_id: str) -> ObservedS
             record = prop.get("value")
         elif prop_id == NUDGES_PROPERTY_ID.lower():
             ledger = parse_ledger(prop.get("value"))
+        elif prop_id == INVITE_PROPERTY_ID.lower():
+            invite = prop.get("value")
     if not isinstance(value, str):
         return None
     parsed = parse_session_key(value)
@@ -101,6 +109,7 @@ def parse_event(raw: dict[str, Any], mailbox: str, program_id: str) -> ObservedS
         created=_parse_instant(created) if isinstance(created, str) else None,
         record=record if isinstance(record, str) else None,
         nudges=ledger,
+        invite=invite if isinstance(invite, str) else None,
         etag=str(raw["@odata.etag"]) if raw.get("@odata.etag") else None,
     )
 

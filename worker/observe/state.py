@@ -52,6 +52,8 @@ class ObservedSession:
     # Our third property: the nudge ledger (keys of nudges sent, markers), one per line.
     nudges: frozenset[str] = frozenset()
     etag: str | None = None
+    # Our fourth: the digest of the invite last written (`worker.plan.booking.invite_digest`).
+    invite: str | None = None
 
     def response_of(self, email: str) -> AttendeeState | None:
         for attendee in self.attendees:

@@ -170,7 +170,41 @@ class Cancel(_Action):
         return f"- cancel session {self.number} at {fmt_utc(self.start)} ({self.reason})"
 
 
-CalendarAction = Book | Move | Cancel
+@dataclass(frozen=True, kw_only=True)
+class UpdateEvent(_Action):
+    """Bring an upcoming event in line with an edited config or template: subject, body,
+    length, attendees (`was` -> `becomes` names what people will notice; `changes` is the
+    PATCH body). Outlook sends the update to the attendees, an invite to someone added and a
+    cancellation to someone removed."""
+
+    kind: ClassVar[str] = "update"
+    resource: ClassVar[Resource] = Resource.calendar
+
+    number: int
+    event_id: str
+    organizer: str
+    start: datetime
+    end: datetime
+    subject: str
+    attendees: tuple[str, ...]
+    invite: str  # the digest the event will carry
+    was: Mapping[str, Any] = field(default_factory=dict)
+    becomes: Mapping[str, Any] = field(default_factory=dict)
+    changes: Mapping[str, Any] = field(default_factory=dict)
+    cause: Cause = "config"
+
+    @property
+    def disruptive(self) -> bool:
+        """A new length or other people: what the safety gate counts (a new text is not)."""
+        return "minutes" in self.becomes or "attendees" in self.becomes
+
+    def describe(self) -> str:
+        parts = [f"{k} {_short(self.was.get(k), 30)} -> {_short(v, 30)}"
+                 for k, v in self.becomes.items()]
+        return f"~ update session {self.number}: " + "; ".join(parts)
+
+
+CalendarAction = Book | Move | Cancel | UpdateEvent
 
 
 # --- the notes list -------------------------------------------------------------------------

@@ -10,18 +10,20 @@ is refused with ErrorDuplicateTransactionId.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import uuid
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from graph.values import graph_datetime
 from worker.config import Config, Pairing, SessionSpec, session_key
 from worker.config.templates import People, Templates
 from worker.core.intervals import Interval
-from worker.core.properties import NUDGES_PROPERTY_ID, PROPERTY_ID
+from worker.core.properties import INVITE_PROPERTY_ID, NUDGES_PROPERTY_ID, PROPERTY_ID
 from worker.observe.state import ObservedSession, Person
-from worker.plan.actions import Book, Cancel, Cause, Move
+from worker.plan.actions import Book, Cancel, Cause, Move, UpdateEvent
 from worker.plan.nudges import declined_marker, invited_marker, moved_marker
 
 TRANSACTION_NAMESPACE = uuid.UUID("0c5b9d5e-7d0a-4e53-9d2f-52a1c7b1e0a4")
@@ -47,34 +49,57 @@ def people_of(pairing: Pairing, people: Mapping[str, Person]) -> People:
                   pairing.mentor, pairing.mentee)
 
 
-def event_body(config: Config, pairing: Pairing, spec: SessionSpec, names: People,
-               templates: Templates, slot: Interval, txn: str) -> dict[str, Any]:
-    """The POST body of a session's event."""
-    key = session_key(config.program.id, pairing.id, spec.number)
+def invite_parts(config: Config, pairing: Pairing, spec: SessionSpec, names: People,
+                 templates: Templates) -> dict[str, Any]:
+    """What the config and templates say a session's invite holds, apart from its time."""
     # No time in the body: Outlook shows each attendee the time in their own zone, and a
     # moved session would leave a stale time behind.
     content = templates.render_invite(spec, names, program=config.program)
     return {
         "subject": subject(spec.number, spec.total, spec.topic),
         "body": {"contentType": "html", "content": content},
-        "start": graph_datetime(slot.start),
-        "end": graph_datetime(slot.end),
         "attendees": [
             {"emailAddress": {"address": pairing.mentor, "name": names.mentor_name},
              "type": "required"},
             {"emailAddress": {"address": pairing.mentee, "name": names.mentee_name},
              "type": "required"},
         ],
+        "reminderMinutesBeforeStart": config.program.reminder_minutes,
+    }
+
+
+def invite_digest(parts: Mapping[str, Any], minutes: int) -> str:
+    """A short fingerprint of an invite's content and length (kept on the event)."""
+    text = json.dumps({**parts, "minutes": minutes}, sort_keys=True, ensure_ascii=True,
+                      separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def event_body(config: Config, pairing: Pairing, spec: SessionSpec, names: People,
+               templates: Templates, slot: Interval, txn: str) -> dict[str, Any]:
+    """The POST body of a session's event."""
+    key = session_key(config.program.id, pairing.id, spec.number)
+    parts = invite_parts(config, pairing, spec, names, templates)
+    return {
+        "subject": parts["subject"],
+        "body": parts["body"],
+        "start": graph_datetime(slot.start),
+        "end": graph_datetime(slot.end),
+        "attendees": parts["attendees"],
         "isOnlineMeeting": True,
         "onlineMeetingProvider": "teamsForBusiness",
         "allowNewTimeProposals": True,
         "responseRequested": True,
         "isReminderOn": True,
-        "reminderMinutesBeforeStart": config.program.reminder_minutes,
+        "reminderMinutesBeforeStart": parts["reminderMinutesBeforeStart"],
         "showAs": "busy",
         "categories": [CATEGORY],
         "transactionId": txn,
-        "singleValueExtendedProperties": [{"id": PROPERTY_ID, "value": key}],
+        "singleValueExtendedProperties": [
+            {"id": PROPERTY_ID, "value": key},
+            {"id": INVITE_PROPERTY_ID,
+             "value": invite_digest(parts, config.program.duration_minutes)},
+        ],
     }
 
 
@@ -119,4 +144,49 @@ def cancel_action(session: ObservedSession, reason: str, *, cause: Cause) -> Can
         event_id=session.event_id, organizer=session.organizer, start=session.start,
         reason=reason, comment=f"This reverse mentoring session is cancelled: {reason}.",
         cause=cause,
+    )
+
+
+def update_action(config: Config, pairing: Pairing, spec: SessionSpec, session: ObservedSession,
+                  people: Mapping[str, Person], templates: Templates) -> UpdateEvent | None:
+    """The PATCH that brings an upcoming event in line with the config and templates (subject,
+    body, length, attendees), or None when it already is. An event booked before the worker
+    kept an invite digest is compared on what Outlook shows (subject, length, attendees) only,
+    so an upgrade rewrites no invite that did not change."""
+    names = people_of(pairing, people)
+    parts = invite_parts(config, pairing, spec, names, templates)
+    minutes = config.program.duration_minutes
+    wanted = invite_digest(parts, minutes)
+    if session.invite == wanted:
+        return None
+    was: dict[str, Any] = {}
+    becomes: dict[str, Any] = {}
+    if session.subject != parts["subject"]:
+        was["subject"], becomes["subject"] = session.subject, parts["subject"]
+    length = int((session.end - session.start).total_seconds() // 60)
+    if length != minutes:
+        was["minutes"], becomes["minutes"] = length, minutes
+    had = sorted(a.email.lower() for a in session.attendees)
+    have = sorted(e.lower() for e in (pairing.mentor, pairing.mentee))
+    if had != have:
+        was["attendees"], becomes["attendees"] = had, have
+    if session.invite is None and not becomes:
+        return None  # booked before digests were kept, and nothing visible differs
+    if not becomes:
+        was["body"], becomes["body"] = "(as booked)", "(from the current templates)"
+    end = session.start + timedelta(minutes=minutes)
+    changes: dict[str, Any] = {
+        "subject": parts["subject"], "body": parts["body"],
+        "reminderMinutesBeforeStart": parts["reminderMinutesBeforeStart"],
+        "singleValueExtendedProperties": [{"id": INVITE_PROPERTY_ID, "value": wanted}],
+    }
+    if "minutes" in becomes:
+        changes["end"] = graph_datetime(end)
+    if "attendees" in becomes:
+        changes["attendees"] = parts["attendees"]
+    return UpdateEvent(
+        pairing_id=pairing.id, key=session.key, number=session.number,
+        event_id=session.event_id, organizer=session.organizer, start=session.start, end=end,
+        subject=parts["subject"], attendees=tuple(have), invite=wanted, was=was,
+        becomes=becomes, changes=changes, cause="config",
     )

@@ -31,7 +31,7 @@ from worker.config import Config, Pairing, parse_session_key, session_key
 from worker.config.templates import Templates
 from worker.observe.state import DECLINED, TENTATIVE, Observed, ObservedSession, live_event
 from worker.plan.actions import CalendarAction, Notice, PairProblem
-from worker.plan.booking import book_action, cancel_action
+from worker.plan.booking import book_action, cancel_action, update_action
 from worker.plan.nudges import moves_of
 from worker.plan.plan import PairState
 from worker.plan.slot_context import RunState, SlotContext
@@ -266,6 +266,13 @@ def _plan_pairing(
                     start = move.start
                 elif problem is not None:
                     problems.append(problem)
+            elif session.start > now:
+                # An edit of the config or the templates reaches every session not yet held.
+                update = update_action(config, pairing, spec, session, observed.people,
+                                       templates)
+                if update is not None:
+                    actions.append(update)
+                    changed += 1
             prev_start = start
             continue
         if upcoming >= program.keep_booked:

@@ -22,14 +22,15 @@ from worker.plan.actions import (
     Notice,
     PairProblem,
     Resource,
+    UpdateEvent,
     json_value,
 )
 
 # Below this many changes a plan is never "too much": cancelling one ended pair's two upcoming
 # sessions in a small program is normal, not a sign of a broken config.
 MIN_UNSAFE_CHANGES = 3
-KINDS = ("book", "move", "cancel", "create-item", "update-item", "tag-event", "install-app",
-         "send-nudge", "hold-nudge", "post-card")
+KINDS = ("book", "move", "update", "cancel", "create-item", "update-item", "tag-event",
+         "install-app", "send-nudge", "hold-nudge", "post-card")
 _RESOURCE_ORDER = {Resource.calendar: 0, Resource.notes_list: 1, Resource.teams: 2}
 
 
@@ -77,11 +78,14 @@ class Plan:
     vanished_pairings: tuple[str, ...] = ()  # have upcoming sessions, not in the config
 
     @property
-    def disruptive(self) -> tuple[Move | Cancel, ...]:
-        """The moves and cancellations the config causes: what the safety gate counts. A
-        decline that moves a session is people using the program, never a reason to stop."""
+    def disruptive(self) -> tuple[Move | Cancel | UpdateEvent, ...]:
+        """The moves, cancellations and changes of length or people that the config causes:
+        what the safety gate counts. A decline that moves a session is people using the
+        program, never a reason to stop; a new subject or agenda text is not disruptive."""
         return tuple(a for a in self.actions
-                     if isinstance(a, Move | Cancel) and a.cause == "config")
+                     if (isinstance(a, Move | Cancel)
+                         or (isinstance(a, UpdateEvent) and a.disruptive))
+                     and a.cause == "config")
 
     @property
     def calendar(self) -> tuple[Action, ...]:
@@ -182,7 +186,8 @@ class Plan:
         counts = self.counts()
         lines.append(
             f"Plan: calendar {counts['book']} to book, {counts['move']} to move, "
-            f"{counts['cancel']} to cancel, {counts['unchanged']} unchanged; notes list "
+            f"{counts['update']} to update, {counts['cancel']} to cancel, "
+            f"{counts['unchanged']} unchanged; notes list "
             f"{counts['create-item']} to create, {counts['update-item']} to update, "
             f"{counts['tag-event']} event records, {counts['unchanged_items']} unchanged; "
             f"Teams {counts['install-app']} app installs, {counts['send-nudge']} nudges to "

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from worker.observe.state import NONE, AttendeeState, ObservedSession
-from worker.plan.actions import Book, CalendarAction, Cancel, Later, Move
+from worker.plan.actions import Book, CalendarAction, Cancel, Later, Move, UpdateEvent
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,8 @@ def project(sessions: Mapping[str, Sequence[ObservedSession]],
             booked[action.key] = action
             result.setdefault(action.key, []).append(_booked(action, now))
             continue
-        changing.add(action.key)
+        if not isinstance(action, UpdateEvent):
+            changing.add(action.key)
         found = result.get(action.key, [])
         for index, session in enumerate(found):
             if session.event_id != action.event_id:
@@ -66,6 +67,12 @@ def project(sessions: Mapping[str, Sequence[ObservedSession]],
                     attendees=tuple(AttendeeState(a.email, NONE) for a in session.attendees))
             elif isinstance(action, Cancel):
                 found[index] = replace(session, is_cancelled=True)
+            elif isinstance(action, UpdateEvent):
+                kept = {a.email.lower(): a for a in session.attendees}
+                found[index] = replace(
+                    session, end=action.end, subject=action.subject, invite=action.invite,
+                    attendees=tuple(kept.get(e, AttendeeState(e, NONE))
+                                    for e in action.attendees))
     return Projection(result, source, booked, frozenset(changing), unmoved)
 
 

@@ -79,6 +79,10 @@ class RunSummary:
         return self.done("move")
 
     @property
+    def updated(self) -> int:
+        return self.done("update")
+
+    @property
     def cancelled(self) -> int:
         return self.done("cancel")
 
@@ -176,6 +180,7 @@ class RunSummary:
             "outcomes": self.by_status(),
             "booked": self.booked,
             "moved": self.moved,
+            "updated": self.updated,
             "cancelled": self.cancelled,
             "unchanged": self.unchanged,
             "failed": [{"action": o.action.id, "pairing": o.action.pairing_id,
@@ -200,13 +205,15 @@ class RunSummary:
         if self.applied:
             done = Counter(o.action.kind for o in self.outcomes if o.status is Status.done)
             head = (f"Run: calendar {done['book']} booked, {done['move']} moved, "
-                    f"{done['cancel']} cancelled, {self.unchanged} unchanged; notes list "
+                    f"{done['update']} updated, {done['cancel']} cancelled, "
+                    f"{self.unchanged} unchanged; notes list "
                     f"{done['create-item']} created, {done['update-item']} updated; Teams "
                     f"{done['install-app']} app installs, {done['send-nudge']} nudges sent, "
                     f"{counts['hold-nudge']} held")
         else:
             head = (f"Dry run: calendar {counts['book']} to book, {counts['move']} to move, "
-                    f"{counts['cancel']} to cancel, {self.unchanged} unchanged; notes list "
+                    f"{counts['update']} to update, {counts['cancel']} to cancel, "
+                    f"{self.unchanged} unchanged; notes list "
                     f"{counts['create-item']} to create, {counts['update-item']} to update; "
                     f"Teams {counts['install-app']} app installs, {counts['send-nudge']} "
                     f"nudges to send, {counts['hold-nudge']} held")

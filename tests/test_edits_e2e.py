@@ -1,0 +1,85 @@
+"""Edits of the config after sessions are booked: each shows in `plan` as an update and
+reaches the upcoming events and their list items; held sessions are never changed."""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+from datetime import timedelta
+from pathlib import Path
+
+from graph.sandbox.calendar import end_of, start_of, store_of
+from tests.conftest import EXAMPLE_CONFIG
+from tests.records_helpers import item_for
+from tests.test_run_e2e import START, make_world
+from worker.cli.demo import DemoWorld
+from worker.config import load_config
+from worker.run.job import execute
+
+ORGANIZER = "mentoring@contoso.com"
+KEY = "leadership-2027/ceo-ava/1"
+
+
+def edited(world: DemoWorld, tmp_path: Path, file: str, old: str, new: str) -> DemoWorld:
+    config = tmp_path / "config"
+    if not config.exists():
+        shutil.copytree(EXAMPLE_CONFIG, config)
+    path = config / file
+    text = path.read_text(encoding="utf-8")
+    assert old in text
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+    return dataclasses.replace(world, config=load_config(config, today=START.date()))
+
+
+def event_of(world: DemoWorld, key: str) -> dict[str, object]:
+    owner = world.sandbox.state.directory.get(ORGANIZER)
+    [event] = [e for e in store_of(world.sandbox).calendar(owner.id).values()
+               if any(p.get("value") == key for p in e.get("singleValueExtendedProperties") or [])]
+    return event
+
+
+def test_a_new_duration_updates_every_upcoming_event_and_its_item(tmp_path: Path) -> None:
+    world = make_world()
+    world.run()
+    world = edited(world, tmp_path, "program.yaml", "duration_minutes: 45", "duration_minutes: 60")
+    plan, _ = execute(world.client, world.config, world.clock, world.templates, apply=False)
+    assert "~ update session 1: minutes 45 -> 60" in plan.render_text()
+    assert plan.counts()["update"] == 20
+    # Twenty sessions get longer: a change of the whole program, so the gate asks for --force.
+    assert plan.refusal() is not None
+    summary = world.run(force=True)
+    assert summary.updated == 20 and summary.not_done() == []
+    event = event_of(world, KEY)
+    assert end_of(event) - start_of(event) == timedelta(minutes=60)
+    assert item_for(world, KEY).fields["SessionEnd"] == end_of(event).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert world.run().writes == 0
+
+
+def test_a_new_mentor_becomes_the_attendee_of_the_upcoming_sessions(tmp_path: Path) -> None:
+    world = make_world()
+    world.run()
+    world = edited(world, tmp_path, "pairings.yaml", "mentor: ava.nguyen@contoso.com",
+                   "mentor: zoe.williams@contoso.com")
+    plan, _ = execute(world.client, world.config, world.clock, world.templates, apply=False)
+    text = plan.render_text()
+    assert "~ update session 1: attendees" in text and "zoe.williams@contoso.com" in text
+    world.run()
+    attendees = {a["emailAddress"]["address"] for a in event_of(world, KEY)["attendees"]}
+    assert attendees == {"zoe.williams@contoso.com", "margaret.hale@contoso.com"}
+    assert item_for(world, KEY).fields["MentorEmail"] == "zoe.williams@contoso.com"
+    assert world.run().writes == 0
+
+
+def test_a_held_session_is_never_changed_by_an_edit(tmp_path: Path) -> None:
+    world = make_world()
+    world.run()
+    first = event_of(world, KEY)
+    world.clock.set(end_of(first) + timedelta(hours=1))
+    world.run()
+    before = dict(event_of(world, KEY))
+    world = edited(world, tmp_path, "program.yaml", "duration_minutes: 45", "duration_minutes: 60")
+    plan, _ = execute(world.client, world.config, world.clock, world.templates, apply=False)
+    assert not [a for a in plan.actions if a.kind == "update" and a.key == KEY]
+    world.run(force=True)
+    after = event_of(world, KEY)
+    assert (start_of(after), end_of(after)) == (start_of(before), end_of(before))
