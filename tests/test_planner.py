@@ -261,3 +261,34 @@ def test_no_session_is_booked_before_the_pairings_start() -> None:
     books = [a for a in the_plan.actions if isinstance(a, Book)]
     assert books and all(b.start.astimezone(NEW_YORK).date() >= start for b in books)
     assert books[0].start.astimezone(NEW_YORK).date() <= start + timedelta(days=4)
+
+
+def test_a_new_mentor_keeps_the_time_when_free_then() -> None:
+    booked = session(1, datetime(2027, 1, 12, 15, tzinfo=UTC))
+    new = "leo@contoso.com"
+    the_plan = plan(config(pairing(mentor=new)), observed(new, MENTEE, sessions=[booked]), NOW)
+    [update] = [a for a in the_plan.actions if a.kind == "update"]
+    assert update.start == booked.start and update.attendees == tuple(sorted([new, MENTEE]))
+
+
+def test_a_new_mentor_busy_then_moves_the_session() -> None:
+    booked = session(1, datetime(2027, 1, 12, 15, tzinfo=UTC))
+    new = "leo@contoso.com"
+    state = observed(new, MENTEE, sessions=[booked])
+    state.schedules[new] = replace(schedule(new), busy=(Interval(booked.start, booked.end),))
+    the_plan = plan(config(pairing(mentor=new)), state, NOW)
+    [update] = [a for a in the_plan.actions if a.kind == "update"]
+    assert update.start != booked.start and "start" in update.changes
+    assert "the new time suits" in update.describe()
+    assert update.cause == "config" and update.disruptive
+
+
+def test_a_later_start_date_moves_the_sessions_before_it() -> None:
+    booked = [session(1, datetime(2027, 1, 12, 15, tzinfo=UTC)),
+              session(2, datetime(2027, 2, 2, 15, tzinfo=UTC))]
+    start = date(2027, 1, 25)
+    the_plan = plan(config(pairing(start=start)), observed(MENTOR, MENTEE, sessions=booked),
+                    NOW)
+    updates = {a.number: a for a in the_plan.actions if a.kind == "update"}
+    assert updates[1].start.astimezone(NEW_YORK).date() >= start
+    assert "the pairing now starts later" in updates[1].describe()

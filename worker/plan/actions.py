@@ -196,12 +196,13 @@ class UpdateEvent(_Action):
     @property
     def disruptive(self) -> bool:
         """A new length or other people: what the safety gate counts (a new text is not)."""
-        return "minutes" in self.becomes or "attendees" in self.becomes
+        return bool({"minutes", "attendees", "start"} & set(self.becomes))
 
     def describe(self) -> str:
-        parts = [f"{k} {_short(self.was.get(k), 30)} -> {_short(v, 30)}"
-                 for k, v in self.becomes.items()]
-        return f"~ update session {self.number}: " + "; ".join(parts)
+        parts = [f"{k} {_show(self.was.get(k))} -> {_show(v)}"
+                 for k, v in self.becomes.items() if k != "why"]
+        why = f" ({self.becomes['why']})" if "why" in self.becomes else ""
+        return f"~ update session {self.number}: " + "; ".join(parts) + why
 
 
 CalendarAction = Book | Move | Cancel | UpdateEvent
@@ -382,6 +383,14 @@ class PostCard(_Action):
 
 TeamsAction = InstallApp | SendNudge | HoldNudge | PostCard
 Action = CalendarAction | NotesListAction | TeamsAction
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, datetime):
+        return fmt_utc(value)
+    if isinstance(value, list | tuple):
+        return ", ".join(str(v) for v in value)
+    return _short(value, 40)
 
 
 def _short(value: Any, limit: int = 40) -> str:

@@ -109,11 +109,23 @@ def people_needing_schedules(config: Config, observed_sessions: dict[str, list[O
         upcoming = sum(1 for s in live if s is not None and s.end > now)
         missing = any(s is None for s in live)
         needs_move = any(
-            s is not None and s.start > now and _wants_move(s, pairing) for s in live
+            s is not None and s.start > now and (_wants_move(s, pairing)
+                                                 or _edited_time(s, pairing, config))
+            for s in live
         )
         if needs_move or (missing and upcoming < program.keep_booked):
             needed.update({pairing.mentor.lower(), pairing.mentee.lower()})
     return needed
+
+
+def _edited_time(session: ObservedSession, pairing: Pairing, config: Config) -> bool:
+    """An edit that may make the session's time wrong for someone: other people, another
+    length, or a start date after it. Their free/busy is read to check (and to move)."""
+    people = {pairing.mentor.lower(), pairing.mentee.lower()}
+    length = (session.end - session.start).total_seconds() // 60
+    return ({a.email.lower() for a in session.attendees} != people
+            or length != config.program.duration_minutes
+            or session.start.date() < pairing.start)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -267,12 +279,18 @@ def _plan_pairing(
                 elif problem is not None:
                     problems.append(problem)
             elif session.start > now:
-                # An edit of the config or the templates reaches every session not yet held.
-                update = update_action(config, pairing, spec, session, observed.people,
-                                       templates)
+                # An edit of the config or the templates reaches every session not yet held:
+                # it keeps its time when that still suits both people, else it moves.
+                target = pairing.start if prev_start is None else (prev_start + cadence).date()
+                update, problem = finder.edit(
+                    session, update_action(config, pairing, spec, session, observed.people,
+                                           templates), target)
                 if update is not None:
                     actions.append(update)
                     changed += 1
+                    start = update.start
+                if problem is not None:
+                    problems.append(problem)
             prev_start = start
             continue
         if upcoming >= program.keep_booked:

@@ -68,9 +68,12 @@ def project(sessions: Mapping[str, Sequence[ObservedSession]],
             elif isinstance(action, Cancel):
                 found[index] = replace(session, is_cancelled=True)
             elif isinstance(action, UpdateEvent):
-                kept = {a.email.lower(): a for a in session.attendees}
+                # People keep their answer unless the time changes (then all answer again).
+                kept = ({} if action.start != session.start
+                        else {a.email.lower(): a for a in session.attendees})
                 found[index] = replace(
-                    session, end=action.end, subject=action.subject, invite=action.invite,
+                    session, start=action.start, end=action.end, subject=action.subject,
+                    invite=action.invite or session.invite,
                     attendees=tuple(kept.get(e, AttendeeState(e, NONE))
                                     for e in action.attendees))
     return Projection(result, source, booked, frozenset(changing), unmoved)

@@ -13,12 +13,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 
+from graph.values import graph_datetime
 from worker.config import Config, Pairing
 from worker.core.holidays import UnknownCountry, holidays_for
 from worker.core.intervals import Interval
 from worker.core.timezones import abbreviation
 from worker.observe.state import Observed, ObservedSession
-from worker.plan.actions import Move, PairProblem
+from worker.plan.actions import Move, PairProblem, UpdateEvent
 from worker.plan.booking import move_action
 from worker.plan.nudges import declined_slots
 from worker.plan.slots import (
@@ -156,6 +157,49 @@ class SlotContext:
             )
         return slot
 
+    def edit(self, session: ObservedSession, update: UpdateEvent | None, target: date,
+             ) -> tuple[UpdateEvent | None, PairProblem | None]:
+        """`update` as it stands when the session's time still suits both people (and is
+        not before the pairing's start); else the same update at a new time near the date it
+        should have."""
+        new_people = update is not None and "attendees" in update.becomes
+        longer = update is not None and "minutes" in update.becomes
+        early = session.start.date() < self.pairing.start
+        if update is None and not early:
+            return None, None
+        if not (new_people or longer or early):
+            return update, None
+        people = self._participants()
+        if isinstance(people, str):
+            return None, PairProblem(self.pairing.id, f"session {session.number}: {people}",
+                                     key=session.key)
+        # The session's own event must not block it (for those who are attendees already).
+        attending = {a.email.lower() for a in session.attendees}
+        people = tuple(Participant(p.email, p.zone, p.working,
+                                   tuple(b for b in p.busy
+                                         if p.email.lower() not in attending
+                                         or not (b.start == session.start
+                                                 and b.end == session.end)),
+                                   p.holidays) for p in people)
+        end = session.start + self.duration
+        slot = Interval(session.start, end)
+        request = self._request(target if early else session.start.date(), people)
+        # Keeping a booked time needs no notice: it is on the calendars already.
+        keep = replace(_exact(request, slot), not_before=min(request.not_before, slot.start))
+        if not early and not violations(keep, slot):
+            self.run.add((self.pairing.mentor, self.pairing.mentee), slot)
+            return update, None
+        why = ("the pairing now starts later" if early else
+               "the new time suits the people of the edited pairing")
+        found = find_slot(request)
+        if found is None:
+            return None, PairProblem(
+                self.pairing.id, f"session {session.number} cannot keep its time after the "
+                "edit and no other time fits: " + explain_no_slot(request), key=session.key)
+        self.run.add((self.pairing.mentor, self.pairing.mentee), found)
+        base = update or _bare_update(session)
+        return _retimed(base, found, why), None
+
     def move(
         self, session: ObservedSession, target: date
     ) -> tuple[Move | None, PairProblem | None]:
@@ -217,6 +261,26 @@ class SlotContext:
         self.run.add(emails, slot)
         return move_action(session, slot, reason, self.now, self.local(slot.start),
                            declined=True), None
+
+
+def _bare_update(session: ObservedSession) -> UpdateEvent:
+    """An update that changes nothing but what `_retimed` adds (the time)."""
+    return UpdateEvent(
+        pairing_id=session.pairing_id, key=session.key, number=session.number,
+        event_id=session.event_id, organizer=session.organizer, start=session.start,
+        end=session.end, subject=session.subject,
+        attendees=tuple(a.email.lower() for a in session.attendees),
+        invite=session.invite or "", changes={}, cause="config")
+
+
+def _retimed(update: UpdateEvent, slot: Interval, why: str) -> UpdateEvent:
+    """`update` with a new time as well (the PATCH carries it; attendees answer again)."""
+    was = {**update.was, "start": update.start}
+    becomes = {**update.becomes, "start": slot.start, "why": why}
+    changes = {**update.changes, "start": graph_datetime(slot.start),
+               "end": graph_datetime(slot.end)}
+    return replace(update, start=slot.start, end=slot.end, was=was, becomes=becomes,
+                   changes=changes)
 
 
 def _exact(request: SlotRequest, wanted: Interval) -> SlotRequest:
