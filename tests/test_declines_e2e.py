@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 from graph.sandbox.calendar import start_of, store_of
+from tests.records_helpers import item_for
 from tests.test_run_e2e import make_world
 from worker.cli.demo import DemoWorld
+from worker.cli.report import read_report, render_html, render_text
 
 KEY = "leadership-2027/personal-zoe/1"
 
@@ -35,3 +37,9 @@ def test_a_person_who_declines_every_time_gets_three_moves_then_the_admin_is_tol
     told = [s for s in summaries
             if any("needs attention" in p.reason and p.key == KEY for p in s.plan.problems)]
     assert told and all(s.exit_code == 1 for s in told)
+    # The list item says so, and the report lists it for the program team.
+    assert "needs attention" in item_for(world, KEY).fields["Attention"]
+    report = read_report(world.client, world.config, world.clock.now())
+    assert {a.pairing_id for a in report.attention} == {"personal-zoe"}  # both her sessions
+    assert "Needs attention (" in render_text(report)
+    assert "after 3 moves" in render_html(report)

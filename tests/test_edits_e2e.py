@@ -83,3 +83,22 @@ def test_a_held_session_is_never_changed_by_an_edit(tmp_path: Path) -> None:
     world.run(force=True)
     after = event_of(world, KEY)
     assert (start_of(after), end_of(after)) == (start_of(before), end_of(before))
+
+
+def test_a_person_who_left_puts_the_pair_on_needs_attention_and_nothing_is_deleted() -> None:
+    from tests.conftest import tagged_event_counts
+    from worker.cli.report import read_report
+
+    world = make_world()
+    world.run()
+    before = tagged_event_counts(world.sandbox, ORGANIZER)
+    gone = world.sandbox.state.directory.get("margaret.hale@contoso.com")
+    del world.sandbox.state.directory.users[gone.id]
+    summary = world.run()
+    assert any(p.pairing_id == "ceo-ava" and "needs attention" in p.reason
+               and "margaret.hale@contoso.com" in p.reason for p in summary.plan.problems)
+    assert summary.exit_code == 1 and summary.cancelled == 0
+    assert tagged_event_counts(world.sandbox, ORGANIZER) == before
+    assert "does not exist" in item_for(world, KEY).fields["Attention"]
+    report = read_report(world.client, world.config, world.clock.now())
+    assert {a.pairing_id for a in report.attention} == {"ceo-ava"}

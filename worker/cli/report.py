@@ -17,7 +17,7 @@ import csv
 import html
 import io
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
@@ -53,6 +53,7 @@ class Tally:
     notes_posted: int = 0
     notes_missing: int = 0
     notes_shared: int = 0
+    needs_attention: int = 0
 
     def add(self, item: dict[str, Any]) -> None:
         status = item.get("SessionStatus")
@@ -68,10 +69,20 @@ class Tally:
         self.notes_posted += posted
         self.notes_missing += status == HELD and not posted
         self.notes_shared += posted and item.get("SharedWithProgram") is True
+        self.needs_attention += bool(str(item.get("Attention") or "").strip())
 
 
 COUNT_COLUMNS = ("booked", "held", "declined", "rescheduled", "cancelled", "notes_posted",
-                 "notes_missing", "notes_shared")
+                 "notes_missing", "notes_shared", "needs_attention")
+
+
+@dataclass(frozen=True)
+class Attention:
+    """A session the program team must look at, and why (the worker writes it on the item)."""
+
+    pairing_id: str
+    title: str
+    text: str
 
 
 @dataclass(frozen=True)
@@ -90,6 +101,7 @@ class Report:
     total: Tally
     shared: list[SharedNote]
     list_url: str = ""
+    attention: list[Attention] = field(default_factory=list)
 
 
 def build_report(items: Iterable[dict[str, Any]], config: Config, generated: datetime,
@@ -100,6 +112,7 @@ def build_report(items: Iterable[dict[str, Any]], config: Config, generated: dat
     }
     total = Tally("ALL")
     shared: list[SharedNote] = []
+    attention: list[Attention] = []
     for item in items:
         values = item.get("fields") or {}
         if values.get("ProgramId") != config.program.id:
@@ -115,8 +128,13 @@ def build_report(items: Iterable[dict[str, Any]], config: Config, generated: dat
         if has_notes(values.get("Notes")) and values.get("SharedWithProgram") is True:
             shared.append(SharedNote(str(values.get("Title") or values.get("SessionKey")),
                                      pairing_id, str(item.get("webUrl") or "")))
+        if str(values.get("Attention") or "").strip():
+            attention.append(Attention(pairing_id, str(values.get("Title") or
+                                                       values.get("SessionKey")),
+                                       str(values["Attention"]).strip()))
     return Report(config.program.id, config.program.name, generated,
-                  [pairs[k] for k in sorted(pairs)], total, shared, list_url)
+                  [pairs[k] for k in sorted(pairs)], total, shared, list_url,
+                  sorted(attention, key=lambda a: (a.pairing_id, a.title)))
 
 
 def read_report(client: GraphClient, config: Config, generated: datetime) -> Report:
@@ -152,6 +170,9 @@ def render_text(report: Report) -> str:
         lines.append("  ".join(cell.ljust(widths[i]) if i == 0 else cell.rjust(widths[i])
                                for i, cell in enumerate(row)))
     lines.append(f"{len(report.shared)} session note(s) shared with the program.")
+    if report.attention:
+        lines.append(f"Needs attention ({len(report.attention)}):")
+        lines.extend(f"  {a.pairing_id}: {a.title}: {a.text}" for a in report.attention)
     return "\n".join(lines) + "\n"
 
 
@@ -222,6 +243,10 @@ def render_html(report: Report) -> str:
         f"<li>{_link(note.url, note.title)} ({esc(note.pairing_id)})</li>"
         for note in report.shared
     ) or "<li>None yet.</li>"
+    attention = "".join(
+        f"<li><b>{esc(a.pairing_id)}</b>: {esc(a.title)}: {esc(a.text)}</li>"
+        for a in report.attention
+    ) or "<li>Nothing: every pair is on track.</li>"
     return (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
         f"<title>{esc(report.program_name)}: report</title><style>{CSS}</style></head><body>"
@@ -232,6 +257,7 @@ def render_html(report: Report) -> str:
         f"<tbody>{''.join(rows)}</tbody></table>"
         f"<h2>Sessions held and notes, per pair</h2><p class=\"legend\">{legend}</p>"
         f"{_chart(report)}"
+        f"<h2>Needs attention</h2><ul>{attention}</ul>"
         f"<h2>Notes shared with the program</h2><ul>{shared}</ul>"
         "</body></html>\n"
     )

@@ -96,6 +96,9 @@ COLUMNS: tuple[ColumnSpec, ...] = (
     ColumnSpec("EventId", "Outlook event id", "note"),
     ColumnSpec("RescheduleCount", "Times rescheduled", "number"),
     ColumnSpec("RecordHash", "Record version"),
+    # What the program team must look at (declined past the move limit, a person who left the
+    # directory, no time fits); empty when all is well. Written only when there is something.
+    ColumnSpec("Attention", "Needs attention", "note"),
 )
 BY_NAME = {c.name: c for c in COLUMNS}
 
@@ -105,6 +108,7 @@ WORKER_COLUMNS = (
     TITLE, "ProgramId", "PairingId", "SessionKey", "SessionNumber", "Topic", "Phase",
     "MentorEmail", "MentorName", "MenteeEmail", "MenteeName", "SessionStart", "SessionEnd",
     "SessionStatus", "JoinUrl", "NotesStatus", "EventId", "RescheduleCount", "RecordHash",
+    "Attention",
 )
 # Written once, when the item is created; the pair may tailor it afterwards.
 SEEDED_COLUMNS = ("Agenda",)

@@ -187,6 +187,15 @@ def _foreign(foreign: Mapping[str, list[ObservedSession]], known_pairings: set[s
     return notices, vanished
 
 
+def _missing(role: str, email: str, why: str) -> str:
+    """Someone the directory did not give us: gone (the program team must act), or a lookup
+    that failed this time (the next run looks again)."""
+    if why.startswith("lookup deferred"):
+        return f"{role} {email} could not be looked up now ({why}); next run"
+    return f"needs attention: {role} {email} does not exist in the tenant" + (
+        f" ({why})" if why else "")
+
+
 def _answer(session: ObservedSession, pairing: Pairing) -> str:
     members = {pairing.mentor.lower(), pairing.mentee.lower()}
     who = [a.email for a in session.attendees
@@ -241,9 +250,7 @@ def _plan_pairing(
         return actions + cancels, problems, state(len(cancels))
 
     missing = [
-        f"{role} {email} does not exist in the tenant"
-        + (f" ({observed.missing_people[email.lower()]})"
-           if observed.missing_people.get(email.lower()) else "")
+        _missing(role, email, observed.missing_people.get(email.lower(), ""))
         for role, email in (("mentor", pairing.mentor), ("mentee", pairing.mentee))
         if observed.person(email) is None
     ]

@@ -111,7 +111,7 @@ def spec_of(config: Config, pairing: Pairing | None, number: int) -> SessionSpec
 
 
 def desired_record(session: ObservedSession, config: Config, people: Mapping[str, Person],
-                   now: datetime) -> dict[str, Any]:
+                   now: datetime, attention: str = "") -> dict[str, Any]:
     """The worker's own fields for one session (pure). Keys are column internal names."""
     pairing = next((p for p in config.pairings if p.id == session.pairing_id), None)
     spec = spec_of(config, pairing, session.number)
@@ -138,6 +138,9 @@ def desired_record(session: ObservedSession, config: Config, people: Mapping[str
         "SessionStatus": session_status(session, now),
         "JoinUrl": session.join_url or "",
         "EventId": session.event_id,
+        # Only when there is something: a list made before the column existed keeps working,
+        # and the digests of sessions needing nothing stay what they were.
+        **({"Attention": attention[:2000]} if attention else {}),
     }
 
 
@@ -183,6 +186,8 @@ def owned(record: Mapping[str, Any], current: Mapping[str, Any] | None, *,
     the notes status reads the people's notes column without ever writing it.
     """
     fields = dict(record)
+    if current is not None and current.get("Attention") and "Attention" not in fields:
+        fields["Attention"] = ""  # resolved: clear what the item still says
     count = 0
     if current is not None:
         try:
@@ -228,6 +233,7 @@ def pending_records(
     config: Config,
     people: Mapping[str, Person],
     now: datetime,
+    attention: Mapping[str, str] | None = None,
 ) -> tuple[list[Pending], int]:
     """Sessions whose digest differs from their event's tag, plus recent held sessions whose
     notes were still missing; and how many need nothing. Pure."""
@@ -238,7 +244,8 @@ def pending_records(
         if chosen is None:
             continue
         live = live_event(sessions[key]) is not None
-        record = desired_record(chosen, config, people, now)
+        record = desired_record(chosen, config, people, now,
+                                (attention or {}).get(key, ""))
         tag = RecordTag.parse(chosen.record)
         if tag is not None and tag.digest == digest(record):
             recent = chosen.end + NOTES_WINDOW > now

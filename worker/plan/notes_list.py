@@ -59,7 +59,8 @@ def items_to_read(config: Config, projection: Projection, observed: Observed,
     """Session key -> the item id its event remembers (None: look it up by key)."""
     if config.program.sharepoint is None:
         return {}
-    todo, _ = pending_records(projection.sessions, config, observed.people, now)
+    todo, _ = pending_records(projection.sessions, config, observed.people, now,
+                              projection.attention)
     return {p.session.key: (p.tag.item_id if p.tag else None) for p in todo}
 
 
@@ -94,7 +95,8 @@ def plan_notes_list(config: Config, observed: Observed, projection: Projection,
     notes, item_ids = _known(projection)
     if config.program.sharepoint is None:
         return NotesListPlan(notes=notes, item_ids=item_ids)
-    todo, unchanged = pending_records(projection.sessions, config, observed.people, now)
+    todo, unchanged = pending_records(projection.sessions, config, observed.people, now,
+                                      projection.attention)
     if not todo:
         return NotesListPlan(notes=notes, item_ids=item_ids, unchanged=unchanged)
     where = observed.notes_list

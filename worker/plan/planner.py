@@ -15,7 +15,7 @@ from datetime import datetime
 
 from worker.config import Config
 from worker.config.templates import Templates
-from worker.observe.state import Observed
+from worker.observe.state import Observed, ObservedSession, live_event
 from worker.plan.calendar import CalendarPlan, owned_sessions, plan_calendar
 from worker.plan.notes_list import NotesListPlan, plan_notes_list
 from worker.plan.plan import Plan
@@ -40,7 +40,26 @@ def calendar_stage(desired: Desired, observed: Observed, now: datetime
     # Only sessions the config names are projected: the notes list and Teams stages never
     # touch what a foreign tag marks (a removed pairing, a session past the curriculum).
     mine, _ = owned_sessions(desired.config, observed.sessions)
-    return calendar, project(mine, calendar.actions, now, calendar.unmoved)
+    return calendar, project(mine, calendar.actions, now, calendar.unmoved,
+                             attention(calendar, mine, now))
+
+
+def attention(calendar: CalendarPlan, sessions: dict[str, list[ObservedSession]],
+              now: datetime) -> dict[str, str]:
+    """What the notes list items should tell the program team: a session's own problem, or
+    its pairing's (a person who left the directory) on each of the pair's upcoming sessions."""
+    found: dict[str, str] = {}
+    for problem in calendar.problems:
+        if problem.key:
+            found[problem.key] = problem.reason
+            continue
+        if "needs attention" not in problem.reason:
+            continue  # passing (a lookup to try again): nothing to tell on the items
+        for key, events in sessions.items():
+            live = live_event(events)
+            if live is not None and live.pairing_id == problem.pairing_id and live.end > now:
+                found.setdefault(key, problem.reason)
+    return found
 
 
 def notes_list_stage(desired: Desired, observed: Observed, projection: Projection,

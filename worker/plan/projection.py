@@ -23,6 +23,7 @@ class Projection:
     booked: dict[str, Book] = field(default_factory=dict)  # session key -> its booking now
     changing: frozenset[str] = frozenset()  # keys moved or cancelled by this run
     unmoved: frozenset[str] = frozenset()  # declined, and this run cannot move them
+    attention: Mapping[str, str] = field(default_factory=dict)  # key -> what to look at
 
     def event_id(self, session: ObservedSession) -> str | Later:
         book = self.booked.get(session.key)
@@ -43,7 +44,8 @@ class Projection:
 
 def project(sessions: Mapping[str, Sequence[ObservedSession]],
             actions: Sequence[CalendarAction], now: datetime,
-            unmoved: frozenset[str] = frozenset()) -> Projection:
+            unmoved: frozenset[str] = frozenset(),
+            attention: Mapping[str, str] | None = None) -> Projection:
     result = {key: list(found) for key, found in sessions.items()}
     source: dict[str, str] = {}
     booked: dict[str, Book] = {}
@@ -76,7 +78,8 @@ def project(sessions: Mapping[str, Sequence[ObservedSession]],
                     invite=action.invite or session.invite,
                     attendees=tuple(kept.get(e, AttendeeState(e, NONE))
                                     for e in action.attendees))
-    return Projection(result, source, booked, frozenset(changing), unmoved)
+    return Projection(result, source, booked, frozenset(changing), unmoved,
+                      dict(attention or {}))
 
 
 def _booked(action: Book, now: datetime) -> ObservedSession:
