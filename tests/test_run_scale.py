@@ -98,6 +98,8 @@ def _sessions(world: DemoWorld) -> dict[str, list[tuple[int, datetime, datetime]
         if event.get("isCancelled"):
             continue
         for prop in event.get("singleValueExtendedProperties") or []:
+            if not str(prop["id"]).lower().endswith("name mentoringsession"):
+                continue  # the worker's other properties (record, ledger, invite)
             _, pairing, number = str(prop["value"]).split("/")
             by_pair[pairing].append((int(number), start_of(event), end_of(event)))
     return by_pair
