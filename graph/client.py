@@ -30,9 +30,10 @@ import random
 import threading
 import uuid
 from collections import Counter, deque
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager, ExitStack, contextmanager
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any, Protocol, TypeVar
 from urllib.parse import urlsplit
 
@@ -66,6 +67,38 @@ class TokenSource(Protocol):
     """What the client needs from a credential (`graph.auth.GraphCredential` is one)."""
 
     def token(self, *, force_refresh: bool = False) -> str: ...
+
+
+@dataclass(frozen=True)
+class GraphRequest:
+    """One Graph request, built once by `GraphClient.request` and handed whole to every step of
+    its pipeline (pacing, authorization, sending, retrying, error mapping, logging).
+
+    One value instead of loose arguments means every attempt sends the same request (the same
+    `client-request-id` included, so support can correlate the retries) and no step can be
+    given a different piece of it than another.
+    """
+
+    method: str  # upper-case, as logs and counters show it
+    # Absolute and already checked to keep Graph's origin: the bearer token goes nowhere else.
+    url: str
+    # Copies taken when the request is built, so a caller changing its dict cannot change a retry.
+    params: Mapping[str, Any] | None = None
+    json: Any = None
+    headers: Mapping[str, str] | None = None
+    mailbox: str | None = None  # paces the request with the others to this mailbox
+    # False: Graph cannot deduplicate it, so a lost answer (maybe carried out) is not retried.
+    idempotent: bool = True
+    request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+
+    @property
+    def path(self) -> str:
+        """What errors, logs and counters show (see `graph.errors.safe_path`)."""
+        return safe_path(self.url)
+
+    @property
+    def label(self) -> str:
+        return f"{self.method} {self.path}"
 
 
 @dataclass(frozen=True)
@@ -351,73 +384,60 @@ class GraphClient:
         nothing was done and is retried, but a lost answer (timeout, dropped connection) is
         not, since the first attempt may have been carried out.
         """
-        method = method.upper()
-        url = self._url(path_or_url)
-        label = f"{method} {safe_path(url)}"
-        # One client-request-id for every attempt, so support can correlate the retries.
-        request_id = str(uuid.uuid4())
+        request = GraphRequest(
+            method=method.upper(),
+            url=self._url(path_or_url),
+            params=_snapshot(params),
+            json=json,
+            headers=_snapshot(headers),
+            mailbox=mailbox,
+            idempotent=idempotent,
+        )
+        return self._with_retries(request)
 
-        def attempt() -> GraphResponse:
-            pace: AbstractContextManager[None] = (
-                self.pacer.slot(mailbox) if self.pacer and mailbox else _nothing()
-            )
-            with pace:
-                return self._send_authorized(method, url, params, json, headers, request_id)
+    def _attempt(self, request: GraphRequest) -> GraphResponse:
+        """One attempt. It holds a slot of the request's mailbox while in flight, since
+        Outlook counts concurrent requests per mailbox; a retry waits for a slot again."""
+        pace: AbstractContextManager[None] = (
+            self.pacer.slot(request.mailbox) if self.pacer and request.mailbox else nullcontext()
+        )
+        with pace:
+            return self._send_authorized(request)
 
-        return self._with_retries(label, attempt, lost_answer_retry=idempotent)
-
-    def _send_authorized(
-        self,
-        method: str,
-        url: str,
-        params: Mapping[str, Any] | None,
-        body: Any,
-        headers: Mapping[str, str] | None,
-        request_id: str,
-    ) -> GraphResponse:
-        """One attempt; on 401 fetch a fresh token once and resend (tokens can be revoked
-        or rotated before their expiry), then let a second 401 raise `Unauthorized`."""
-        response = self._send(method, url, params, body, headers, request_id, fresh_token=False)
+    def _send_authorized(self, request: GraphRequest) -> GraphResponse:
+        """Send; on 401 fetch a fresh token once and resend (tokens can be revoked or
+        rotated before their expiry), then let a second 401 raise `Unauthorized`."""
+        response = self._send(request, fresh_token=False)
         if response.status == 401:
-            response = self._send(method, url, params, body, headers, request_id, fresh_token=True)
+            response = self._send(request, fresh_token=True)
         if response.status >= 400:
-            raise self._error(method, url, response)
+            raise self._error(request, response)
         return response
 
-    def _send(
-        self,
-        method: str,
-        url: str,
-        params: Mapping[str, Any] | None,
-        body: Any,
-        headers: Mapping[str, str] | None,
-        request_id: str,
-        *,
-        fresh_token: bool,
-    ) -> GraphResponse:
+    def _send(self, request: GraphRequest, *, fresh_token: bool) -> GraphResponse:
         token = self.credential.token(force_refresh=fresh_token)
         sent = {
             "Accept": "application/json",
-            "client-request-id": request_id,
-            **(dict(headers) if headers else {}),
+            "client-request-id": request.request_id,
+            **(dict(request.headers) if request.headers else {}),
             "Authorization": f"Bearer {token}",
         }
         try:
             raw = self.session.request(
-                method,
-                url,
-                params=dict(params) if params else None,
-                json=body,
+                request.method,
+                request.url,
+                params=dict(request.params) if request.params else None,
+                json=request.json,
                 headers=sent,
                 timeout=self.timeout,
             )
         except (requests.ConnectionError, requests.Timeout) as exc:
-            self._count(method, None, url=safe_path(url))
-            raise TransientError(method, safe_path(url), type(exc).__name__) from exc
-        self._count(method, raw.status_code, url=safe_path(url))
+            self._count(request.method, None, url=request.path)
+            raise TransientError(request.method, request.path, type(exc).__name__) from exc
+        self._count(request.method, raw.status_code, url=request.path)
         return GraphResponse(raw.status_code, dict(raw.headers), raw.content)
 
-    def _error(self, method: str, url: str, response: GraphResponse) -> GraphApiError:
+    def _error(self, request: GraphRequest, response: GraphResponse) -> GraphApiError:
         text = response.content.decode("utf-8", errors="replace")
         try:
             parsed = jsonlib.loads(text) if text else None
@@ -427,8 +447,8 @@ class GraphClient:
             response.status,
             parsed,
             response.headers,
-            method=method,
-            path=safe_path(url),
+            method=request.method,
+            path=request.path,
             now=self.clock.now(),
             raw_text=trim(text),
         )
@@ -440,11 +460,9 @@ class GraphClient:
             return exc.retry_after
         return _backoff(attempt, self._rng)
 
-    def _with_retries(
-        self, label: str, call: Callable[[], T], *, lost_answer_retry: bool = True
-    ) -> T:
+    def _with_retries(self, request: GraphRequest) -> GraphResponse:
         def retryable(exc: BaseException) -> bool:
-            if not lost_answer_retry:
+            if not request.idempotent:
                 # Answers that leave open whether Graph carried the request out.
                 if isinstance(exc, TransientError):
                     return False
@@ -463,7 +481,7 @@ class GraphClient:
                 exc = state.outcome.exception() if state.outcome else None
                 self.log.error(
                     "giving up on %s after attempt %d/%d: %s",
-                    label,
+                    request.label,
                     state.attempt_number,
                     self.max_attempts,
                     _describe(exc),
@@ -480,7 +498,7 @@ class GraphClient:
                 state.attempt_number,
                 self.max_attempts,
                 _describe(exc),
-                label,
+                request.label,
                 state.upcoming_sleep,
             )
 
@@ -492,7 +510,7 @@ class GraphClient:
             before_sleep=before_sleep,
             reraise=True,
         )
-        return retrying(call)
+        return retrying(self._attempt, request)
 
     # -- paging ----------------------------------------------------------------------------
 
@@ -608,7 +626,7 @@ class GraphClient:
             payload.append(item)
         mailboxes: Counter[str] = Counter(r.mailbox for r in pending if r.mailbox)
         pace: AbstractContextManager[None] = (
-            self.pacer.slots(mailboxes) if self.pacer and mailboxes else _nothing()
+            self.pacer.slots(mailboxes) if self.pacer and mailboxes else nullcontext()
         )
         with pace:
             body = self.request("POST", "/$batch", json={"requests": payload}).json()
@@ -647,9 +665,8 @@ class GraphClient:
         return results
 
 
-@contextmanager
-def _nothing() -> Iterator[None]:
-    yield
+def _snapshot(mapping: Mapping[str, T] | None) -> Mapping[str, T] | None:
+    return MappingProxyType(dict(mapping)) if mapping else None
 
 
 def _describe(exc: BaseException | None) -> str:
