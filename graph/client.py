@@ -5,7 +5,8 @@ succeed later (429, 500/502/503/504, no answer) and honour `Retry-After`; always
 every `@odata.nextLink`; batch up to 20 requests and retry only the inner ones that failed; and
 pace requests per mailbox so a large program does not live on 429s. The transport (a
 `requests.Session`) and the clock are injected, so tests use `responses` or the in-process
-sandbox and sleep on a `ManualClock`.
+sandbox and sleep on a `ManualClock`. The pacer (`graph.pacing`) and the run summary's
+counters (`graph.stats`) live beside it.
 
 POST is retried like any other method. That is safe for this worker because every POST it
 sends is idempotent: events carry a deterministic `transactionId` (Graph answers a repeated
@@ -15,8 +16,6 @@ first, and `getSchedule` only reads.
 Graph facts relied on here:
 - throttling: 429 with `Retry-After` in seconds; without it, back off exponentially
   (https://learn.microsoft.com/graph/throttling);
-- Outlook limits per app and mailbox: 10,000 requests per 10 minutes, 4 concurrent requests
-  (https://learn.microsoft.com/graph/throttling-limits#outlook-service-limits);
 - `$batch`: at most 20 requests, `dependsOn` between them, inner responses each carry their own
   status and headers (`Retry-After` included) and may come back in any order; a request whose
   dependency failed answers 424 (https://learn.microsoft.com/graph/json-batching).
@@ -27,11 +26,10 @@ from __future__ import annotations
 import json as jsonlib
 import logging
 import random
-import threading
 import uuid
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Protocol, TypeVar
@@ -52,11 +50,9 @@ from graph.errors import (
     safe_path,
     trim,
 )
+from graph.pacing import MailboxPacer
+from graph.stats import ClientStats
 
-WRITE_METHODS = frozenset({"POST", "PATCH", "PUT", "DELETE"})
-# POSTs that only read: Graph actions taking their parameters in a body, and the `$batch`
-# envelope (whose inner writes are counted one by one).
-READ_ONLY_POSTS = ("/$batch", "/calendar/getschedule")
 BATCH_LIMIT = 20  # https://learn.microsoft.com/graph/json-batching
 DEFAULT_MAX_PAGES = 1000
 _LOG = logging.getLogger("graph.client")
@@ -123,127 +119,6 @@ class GraphResponse:
         if isinstance(body, dict) and isinstance(body.get("@odata.etag"), str):
             return str(body["@odata.etag"])
         return None
-
-
-@dataclass
-class ClientStats:
-    """Counters for the run summary. Inner `$batch` requests are counted apart from the HTTP
-    requests that carried them; writes, 429s, retries and statuses include inner requests."""
-
-    requests: int = 0
-    batch_inner_requests: int = 0
-    writes: int = 0
-    throttled: int = 0
-    retries: int = 0
-    by_status: Counter[int] = field(default_factory=Counter)
-    # Graph operations per service behind Graph (each `$batch` inner request counts, the
-    # `$batch` envelope does not): what each service's throttling counts.
-    by_service: Counter[str] = field(default_factory=Counter)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "requests": self.requests,
-            "batch_inner_requests": self.batch_inner_requests,
-            "writes": self.writes,
-            "throttled": self.throttled,
-            "retries": self.retries,
-            "by_status": dict(sorted(self.by_status.items())),
-            "by_service": dict(sorted(self.by_service.items())),
-        }
-
-
-def service_of(path: str) -> str:
-    """Which service behind Graph a request path reaches (for counting, not routing)."""
-    lowered = path.split("?", 1)[0].lower()
-    if "/sites/" in lowered or lowered.startswith("/sites"):
-        return "sharepoint"
-    if "/teamwork/" in lowered or "/appcatalogs" in lowered:
-        return "teams"
-    if "/events" in lowered or "/calendar" in lowered:
-        return "outlook"
-    if lowered.endswith("/$batch"):
-        return "batch"
-    return "directory"
-
-
-class MailboxPacer:
-    """Keeps each mailbox under Outlook's per-app limits before Graph has to say 429.
-
-    Per mailbox: at most `max_concurrent` requests in flight (a semaphore) and at most
-    `max_per_window * headroom` requests started in any sliding `window` seconds. Waiting for
-    the window sleeps on the injected clock. Thread-safe.
-    """
-
-    def __init__(
-        self,
-        clock: Clock,
-        max_concurrent: int = 4,
-        max_per_window: int = 10_000,
-        window: float = 600.0,
-        headroom: float = 0.9,
-    ) -> None:
-        if max_concurrent < 1 or max_per_window < 1 or window <= 0 or not 0 < headroom <= 1:
-            raise ValueError("pacer limits must be positive (headroom in (0, 1])")
-        self.clock = clock
-        self.max_concurrent = max_concurrent
-        self.window = window
-        self.limit = max(1, int(max_per_window * headroom))
-        self._lock = threading.Lock()
-        self._semaphores: dict[str, threading.BoundedSemaphore] = {}
-        self._starts: dict[str, deque[float]] = {}
-
-    @staticmethod
-    def key(mailbox: str) -> str:
-        return mailbox.strip().lower()
-
-    def _semaphore(self, key: str) -> threading.BoundedSemaphore:
-        with self._lock:
-            sem = self._semaphores.get(key)
-            if sem is None:
-                sem = self._semaphores[key] = threading.BoundedSemaphore(self.max_concurrent)
-            return sem
-
-    def _admit(self, key: str, count: int) -> None:
-        """Record `count` request starts, first waiting until the window has room for them."""
-        count = min(count, self.limit)
-        # Each pass either admits or sleeps until the oldest start leaves the window, so the
-        # number of passes is bounded by the window's size (plus slack for other threads).
-        for _ in range(self.limit + 100):
-            with self._lock:
-                now = self.clock.now().timestamp()
-                starts = self._starts.setdefault(key, deque())
-                while starts and starts[0] <= now - self.window:
-                    starts.popleft()
-                if len(starts) + count <= self.limit:
-                    starts.extend([now] * count)
-                    return
-                wait = starts[len(starts) + count - self.limit - 1] + self.window - now
-            self.clock.sleep(max(wait, 0.001))
-        raise GraphClientError(f"mailbox pacer could not admit requests for {key}")
-
-    @contextmanager
-    def slot(self, mailbox: str, requests: int = 1) -> Iterator[None]:
-        """Hold one concurrency slot for `mailbox` while counting `requests` in its window."""
-        key = self.key(mailbox)
-        sem = self._semaphore(key)
-        sem.acquire()
-        try:
-            self._admit(key, requests)
-            yield
-        finally:
-            sem.release()
-
-    @contextmanager
-    def slots(self, mailboxes: Mapping[str, int]) -> Iterator[None]:
-        """One slot per mailbox (taken in sorted order, so threads cannot deadlock) and
-        each mailbox's request count in its window: how a `$batch` is paced."""
-        with ExitStack() as stack:
-            merged: Counter[str] = Counter()
-            for mailbox, count in mailboxes.items():
-                merged[self.key(mailbox)] += count
-            for key in sorted(merged):
-                stack.enter_context(self.slot(key, merged[key]))
-            yield
 
 
 @dataclass(frozen=True)
@@ -316,7 +191,6 @@ class GraphClient:
         self.pacer = pacer if pacer is not None else MailboxPacer(clock)
         self.log = logger or _LOG
         self.stats = ClientStats()
-        self._stats_lock = threading.Lock()
         self._rng = rng or random.Random()
 
     # -- URLs ------------------------------------------------------------------------------
@@ -340,28 +214,6 @@ class GraphClient:
             full = urlsplit(self._url(url))
             url = full.path[len(self._base_path) :] + (f"?{full.query}" if full.query else "")
         return "/" + url.lstrip("/")
-
-    # -- stats -----------------------------------------------------------------------------
-
-    def _count(
-        self, method: str, status: int | None, *, inner: bool = False, url: str = ""
-    ) -> None:
-        path = url.split("?", 1)[0].lower()
-        write = method.upper() in WRITE_METHODS and not path.endswith(READ_ONLY_POSTS)
-        service = service_of(urlsplit(url).path if "://" in url else url)
-        with self._stats_lock:
-            if inner:
-                self.stats.batch_inner_requests += 1
-            else:
-                self.stats.requests += 1
-            if service != "batch":
-                self.stats.by_service[service] += 1
-            if write:
-                self.stats.writes += 1
-            if status is not None:
-                self.stats.by_status[status] += 1
-                if status == 429:
-                    self.stats.throttled += 1
 
     # -- single requests -------------------------------------------------------------------
 
@@ -432,9 +284,9 @@ class GraphClient:
                 timeout=self.timeout,
             )
         except (requests.ConnectionError, requests.Timeout) as exc:
-            self._count(request.method, None, url=request.path)
+            self.stats.count(request.method, None, url=request.path)
             raise TransientError(request.method, request.path, type(exc).__name__) from exc
-        self._count(request.method, raw.status_code, url=request.path)
+        self.stats.count(request.method, raw.status_code, url=request.path)
         return GraphResponse(raw.status_code, dict(raw.headers), raw.content)
 
     def _error(self, request: GraphRequest, response: GraphResponse) -> GraphApiError:
@@ -491,8 +343,7 @@ class GraphClient:
 
         def before_sleep(state: RetryCallState) -> None:
             exc = state.outcome.exception() if state.outcome else None
-            with self._stats_lock:
-                self.stats.retries += 1
+            self.stats.retried()
             self.log.warning(
                 "attempt %d/%d failed with %s on %s; will retry in %.1f s",
                 state.attempt_number,
@@ -595,8 +446,7 @@ class GraphClient:
                 summary,
                 wait,
             )
-            with self._stats_lock:
-                self.stats.retries += len(retry_ids)
+            self.stats.retried(len(retry_ids))
             self.clock.sleep(wait)
             idle += wait
             pending = [r for r in pending if r.id in retry_ids]
@@ -650,7 +500,7 @@ class GraphClient:
                     path=path,
                 )
                 results[req.id] = BatchResult(req.id, 502, {}, None, error)
-                self._count(req.method, 502, inner=True, url=req.url)
+                self.stats.count(req.method, 502, inner=True, url=req.url)
                 continue
             status = int(answer.get("status", 0))
             headers = {str(k): str(v) for k, v in (answer.get("headers") or {}).items()}
@@ -660,7 +510,7 @@ class GraphClient:
                 error = error_from_body(
                     status, inner_body, headers, method=req.method.upper(), path=path, now=now
                 )
-            self._count(req.method, status, inner=True, url=req.url)
+            self.stats.count(req.method, status, inner=True, url=req.url)
             results[req.id] = BatchResult(req.id, status, headers, inner_body, error)
         return results
 
