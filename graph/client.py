@@ -1,24 +1,24 @@
-"""A thin Microsoft Graph HTTP client: tokens, retries, paging, `$batch`, per-mailbox pacing.
+"""A thin Microsoft Graph HTTP client: tokens, retries and paging for one request at a time.
 
 The worker needs few things from Graph, but needs them done right at scale: retry only what may
 succeed later (429, 500/502/503/504, no answer) and honour `Retry-After`; always stop; follow
-every `@odata.nextLink`; batch up to 20 requests and retry only the inner ones that failed; and
-pace requests per mailbox so a large program does not live on 429s. The transport (a
-`requests.Session`) and the clock are injected, so tests use `responses` or the in-process
-sandbox and sleep on a `ManualClock`. The pacer (`graph.pacing`) and the run summary's
-counters (`graph.stats`) live beside it.
+every `@odata.nextLink`. The transport (a `requests.Session`) and the clock are injected, so
+tests use `responses` or the in-process sandbox and sleep on a `ManualClock`. Each request is
+one frozen `GraphRequest` from the moment it is built, so pacing, authorization, sending,
+retrying, error mapping and logging all see the same request, attempt after attempt.
+
+What lives beside it: `graph.batch` (`$batch`, whose inner requests are retried one by one),
+`graph.pacing` (per-mailbox limits, applied before sending), `graph.retry` (waits and log
+wording shared by both retry paths), `graph.stats` (the run summary's counters).
 
 POST is retried like any other method. That is safe for this worker because every POST it
 sends is idempotent: events carry a deterministic `transactionId` (Graph answers a repeated
 create with the same id without a second event), list item upserts are looked up by key
-first, and `getSchedule` only reads.
+first, and `getSchedule` only reads. A POST that is not (a Teams notification) says so with
+`idempotent=False`.
 
-Graph facts relied on here:
-- throttling: 429 with `Retry-After` in seconds; without it, back off exponentially
-  (https://learn.microsoft.com/graph/throttling);
-- `$batch`: at most 20 requests, `dependsOn` between them, inner responses each carry their own
-  status and headers (`Retry-After` included) and may come back in any order; a request whose
-  dependency failed answers 424 (https://learn.microsoft.com/graph/json-batching).
+Graph throttles with 429 and `Retry-After` in seconds; without it, back off exponentially
+(https://learn.microsoft.com/graph/throttling).
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ import json as jsonlib
 import logging
 import random
 import uuid
-from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
@@ -38,12 +37,13 @@ from urllib.parse import urlsplit
 import requests
 from tenacity import RetryCallState, Retrying, retry_if_exception
 
+from graph import retry
+from graph.batch import BatchRequest, BatchResult, run_batch
 from graph.clock import Clock
 from graph.errors import (
     GraphApiError,
     GraphClientError,
     PagingLimitExceeded,
-    ServerError,
     TransientError,
     error_from_body,
     is_transient,
@@ -53,7 +53,6 @@ from graph.errors import (
 from graph.pacing import MailboxPacer
 from graph.stats import ClientStats
 
-BATCH_LIMIT = 20  # https://learn.microsoft.com/graph/json-batching
 DEFAULT_MAX_PAGES = 1000
 _LOG = logging.getLogger("graph.client")
 T = TypeVar("T")
@@ -121,42 +120,6 @@ class GraphResponse:
         return None
 
 
-@dataclass(frozen=True)
-class BatchRequest:
-    """One request inside `$batch`. `url` is relative to the version root (``/users/x``)."""
-
-    id: str
-    method: str
-    url: str
-    body: Any = None
-    headers: Mapping[str, str] = field(default_factory=dict)
-    depends_on: tuple[str, ...] = ()
-    mailbox: str | None = None
-
-
-@dataclass(frozen=True)
-class BatchResult:
-    """One inner response; `error` is the exception a direct call would have raised."""
-
-    id: str
-    status: int
-    headers: Mapping[str, str]
-    body: Any
-    error: GraphApiError | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None
-
-    def json(self) -> Any:
-        return self.body
-
-
-def _backoff(attempt: int, rng: random.Random, base: float = 1.0, cap: float = 60.0) -> float:
-    """Exponential backoff with full jitter: uniform in [0, min(cap, base * 2^(attempt-1))]."""
-    return rng.uniform(0, min(cap, base * 2 ** max(attempt - 1, 0)))
-
-
 class GraphClient:
     """Graph over one `requests.Session`; raises the `graph.errors` tree."""
 
@@ -208,8 +171,8 @@ class GraphClient:
             return path_or_url
         return f"{self.base_url}/{path_or_url.lstrip('/')}"
 
-    def _relative(self, url: str) -> str:
-        """A batch inner URL: relative to the version root, as `$batch` requires."""
+    def relative_url(self, url: str) -> str:
+        """`url` relative to the version root, as `$batch` inner requests need it."""
         if "://" in url:
             full = urlsplit(self._url(url))
             url = full.path[len(self._base_path) :] + (f"?{full.query}" if full.query else "")
@@ -307,10 +270,15 @@ class GraphClient:
 
     # -- retries ---------------------------------------------------------------------------
 
+    def backoff(self, attempt: int) -> float:
+        """The wait before `attempt + 1` when Graph names none. Single requests and `$batch`
+        rounds draw from one random source, so a seeded client backs off reproducibly."""
+        return retry.backoff(attempt, self._rng)
+
     def _wait_for(self, exc: BaseException | None, attempt: int) -> float:
         if isinstance(exc, GraphApiError) and exc.retry_after is not None:
             return exc.retry_after
-        return _backoff(attempt, self._rng)
+        return self.backoff(attempt)
 
     def _with_retries(self, request: GraphRequest) -> GraphResponse:
         def retryable(exc: BaseException) -> bool:
@@ -336,7 +304,7 @@ class GraphClient:
                     request.label,
                     state.attempt_number,
                     self.max_attempts,
-                    _describe(exc),
+                    retry.describe(exc),
                 )
                 return True
             return False
@@ -348,7 +316,7 @@ class GraphClient:
                 "attempt %d/%d failed with %s on %s; will retry in %.1f s",
                 state.attempt_number,
                 self.max_attempts,
-                _describe(exc),
+                retry.describe(exc),
                 request.label,
                 state.upcoming_sleep,
             )
@@ -401,177 +369,8 @@ class GraphClient:
         `Retry-After`, within the client's attempt and wait limits; other inner errors come
         back as `BatchResult.error` so one failure does not hide the others.
         """
-        results: dict[str, BatchResult] = {}
-        for chunk in _chunks(requests_):
-            results.update(self._run_chunk(chunk))
-        return [results[r.id] for r in requests_]
-
-    def _run_chunk(self, chunk: list[BatchRequest]) -> dict[str, BatchResult]:
-        done: dict[str, BatchResult] = {}
-        pending = list(chunk)
-        idle = 0.0
-        for attempt in range(1, self.max_attempts + 1):
-            answers = self._post_batch(pending, done)
-            retry_ids = _retryable(pending, answers)
-            for req in pending:
-                if req.id not in retry_ids:
-                    done[req.id] = answers[req.id]
-            if not retry_ids:
-                return done
-            failed = [answers[i] for i in sorted(retry_ids)]
-            waits = [
-                r.error.retry_after
-                for r in failed
-                if r.error is not None and r.error.retry_after is not None
-            ]
-            wait = max(waits) if waits else _backoff(attempt, self._rng)
-            first = next((r.error for r in failed if r.error and is_transient(r.error)), None)
-            summary = (
-                f"{len(retry_ids)} of {len(pending)} inner requests failed ({_describe(first)})"
-            )
-            if attempt >= self.max_attempts or idle + wait > self.max_retry_wait:
-                self.log.error(
-                    "giving up on POST /$batch after attempt %d/%d: %s",
-                    attempt,
-                    self.max_attempts,
-                    summary,
-                )
-                for req in pending:
-                    done[req.id] = answers[req.id]
-                return done
-            self.log.warning(
-                "attempt %d/%d failed with %s on POST /$batch; will retry in %.1f s",
-                attempt,
-                self.max_attempts,
-                summary,
-                wait,
-            )
-            self.stats.retried(len(retry_ids))
-            self.clock.sleep(wait)
-            idle += wait
-            pending = [r for r in pending if r.id in retry_ids]
-        raise AssertionError("unreachable: the loop returns on its last attempt")
-
-    def _post_batch(
-        self, pending: list[BatchRequest], done: Mapping[str, BatchResult]
-    ) -> dict[str, BatchResult]:
-        ids = {r.id for r in pending}
-        payload: list[dict[str, Any]] = []
-        for req in pending:
-            item: dict[str, Any] = {
-                "id": req.id,
-                "method": req.method.upper(),
-                "url": self._relative(req.url),
-            }
-            headers = dict(req.headers)
-            if req.body is not None:
-                item["body"] = req.body
-                headers.setdefault("Content-Type", "application/json")
-            if headers:
-                item["headers"] = headers
-            # A dependency that already succeeded in an earlier round is not in this batch.
-            deps = [d for d in req.depends_on if d in ids]
-            if deps:
-                item["dependsOn"] = deps
-            payload.append(item)
-        mailboxes: Counter[str] = Counter(r.mailbox for r in pending if r.mailbox)
-        pace: AbstractContextManager[None] = (
-            self.pacer.slots(mailboxes) if self.pacer and mailboxes else nullcontext()
-        )
-        with pace:
-            body = self.request("POST", "/$batch", json={"requests": payload}).json()
-        by_id: dict[str, dict[str, Any]] = {}
-        for answer in (body or {}).get("responses") or []:
-            if isinstance(answer, dict) and "id" in answer:
-                by_id[str(answer["id"])] = answer
-        now = self.clock.now()
-        results: dict[str, BatchResult] = {}
-        for req in pending:
-            answer = by_id.get(req.id)
-            path = safe_path(self._relative(req.url))
-            if answer is None:
-                # Graph promises an answer per id; a missing one is treated as a server error
-                # (retryable), the conservative reading.
-                error: GraphApiError | None = ServerError(
-                    502,
-                    "MissingBatchResponse",
-                    "no inner response for this id",
-                    method=req.method.upper(),
-                    path=path,
-                )
-                results[req.id] = BatchResult(req.id, 502, {}, None, error)
-                self.stats.count(req.method, 502, inner=True, url=req.url)
-                continue
-            status = int(answer.get("status", 0))
-            headers = {str(k): str(v) for k, v in (answer.get("headers") or {}).items()}
-            inner_body = answer.get("body")
-            error = None
-            if status >= 400:
-                error = error_from_body(
-                    status, inner_body, headers, method=req.method.upper(), path=path, now=now
-                )
-            self.stats.count(req.method, status, inner=True, url=req.url)
-            results[req.id] = BatchResult(req.id, status, headers, inner_body, error)
-        return results
+        return run_batch(self, requests_)
 
 
 def _snapshot(mapping: Mapping[str, T] | None) -> Mapping[str, T] | None:
     return MappingProxyType(dict(mapping)) if mapping else None
-
-
-def _describe(exc: BaseException | None) -> str:
-    if isinstance(exc, GraphApiError):
-        return exc.short()
-    if isinstance(exc, TransientError):
-        return exc.reason
-    return type(exc).__name__ if exc else "unknown error"
-
-
-def _retryable(pending: list[BatchRequest], answers: Mapping[str, BatchResult]) -> set[str]:
-    """Ids worth sending again: transient failures, and 424s whose dependency is retried."""
-    retry = {r.id for r in pending if answers[r.id].error and is_transient(answers[r.id].error)}  # type: ignore[arg-type]
-    changed = True
-    while changed:
-        changed = False
-        for req in pending:
-            if req.id in retry or answers[req.id].status != 424:
-                continue
-            if any(dep in retry for dep in req.depends_on):
-                retry.add(req.id)
-                changed = True
-    return retry
-
-
-def _chunks(requests_: Sequence[BatchRequest]) -> list[list[BatchRequest]]:
-    """Split into chunks of at most 20, keeping `depends_on`-linked requests together."""
-    index = {r.id: r for r in requests_}
-    if len(index) != len(requests_):
-        raise ValueError("batch request ids must be unique")
-    parent = {r.id: r.id for r in requests_}
-
-    def root(i: str) -> str:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    for req in requests_:
-        for dep in req.depends_on:
-            if dep not in index:
-                raise ValueError(f"batch request {req.id} depends on unknown id {dep}")
-            parent[root(req.id)] = root(dep)
-    groups: dict[str, list[BatchRequest]] = {}
-    for req in requests_:
-        groups.setdefault(root(req.id), []).append(req)
-    chunks: list[list[BatchRequest]] = []
-    current: list[BatchRequest] = []
-    for group in groups.values():
-        if len(group) > BATCH_LIMIT:
-            raise ValueError(f"{len(group)} linked requests exceed the $batch limit of 20")
-        if len(current) + len(group) > BATCH_LIMIT:
-            chunks.append(current)
-            current = []
-        current.extend(group)
-    if current:
-        chunks.append(current)
-    return chunks

@@ -51,9 +51,7 @@ class ClientStats:
         default_factory=threading.Lock, init=False, repr=False, compare=False
     )
 
-    def count(
-        self, method: str, status: int | None, *, inner: bool = False, url: str = ""
-    ) -> None:
+    def count(self, method: str, status: int | None, *, inner: bool = False, url: str = "") -> None:
         """One request sent: `status` None when no answer came; `inner` for a `$batch` part."""
         path = url.split("?", 1)[0].lower()
         write = method.upper() in WRITE_METHODS and not path.endswith(READ_ONLY_POSTS)

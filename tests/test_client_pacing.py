@@ -9,7 +9,8 @@ from typing import Any
 import requests
 from requests.adapters import BaseAdapter
 
-from graph.client import BatchRequest, GraphClient
+from graph.batch import BatchRequest
+from graph.client import GraphClient
 from graph.clock import ManualClock
 from graph.pacing import MailboxPacer
 
