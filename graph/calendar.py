@@ -19,7 +19,8 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
-from graph.client import BatchRequest, GraphClient
+from graph.batch import BatchRequest
+from graph.client import GraphClient
 from graph.values import graph_datetime, odata_string
 
 # Graph limits for getSchedule.

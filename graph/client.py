@@ -1,25 +1,24 @@
-"""A thin Microsoft Graph HTTP client: tokens, retries, paging, `$batch`, per-mailbox pacing.
+"""A thin Microsoft Graph HTTP client: tokens, retries and paging for one request at a time.
 
 The worker needs few things from Graph, but needs them done right at scale: retry only what may
 succeed later (429, 500/502/503/504, no answer) and honour `Retry-After`; always stop; follow
-every `@odata.nextLink`; batch up to 20 requests and retry only the inner ones that failed; and
-pace requests per mailbox so a large program does not live on 429s. The transport (a
-`requests.Session`) and the clock are injected, so tests use `responses` or the in-process
-sandbox and sleep on a `ManualClock`.
+every `@odata.nextLink`. The transport (a `requests.Session`) and the clock are injected, so
+tests use `responses` or the in-process sandbox and sleep on a `ManualClock`. Each request is
+one frozen `GraphRequest` from the moment it is built, so pacing, authorization, sending,
+retrying, error mapping and logging all see the same request, attempt after attempt.
+
+What lives beside it: `graph.batch` (`$batch`, whose inner requests are retried one by one),
+`graph.pacing` (per-mailbox limits, applied before sending), `graph.retry` (waits and log
+wording shared by both retry paths), `graph.stats` (the run summary's counters).
 
 POST is retried like any other method. That is safe for this worker because every POST it
 sends is idempotent: events carry a deterministic `transactionId` (Graph answers a repeated
 create with the same id without a second event), list item upserts are looked up by key
-first, and `getSchedule` only reads.
+first, and `getSchedule` only reads. A POST that is not (a Teams notification) says so with
+`idempotent=False`.
 
-Graph facts relied on here:
-- throttling: 429 with `Retry-After` in seconds; without it, back off exponentially
-  (https://learn.microsoft.com/graph/throttling);
-- Outlook limits per app and mailbox: 10,000 requests per 10 minutes, 4 concurrent requests
-  (https://learn.microsoft.com/graph/throttling-limits#outlook-service-limits);
-- `$batch`: at most 20 requests, `dependsOn` between them, inner responses each carry their own
-  status and headers (`Retry-After` included) and may come back in any order; a request whose
-  dependency failed answers 424 (https://learn.microsoft.com/graph/json-batching).
+Graph throttles with 429 and `Retry-After` in seconds; without it, back off exponentially
+(https://learn.microsoft.com/graph/throttling).
 """
 
 from __future__ import annotations
@@ -27,36 +26,33 @@ from __future__ import annotations
 import json as jsonlib
 import logging
 import random
-import threading
 import uuid
-from collections import Counter, deque
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager, ExitStack, contextmanager
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any, Protocol, TypeVar
 from urllib.parse import urlsplit
 
 import requests
 from tenacity import RetryCallState, Retrying, retry_if_exception
 
+from graph import retry
+from graph.batch import BatchRequest, BatchResult, run_batch
 from graph.clock import Clock
 from graph.errors import (
     GraphApiError,
     GraphClientError,
     PagingLimitExceeded,
-    ServerError,
     TransientError,
     error_from_body,
     is_transient,
     safe_path,
     trim,
 )
+from graph.pacing import MailboxPacer
+from graph.stats import ClientStats
 
-WRITE_METHODS = frozenset({"POST", "PATCH", "PUT", "DELETE"})
-# POSTs that only read: Graph actions taking their parameters in a body, and the `$batch`
-# envelope (whose inner writes are counted one by one).
-READ_ONLY_POSTS = ("/$batch", "/calendar/getschedule")
-BATCH_LIMIT = 20  # https://learn.microsoft.com/graph/json-batching
 DEFAULT_MAX_PAGES = 1000
 _LOG = logging.getLogger("graph.client")
 T = TypeVar("T")
@@ -66,6 +62,38 @@ class TokenSource(Protocol):
     """What the client needs from a credential (`graph.auth.GraphCredential` is one)."""
 
     def token(self, *, force_refresh: bool = False) -> str: ...
+
+
+@dataclass(frozen=True)
+class GraphRequest:
+    """One Graph request, built once by `GraphClient.request` and handed whole to every step of
+    its pipeline (pacing, authorization, sending, retrying, error mapping, logging).
+
+    One value instead of loose arguments means every attempt sends the same request (the same
+    `client-request-id` included, so support can correlate the retries) and no step can be
+    given a different piece of it than another.
+    """
+
+    method: str  # upper-case, as logs and counters show it
+    # Absolute and already checked to keep Graph's origin: the bearer token goes nowhere else.
+    url: str
+    # Copies taken when the request is built, so a caller changing its dict cannot change a retry.
+    params: Mapping[str, Any] | None = None
+    json: Any = None
+    headers: Mapping[str, str] | None = None
+    mailbox: str | None = None  # paces the request with the others to this mailbox
+    # False: Graph cannot deduplicate it, so a lost answer (maybe carried out) is not retried.
+    idempotent: bool = True
+    request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+
+    @property
+    def path(self) -> str:
+        """What errors, logs and counters show (see `graph.errors.safe_path`)."""
+        return safe_path(self.url)
+
+    @property
+    def label(self) -> str:
+        return f"{self.method} {self.path}"
 
 
 @dataclass(frozen=True)
@@ -90,163 +118,6 @@ class GraphResponse:
         if isinstance(body, dict) and isinstance(body.get("@odata.etag"), str):
             return str(body["@odata.etag"])
         return None
-
-
-@dataclass
-class ClientStats:
-    """Counters for the run summary. Inner `$batch` requests are counted apart from the HTTP
-    requests that carried them; writes, 429s, retries and statuses include inner requests."""
-
-    requests: int = 0
-    batch_inner_requests: int = 0
-    writes: int = 0
-    throttled: int = 0
-    retries: int = 0
-    by_status: Counter[int] = field(default_factory=Counter)
-    # Graph operations per service behind Graph (each `$batch` inner request counts, the
-    # `$batch` envelope does not): what each service's throttling counts.
-    by_service: Counter[str] = field(default_factory=Counter)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "requests": self.requests,
-            "batch_inner_requests": self.batch_inner_requests,
-            "writes": self.writes,
-            "throttled": self.throttled,
-            "retries": self.retries,
-            "by_status": dict(sorted(self.by_status.items())),
-            "by_service": dict(sorted(self.by_service.items())),
-        }
-
-
-def service_of(path: str) -> str:
-    """Which service behind Graph a request path reaches (for counting, not routing)."""
-    lowered = path.split("?", 1)[0].lower()
-    if "/sites/" in lowered or lowered.startswith("/sites"):
-        return "sharepoint"
-    if "/teamwork/" in lowered or "/appcatalogs" in lowered:
-        return "teams"
-    if "/events" in lowered or "/calendar" in lowered:
-        return "outlook"
-    if lowered.endswith("/$batch"):
-        return "batch"
-    return "directory"
-
-
-class MailboxPacer:
-    """Keeps each mailbox under Outlook's per-app limits before Graph has to say 429.
-
-    Per mailbox: at most `max_concurrent` requests in flight (a semaphore) and at most
-    `max_per_window * headroom` requests started in any sliding `window` seconds. Waiting for
-    the window sleeps on the injected clock. Thread-safe.
-    """
-
-    def __init__(
-        self,
-        clock: Clock,
-        max_concurrent: int = 4,
-        max_per_window: int = 10_000,
-        window: float = 600.0,
-        headroom: float = 0.9,
-    ) -> None:
-        if max_concurrent < 1 or max_per_window < 1 or window <= 0 or not 0 < headroom <= 1:
-            raise ValueError("pacer limits must be positive (headroom in (0, 1])")
-        self.clock = clock
-        self.max_concurrent = max_concurrent
-        self.window = window
-        self.limit = max(1, int(max_per_window * headroom))
-        self._lock = threading.Lock()
-        self._semaphores: dict[str, threading.BoundedSemaphore] = {}
-        self._starts: dict[str, deque[float]] = {}
-
-    @staticmethod
-    def key(mailbox: str) -> str:
-        return mailbox.strip().lower()
-
-    def _semaphore(self, key: str) -> threading.BoundedSemaphore:
-        with self._lock:
-            sem = self._semaphores.get(key)
-            if sem is None:
-                sem = self._semaphores[key] = threading.BoundedSemaphore(self.max_concurrent)
-            return sem
-
-    def _admit(self, key: str, count: int) -> None:
-        """Record `count` request starts, first waiting until the window has room for them."""
-        count = min(count, self.limit)
-        # Each pass either admits or sleeps until the oldest start leaves the window, so the
-        # number of passes is bounded by the window's size (plus slack for other threads).
-        for _ in range(self.limit + 100):
-            with self._lock:
-                now = self.clock.now().timestamp()
-                starts = self._starts.setdefault(key, deque())
-                while starts and starts[0] <= now - self.window:
-                    starts.popleft()
-                if len(starts) + count <= self.limit:
-                    starts.extend([now] * count)
-                    return
-                wait = starts[len(starts) + count - self.limit - 1] + self.window - now
-            self.clock.sleep(max(wait, 0.001))
-        raise GraphClientError(f"mailbox pacer could not admit requests for {key}")
-
-    @contextmanager
-    def slot(self, mailbox: str, requests: int = 1) -> Iterator[None]:
-        """Hold one concurrency slot for `mailbox` while counting `requests` in its window."""
-        key = self.key(mailbox)
-        sem = self._semaphore(key)
-        sem.acquire()
-        try:
-            self._admit(key, requests)
-            yield
-        finally:
-            sem.release()
-
-    @contextmanager
-    def slots(self, mailboxes: Mapping[str, int]) -> Iterator[None]:
-        """One slot per mailbox (taken in sorted order, so threads cannot deadlock) and
-        each mailbox's request count in its window: how a `$batch` is paced."""
-        with ExitStack() as stack:
-            merged: Counter[str] = Counter()
-            for mailbox, count in mailboxes.items():
-                merged[self.key(mailbox)] += count
-            for key in sorted(merged):
-                stack.enter_context(self.slot(key, merged[key]))
-            yield
-
-
-@dataclass(frozen=True)
-class BatchRequest:
-    """One request inside `$batch`. `url` is relative to the version root (``/users/x``)."""
-
-    id: str
-    method: str
-    url: str
-    body: Any = None
-    headers: Mapping[str, str] = field(default_factory=dict)
-    depends_on: tuple[str, ...] = ()
-    mailbox: str | None = None
-
-
-@dataclass(frozen=True)
-class BatchResult:
-    """One inner response; `error` is the exception a direct call would have raised."""
-
-    id: str
-    status: int
-    headers: Mapping[str, str]
-    body: Any
-    error: GraphApiError | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None
-
-    def json(self) -> Any:
-        return self.body
-
-
-def _backoff(attempt: int, rng: random.Random, base: float = 1.0, cap: float = 60.0) -> float:
-    """Exponential backoff with full jitter: uniform in [0, min(cap, base * 2^(attempt-1))]."""
-    return rng.uniform(0, min(cap, base * 2 ** max(attempt - 1, 0)))
 
 
 class GraphClient:
@@ -283,7 +154,6 @@ class GraphClient:
         self.pacer = pacer if pacer is not None else MailboxPacer(clock)
         self.log = logger or _LOG
         self.stats = ClientStats()
-        self._stats_lock = threading.Lock()
         self._rng = rng or random.Random()
 
     # -- URLs ------------------------------------------------------------------------------
@@ -301,34 +171,12 @@ class GraphClient:
             return path_or_url
         return f"{self.base_url}/{path_or_url.lstrip('/')}"
 
-    def _relative(self, url: str) -> str:
-        """A batch inner URL: relative to the version root, as `$batch` requires."""
+    def relative_url(self, url: str) -> str:
+        """`url` relative to the version root, as `$batch` inner requests need it."""
         if "://" in url:
             full = urlsplit(self._url(url))
             url = full.path[len(self._base_path) :] + (f"?{full.query}" if full.query else "")
         return "/" + url.lstrip("/")
-
-    # -- stats -----------------------------------------------------------------------------
-
-    def _count(
-        self, method: str, status: int | None, *, inner: bool = False, url: str = ""
-    ) -> None:
-        path = url.split("?", 1)[0].lower()
-        write = method.upper() in WRITE_METHODS and not path.endswith(READ_ONLY_POSTS)
-        service = service_of(urlsplit(url).path if "://" in url else url)
-        with self._stats_lock:
-            if inner:
-                self.stats.batch_inner_requests += 1
-            else:
-                self.stats.requests += 1
-            if service != "batch":
-                self.stats.by_service[service] += 1
-            if write:
-                self.stats.writes += 1
-            if status is not None:
-                self.stats.by_status[status] += 1
-                if status == 429:
-                    self.stats.throttled += 1
 
     # -- single requests -------------------------------------------------------------------
 
@@ -351,73 +199,60 @@ class GraphClient:
         nothing was done and is retried, but a lost answer (timeout, dropped connection) is
         not, since the first attempt may have been carried out.
         """
-        method = method.upper()
-        url = self._url(path_or_url)
-        label = f"{method} {safe_path(url)}"
-        # One client-request-id for every attempt, so support can correlate the retries.
-        request_id = str(uuid.uuid4())
+        request = GraphRequest(
+            method=method.upper(),
+            url=self._url(path_or_url),
+            params=_snapshot(params),
+            json=json,
+            headers=_snapshot(headers),
+            mailbox=mailbox,
+            idempotent=idempotent,
+        )
+        return self._with_retries(request)
 
-        def attempt() -> GraphResponse:
-            pace: AbstractContextManager[None] = (
-                self.pacer.slot(mailbox) if self.pacer and mailbox else _nothing()
-            )
-            with pace:
-                return self._send_authorized(method, url, params, json, headers, request_id)
+    def _attempt(self, request: GraphRequest) -> GraphResponse:
+        """One attempt. It holds a slot of the request's mailbox while in flight, since
+        Outlook counts concurrent requests per mailbox; a retry waits for a slot again."""
+        pace: AbstractContextManager[None] = (
+            self.pacer.slot(request.mailbox) if self.pacer and request.mailbox else nullcontext()
+        )
+        with pace:
+            return self._send_authorized(request)
 
-        return self._with_retries(label, attempt, lost_answer_retry=idempotent)
-
-    def _send_authorized(
-        self,
-        method: str,
-        url: str,
-        params: Mapping[str, Any] | None,
-        body: Any,
-        headers: Mapping[str, str] | None,
-        request_id: str,
-    ) -> GraphResponse:
-        """One attempt; on 401 fetch a fresh token once and resend (tokens can be revoked
-        or rotated before their expiry), then let a second 401 raise `Unauthorized`."""
-        response = self._send(method, url, params, body, headers, request_id, fresh_token=False)
+    def _send_authorized(self, request: GraphRequest) -> GraphResponse:
+        """Send; on 401 fetch a fresh token once and resend (tokens can be revoked or
+        rotated before their expiry), then let a second 401 raise `Unauthorized`."""
+        response = self._send(request, fresh_token=False)
         if response.status == 401:
-            response = self._send(method, url, params, body, headers, request_id, fresh_token=True)
+            response = self._send(request, fresh_token=True)
         if response.status >= 400:
-            raise self._error(method, url, response)
+            raise self._error(request, response)
         return response
 
-    def _send(
-        self,
-        method: str,
-        url: str,
-        params: Mapping[str, Any] | None,
-        body: Any,
-        headers: Mapping[str, str] | None,
-        request_id: str,
-        *,
-        fresh_token: bool,
-    ) -> GraphResponse:
+    def _send(self, request: GraphRequest, *, fresh_token: bool) -> GraphResponse:
         token = self.credential.token(force_refresh=fresh_token)
         sent = {
             "Accept": "application/json",
-            "client-request-id": request_id,
-            **(dict(headers) if headers else {}),
+            "client-request-id": request.request_id,
+            **(dict(request.headers) if request.headers else {}),
             "Authorization": f"Bearer {token}",
         }
         try:
             raw = self.session.request(
-                method,
-                url,
-                params=dict(params) if params else None,
-                json=body,
+                request.method,
+                request.url,
+                params=dict(request.params) if request.params else None,
+                json=request.json,
                 headers=sent,
                 timeout=self.timeout,
             )
         except (requests.ConnectionError, requests.Timeout) as exc:
-            self._count(method, None, url=safe_path(url))
-            raise TransientError(method, safe_path(url), type(exc).__name__) from exc
-        self._count(method, raw.status_code, url=safe_path(url))
+            self.stats.count(request.method, None, url=request.path)
+            raise TransientError(request.method, request.path, type(exc).__name__) from exc
+        self.stats.count(request.method, raw.status_code, url=request.path)
         return GraphResponse(raw.status_code, dict(raw.headers), raw.content)
 
-    def _error(self, method: str, url: str, response: GraphResponse) -> GraphApiError:
+    def _error(self, request: GraphRequest, response: GraphResponse) -> GraphApiError:
         text = response.content.decode("utf-8", errors="replace")
         try:
             parsed = jsonlib.loads(text) if text else None
@@ -427,24 +262,27 @@ class GraphClient:
             response.status,
             parsed,
             response.headers,
-            method=method,
-            path=safe_path(url),
+            method=request.method,
+            path=request.path,
             now=self.clock.now(),
             raw_text=trim(text),
         )
 
     # -- retries ---------------------------------------------------------------------------
 
+    def backoff(self, attempt: int) -> float:
+        """The wait before `attempt + 1` when Graph names none. Single requests and `$batch`
+        rounds draw from one random source, so a seeded client backs off reproducibly."""
+        return retry.backoff(attempt, self._rng)
+
     def _wait_for(self, exc: BaseException | None, attempt: int) -> float:
         if isinstance(exc, GraphApiError) and exc.retry_after is not None:
             return exc.retry_after
-        return _backoff(attempt, self._rng)
+        return self.backoff(attempt)
 
-    def _with_retries(
-        self, label: str, call: Callable[[], T], *, lost_answer_retry: bool = True
-    ) -> T:
+    def _with_retries(self, request: GraphRequest) -> GraphResponse:
         def retryable(exc: BaseException) -> bool:
-            if not lost_answer_retry:
+            if not request.idempotent:
                 # Answers that leave open whether Graph carried the request out.
                 if isinstance(exc, TransientError):
                     return False
@@ -463,24 +301,23 @@ class GraphClient:
                 exc = state.outcome.exception() if state.outcome else None
                 self.log.error(
                     "giving up on %s after attempt %d/%d: %s",
-                    label,
+                    request.label,
                     state.attempt_number,
                     self.max_attempts,
-                    _describe(exc),
+                    retry.describe(exc),
                 )
                 return True
             return False
 
         def before_sleep(state: RetryCallState) -> None:
             exc = state.outcome.exception() if state.outcome else None
-            with self._stats_lock:
-                self.stats.retries += 1
+            self.stats.retried()
             self.log.warning(
                 "attempt %d/%d failed with %s on %s; will retry in %.1f s",
                 state.attempt_number,
                 self.max_attempts,
-                _describe(exc),
-                label,
+                retry.describe(exc),
+                request.label,
                 state.upcoming_sleep,
             )
 
@@ -492,7 +329,7 @@ class GraphClient:
             before_sleep=before_sleep,
             reraise=True,
         )
-        return retrying(call)
+        return retrying(self._attempt, request)
 
     # -- paging ----------------------------------------------------------------------------
 
@@ -532,179 +369,8 @@ class GraphClient:
         `Retry-After`, within the client's attempt and wait limits; other inner errors come
         back as `BatchResult.error` so one failure does not hide the others.
         """
-        results: dict[str, BatchResult] = {}
-        for chunk in _chunks(requests_):
-            results.update(self._run_chunk(chunk))
-        return [results[r.id] for r in requests_]
-
-    def _run_chunk(self, chunk: list[BatchRequest]) -> dict[str, BatchResult]:
-        done: dict[str, BatchResult] = {}
-        pending = list(chunk)
-        idle = 0.0
-        for attempt in range(1, self.max_attempts + 1):
-            answers = self._post_batch(pending, done)
-            retry_ids = _retryable(pending, answers)
-            for req in pending:
-                if req.id not in retry_ids:
-                    done[req.id] = answers[req.id]
-            if not retry_ids:
-                return done
-            failed = [answers[i] for i in sorted(retry_ids)]
-            waits = [
-                r.error.retry_after
-                for r in failed
-                if r.error is not None and r.error.retry_after is not None
-            ]
-            wait = max(waits) if waits else _backoff(attempt, self._rng)
-            first = next((r.error for r in failed if r.error and is_transient(r.error)), None)
-            summary = (
-                f"{len(retry_ids)} of {len(pending)} inner requests failed ({_describe(first)})"
-            )
-            if attempt >= self.max_attempts or idle + wait > self.max_retry_wait:
-                self.log.error(
-                    "giving up on POST /$batch after attempt %d/%d: %s",
-                    attempt,
-                    self.max_attempts,
-                    summary,
-                )
-                for req in pending:
-                    done[req.id] = answers[req.id]
-                return done
-            self.log.warning(
-                "attempt %d/%d failed with %s on POST /$batch; will retry in %.1f s",
-                attempt,
-                self.max_attempts,
-                summary,
-                wait,
-            )
-            with self._stats_lock:
-                self.stats.retries += len(retry_ids)
-            self.clock.sleep(wait)
-            idle += wait
-            pending = [r for r in pending if r.id in retry_ids]
-        raise AssertionError("unreachable: the loop returns on its last attempt")
-
-    def _post_batch(
-        self, pending: list[BatchRequest], done: Mapping[str, BatchResult]
-    ) -> dict[str, BatchResult]:
-        ids = {r.id for r in pending}
-        payload: list[dict[str, Any]] = []
-        for req in pending:
-            item: dict[str, Any] = {
-                "id": req.id,
-                "method": req.method.upper(),
-                "url": self._relative(req.url),
-            }
-            headers = dict(req.headers)
-            if req.body is not None:
-                item["body"] = req.body
-                headers.setdefault("Content-Type", "application/json")
-            if headers:
-                item["headers"] = headers
-            # A dependency that already succeeded in an earlier round is not in this batch.
-            deps = [d for d in req.depends_on if d in ids]
-            if deps:
-                item["dependsOn"] = deps
-            payload.append(item)
-        mailboxes: Counter[str] = Counter(r.mailbox for r in pending if r.mailbox)
-        pace: AbstractContextManager[None] = (
-            self.pacer.slots(mailboxes) if self.pacer and mailboxes else _nothing()
-        )
-        with pace:
-            body = self.request("POST", "/$batch", json={"requests": payload}).json()
-        by_id: dict[str, dict[str, Any]] = {}
-        for answer in (body or {}).get("responses") or []:
-            if isinstance(answer, dict) and "id" in answer:
-                by_id[str(answer["id"])] = answer
-        now = self.clock.now()
-        results: dict[str, BatchResult] = {}
-        for req in pending:
-            answer = by_id.get(req.id)
-            path = safe_path(self._relative(req.url))
-            if answer is None:
-                # Graph promises an answer per id; a missing one is treated as a server error
-                # (retryable), the conservative reading.
-                error: GraphApiError | None = ServerError(
-                    502,
-                    "MissingBatchResponse",
-                    "no inner response for this id",
-                    method=req.method.upper(),
-                    path=path,
-                )
-                results[req.id] = BatchResult(req.id, 502, {}, None, error)
-                self._count(req.method, 502, inner=True, url=req.url)
-                continue
-            status = int(answer.get("status", 0))
-            headers = {str(k): str(v) for k, v in (answer.get("headers") or {}).items()}
-            inner_body = answer.get("body")
-            error = None
-            if status >= 400:
-                error = error_from_body(
-                    status, inner_body, headers, method=req.method.upper(), path=path, now=now
-                )
-            self._count(req.method, status, inner=True, url=req.url)
-            results[req.id] = BatchResult(req.id, status, headers, inner_body, error)
-        return results
+        return run_batch(self, requests_)
 
 
-@contextmanager
-def _nothing() -> Iterator[None]:
-    yield
-
-
-def _describe(exc: BaseException | None) -> str:
-    if isinstance(exc, GraphApiError):
-        return exc.short()
-    if isinstance(exc, TransientError):
-        return exc.reason
-    return type(exc).__name__ if exc else "unknown error"
-
-
-def _retryable(pending: list[BatchRequest], answers: Mapping[str, BatchResult]) -> set[str]:
-    """Ids worth sending again: transient failures, and 424s whose dependency is retried."""
-    retry = {r.id for r in pending if answers[r.id].error and is_transient(answers[r.id].error)}  # type: ignore[arg-type]
-    changed = True
-    while changed:
-        changed = False
-        for req in pending:
-            if req.id in retry or answers[req.id].status != 424:
-                continue
-            if any(dep in retry for dep in req.depends_on):
-                retry.add(req.id)
-                changed = True
-    return retry
-
-
-def _chunks(requests_: Sequence[BatchRequest]) -> list[list[BatchRequest]]:
-    """Split into chunks of at most 20, keeping `depends_on`-linked requests together."""
-    index = {r.id: r for r in requests_}
-    if len(index) != len(requests_):
-        raise ValueError("batch request ids must be unique")
-    parent = {r.id: r.id for r in requests_}
-
-    def root(i: str) -> str:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    for req in requests_:
-        for dep in req.depends_on:
-            if dep not in index:
-                raise ValueError(f"batch request {req.id} depends on unknown id {dep}")
-            parent[root(req.id)] = root(dep)
-    groups: dict[str, list[BatchRequest]] = {}
-    for req in requests_:
-        groups.setdefault(root(req.id), []).append(req)
-    chunks: list[list[BatchRequest]] = []
-    current: list[BatchRequest] = []
-    for group in groups.values():
-        if len(group) > BATCH_LIMIT:
-            raise ValueError(f"{len(group)} linked requests exceed the $batch limit of 20")
-        if len(current) + len(group) > BATCH_LIMIT:
-            chunks.append(current)
-            current = []
-        current.extend(group)
-    if current:
-        chunks.append(current)
-    return chunks
+def _snapshot(mapping: Mapping[str, T] | None) -> Mapping[str, T] | None:
+    return MappingProxyType(dict(mapping)) if mapping else None

@@ -28,7 +28,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from graph.client import BatchRequest, GraphClient
+from graph.batch import BatchRequest
+from graph.client import GraphClient
 from graph.errors import GraphApiError, NotFound
 from graph.values import odata_string
 

@@ -12,7 +12,8 @@ import pytest
 import requests
 import responses
 
-from graph.client import BatchRequest, GraphClient
+from graph.batch import BatchRequest
+from graph.client import GraphClient
 from graph.clock import ManualClock
 from graph.errors import NotFound, Throttled
 

@@ -9,8 +9,10 @@ from typing import Any
 import requests
 from requests.adapters import BaseAdapter
 
-from graph.client import BatchRequest, GraphClient, MailboxPacer
+from graph.batch import BatchRequest
+from graph.client import GraphClient
 from graph.clock import ManualClock
+from graph.pacing import MailboxPacer
 
 GRAPH = "https://graph.microsoft.com/v1.0"
 START = datetime(2027, 1, 4, 9, tzinfo=UTC)

@@ -12,7 +12,7 @@ import logging
 from collections.abc import Sequence
 
 from graph import calendar, sharepoint
-from graph.client import BatchRequest
+from graph.batch import BatchRequest
 from graph.errors import PreconditionFailed
 from worker.apply.context import Context
 from worker.apply.outcome import Outcome, outcome_for
