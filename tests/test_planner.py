@@ -292,3 +292,16 @@ def test_a_later_start_date_moves_the_sessions_before_it() -> None:
     updates = {a.number: a for a in the_plan.actions if a.kind == "update"}
     assert updates[1].start.astimezone(NEW_YORK).date() >= start
     assert "the pairing now starts later" in updates[1].describe()
+
+
+def test_a_session_the_one_before_was_moved_onto_follows_it() -> None:
+    # Session 1 is declined on Monday 11 Jan; session 2 sits only 15 days later, on Tue 26th.
+    first = session(1, datetime(2027, 1, 11, 15, tzinfo=UTC), responses=("accepted", "declined"))
+    second = session(2, datetime(2027, 1, 26, 15, tzinfo=UTC))
+    the_plan = plan(config(pairing(), cadence={"every_days": 21, "tolerance_days": 4}),
+                    observed(MENTOR, MENTEE, sessions=[first, second]), NOW)
+    [move] = [a for a in the_plan.actions if isinstance(a, Move)]
+    [follower] = [a for a in the_plan.actions if a.kind == "update" and a.number == 2]
+    assert follower.start - move.start >= timedelta(days=17), the_plan.render_text()
+    assert follower.cause == "person" and "keeps the cadence" in follower.describe()
+    assert the_plan.refusal() is None

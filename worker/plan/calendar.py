@@ -26,6 +26,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
+from itertools import pairwise
 
 from worker.config import Config, Pairing, parse_session_key, session_key
 from worker.config.templates import Templates
@@ -108,11 +109,13 @@ def people_needing_schedules(config: Config, observed_sessions: dict[str, list[O
         ]
         upcoming = sum(1 for s in live if s is not None and s.end > now)
         missing = any(s is None for s in live)
+        closest = timedelta(days=program.cadence.every_days - program.cadence.tolerance_days)
         needs_move = any(
             s is not None and s.start > now and (_wants_move(s, pairing)
                                                  or _edited_time(s, pairing, config))
             for s in live
-        )
+        ) or any(a is not None and b is not None and now < b.start < a.start + closest
+                 for a, b in pairwise(live))
         if needs_move or (missing and upcoming < program.keep_booked):
             needed.update({pairing.mentor.lower(), pairing.mentee.lower()})
     return needed
@@ -261,6 +264,7 @@ def _plan_pairing(
     finder = SlotContext(config, pairing, observed, now, run)
     organizer = pairing.mentor if program.organizer == "mentor" else str(program.organizer)
     cadence = timedelta(days=program.cadence.every_days)
+    closest = cadence - timedelta(days=program.cadence.tolerance_days)
     prev_start: datetime | None = None
     upcoming = sum(1 for s in live.values() if s.end > now)
     changed = 0
@@ -289,9 +293,12 @@ def _plan_pairing(
                 # An edit of the config or the templates reaches every session not yet held:
                 # it keeps its time when that still suits both people, else it moves.
                 target = pairing.start if prev_start is None else (prev_start + cadence).date()
+                # A session the one before was moved onto (closer than the cadence allows)
+                # follows it, so the pair keeps its rhythm.
+                squeezed = prev_start is not None and session.start < prev_start + closest
                 update, problem = finder.edit(
                     session, update_action(config, pairing, spec, session, observed.people,
-                                           templates), target)
+                                           templates), target, squeezed=squeezed)
                 if update is not None:
                     actions.append(update)
                     changed += 1

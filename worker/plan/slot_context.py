@@ -19,7 +19,7 @@ from worker.core.holidays import UnknownCountry, holidays_for
 from worker.core.intervals import Interval
 from worker.core.timezones import abbreviation
 from worker.observe.state import Observed, ObservedSession
-from worker.plan.actions import Move, PairProblem, UpdateEvent
+from worker.plan.actions import Cause, Move, PairProblem, UpdateEvent
 from worker.plan.booking import move_action
 from worker.plan.nudges import declined_slots
 from worker.plan.slots import (
@@ -157,14 +157,14 @@ class SlotContext:
             )
         return slot
 
-    def edit(self, session: ObservedSession, update: UpdateEvent | None, target: date,
-             ) -> tuple[UpdateEvent | None, PairProblem | None]:
+    def edit(self, session: ObservedSession, update: UpdateEvent | None, target: date, *,
+             squeezed: bool = False) -> tuple[UpdateEvent | None, PairProblem | None]:
         """`update` as it stands when the session's time still suits both people (and is
-        not before the pairing's start); else the same update at a new time near the date it
-        should have."""
+        not before the pairing's start, nor closer to the session before it than the cadence
+        allows); else the same update at a new time near the date it should have."""
         new_people = update is not None and "attendees" in update.becomes
         longer = update is not None and "minutes" in update.becomes
-        early = session.start.date() < self.pairing.start
+        early = session.start.date() < self.pairing.start or squeezed
         if update is None and not early:
             return None, None
         if not (new_people or longer or early):
@@ -189,15 +189,16 @@ class SlotContext:
         if not early and not violations(keep, slot):
             self.run.add((self.pairing.mentor, self.pairing.mentee), slot)
             return update, None
-        why = ("the pairing now starts later" if early else
-               "the new time suits the people of the edited pairing")
+        why = ("keeps the cadence after the session before it moved" if squeezed
+               else "the pairing now starts later" if early
+               else "the new time suits the people of the edited pairing")
         found = find_slot(request)
         if found is None:
             return None, PairProblem(
                 self.pairing.id, f"session {session.number} cannot keep its time after the "
                 "edit and no other time fits: " + explain_no_slot(request), key=session.key)
         self.run.add((self.pairing.mentor, self.pairing.mentee), found)
-        base = update or _bare_update(session)
+        base = update or _bare_update(session, "person" if squeezed else "config")
         return _retimed(base, found, why), None
 
     def move(
@@ -263,14 +264,15 @@ class SlotContext:
                            declined=True), None
 
 
-def _bare_update(session: ObservedSession) -> UpdateEvent:
-    """An update that changes nothing but what `_retimed` adds (the time)."""
+def _bare_update(session: ObservedSession, cause: Cause) -> UpdateEvent:
+    """An update that changes nothing but what `_retimed` adds (the time). A session that
+    follows one a person moved is the person's doing, not the config's (the safety gate)."""
     return UpdateEvent(
         pairing_id=session.pairing_id, key=session.key, number=session.number,
         event_id=session.event_id, organizer=session.organizer, start=session.start,
         end=session.end, subject=session.subject,
         attendees=tuple(a.email.lower() for a in session.attendees),
-        invite=session.invite or "", changes={}, cause="config")
+        invite=session.invite or "", changes={}, cause=cause)
 
 
 def _retimed(update: UpdateEvent, slot: Interval, why: str) -> UpdateEvent:
