@@ -109,7 +109,7 @@ def people_needing_schedules(config: Config, observed_sessions: dict[str, list[O
         ]
         upcoming = sum(1 for s in live if s is not None and s.end > now)
         missing = any(s is None for s in live)
-        closest = timedelta(days=program.cadence.every_days - program.cadence.tolerance_days)
+        closest = _closest(config)
         needs_move = any(
             s is not None and s.start > now and (_wants_move(s, pairing)
                                                  or _edited_time(s, pairing, config))
@@ -119,6 +119,13 @@ def people_needing_schedules(config: Config, observed_sessions: dict[str, list[O
         if needs_move or (missing and upcoming < program.keep_booked):
             needed.update({pairing.mentor.lower(), pairing.mentee.lower()})
     return needed
+
+
+def _closest(config: Config) -> timedelta:
+    """How close two sessions may be: the cadence less its tolerance, less a day of slack,
+    since the finder counts whole local days and instants in UTC can differ by hours."""
+    cadence = config.program.cadence
+    return timedelta(days=cadence.every_days - cadence.tolerance_days - 1)
 
 
 def _edited_time(session: ObservedSession, pairing: Pairing, config: Config) -> bool:
@@ -264,7 +271,7 @@ def _plan_pairing(
     finder = SlotContext(config, pairing, observed, now, run)
     organizer = pairing.mentor if program.organizer == "mentor" else str(program.organizer)
     cadence = timedelta(days=program.cadence.every_days)
-    closest = cadence - timedelta(days=program.cadence.tolerance_days)
+    closest = _closest(config)
     prev_start: datetime | None = None
     upcoming = sum(1 for s in live.values() if s.end > now)
     changed = 0
