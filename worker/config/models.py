@@ -29,15 +29,12 @@ from pydantic import (
     model_validator,
 )
 
+from worker.config.located import Loc
 from worker.config.problems import ConfigProblem
 from worker.core.phases import Phase
 
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]{1,40}$"
 _SLUG = re.compile(SLUG_PATTERN)
-
-# A location inside the config data (as in pydantic's `loc`): keys and list indexes.
-Loc = tuple[str | int, ...]
-
 
 def _pad_hour(value: Any) -> Any:
     # Admins write 9:30 as often as 09:30; ISO parsing wants two hour digits.
