@@ -22,15 +22,9 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from worker.config.csv_source import read_csv
 from worker.config.located import Loc, Source
-from worker.config.models import (
-    Config,
-    ConfigSource,
-    DateRange,
-    Pairing,
-    Program,
-    cross_check,
-)
+from worker.config.pairings import Config, ConfigSource, Pairing, cross_check
 from worker.config.problems import ConfigError, ConfigProblem
+from worker.config.program import DateRange, Program
 from worker.config.yaml_source import read_yaml
 
 PROGRAM_FILE = "program.yaml"

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from worker.config.loader import PairingsFile
-from worker.config.models import Program
+from worker.config.program import Program
 
 SCHEMA_FILES = {"program": "program.schema.json", "pairings": "pairings.schema.json"}
 
