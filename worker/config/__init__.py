@@ -1,10 +1,11 @@
 """Desired state: the program and pairings an admin edits, validated into frozen models."""
 
-from worker.config.loader import PairingsFile, load_config
+from worker.config.loader import load_config
 from worker.config.pairings import (
     Config,
     ConfigSource,
     Pairing,
+    PairingsFile,
     SessionSpec,
     Tailoring,
     Weekday,

@@ -18,11 +18,11 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ValidationError
 
 from worker.config.csv_source import read_csv
 from worker.config.located import Loc, Source
-from worker.config.pairings import Config, ConfigSource, Pairing, cross_check
+from worker.config.pairings import Config, ConfigSource, Pairing, PairingsFile, cross_check
 from worker.config.problems import ConfigError, ConfigProblem
 from worker.config.program import DateRange, Program
 from worker.config.yaml_source import read_yaml
@@ -31,13 +31,6 @@ PROGRAM_FILE = "program.yaml"
 PAIRINGS_YAML = "pairings.yaml"
 PAIRINGS_CSV = "pairings.csv"
 STALE_START_DAYS = 365
-
-
-class PairingsFile(BaseModel):
-    """The pairings file's top level: a `pairings:` list (room for more keys later)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    pairings: list[Pairing]
 
 
 def _unwrap_models(annotation: Any) -> list[Any]:

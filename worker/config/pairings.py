@@ -1,4 +1,4 @@
-"""Who mentors whom: the pairings, their tailoring, their sessions and the whole `Config`.
+"""Who mentors whom: the pairings file, each pair's tailoring and sessions, the whole `Config`.
 
 A pairing means little without its program (its sessions are the program's outline, tailored),
 so `Config` joins the two here. Checks that span several pairings (duplicate ids, one person in
@@ -128,6 +128,12 @@ class Pairing(ConfigModel):
                 )
             )
         return specs
+
+
+class PairingsFile(ConfigModel):
+    """The pairings file's top level: a `pairings:` list (room for more keys later)."""
+
+    pairings: list[Pairing]
 
 
 def session_key(program_id: str, pairing_id: str, number: int) -> str:
