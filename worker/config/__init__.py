@@ -1,25 +1,28 @@
 """Desired state: the program and pairings an admin edits, validated into frozen models."""
 
-from worker.config.loader import PairingsFile, load_config
-from worker.config.models import (
-    DEFAULT_CURRICULUM,
-    Cadence,
+from worker.config.loader import load_config
+from worker.config.pairings import (
     Config,
     ConfigSource,
-    CurriculumItem,
-    DateRange,
-    HolidayPolicy,
-    Nudges,
     Pairing,
-    Program,
+    PairingsFile,
     SessionSpec,
-    SharePointSettings,
     Tailoring,
     Weekday,
     parse_session_key,
     session_key,
 )
 from worker.config.problems import ConfigError, ConfigProblem
+from worker.config.program import (
+    DEFAULT_CURRICULUM,
+    Cadence,
+    CurriculumItem,
+    DateRange,
+    HolidayPolicy,
+    Nudges,
+    Program,
+    SharePointSettings,
+)
 from worker.core.phases import Phase
 
 __all__ = [

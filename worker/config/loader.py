@@ -4,245 +4,33 @@ Files: `program.yaml` and either `pairings.yaml` or `pairings.csv` (a spreadshee
 Nothing is half-accepted: the result is a whole valid `Config` or a `ConfigError` listing all
 problems at once, each with file, line and column, so an admin fixes a config in one pass.
 
-YAML is read with a stricter resolver than PyYAML's YAML 1.1 default: `09:30` would otherwise be
-the integer 570 (base 60) and the country code `NO` the boolean false. Only `true`/`false` are
-booleans and only plain decimal numbers are numbers; everything else stays a string for pydantic.
-
-CSV columns (header row required, cells may be empty; lists separated by `;`, `,` or spaces):
-    id, mentor, mentee, start (YYYY-MM-DD), status (active|paused|ended),
-    preferred_weekdays (e.g. `tue;wed`), preferred_earliest, preferred_latest (HH:MM),
-    topic_order (e.g. `1;4;3;2;5;6;7`), notes
-Session replacements (`tailoring.replace`) need the YAML format.
+The readers (`yaml_source`, `csv_source`) only turn a file into data that knows where each value
+is written; here that data is validated into the models, and pydantic's errors and the
+cross-pairing findings are turned into problems at those places, with a hint where one helps.
 """
 
 from __future__ import annotations
 
-import csv
 import difflib
-import re
 import types
 import typing
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ValidationError
 
-from worker.config.models import (
-    Config,
-    ConfigSource,
-    DateRange,
-    Loc,
-    Pairing,
-    Program,
-    cross_check,
-)
+from worker.config.csv_source import read_csv
+from worker.config.located import Loc, Source
+from worker.config.pairings import Config, ConfigSource, Pairing, PairingsFile, cross_check
 from worker.config.problems import ConfigError, ConfigProblem
+from worker.config.program import DateRange, Program
+from worker.config.yaml_source import read_yaml
 
 PROGRAM_FILE = "program.yaml"
 PAIRINGS_YAML = "pairings.yaml"
 PAIRINGS_CSV = "pairings.csv"
-CSV_COLUMNS = (
-    "id", "mentor", "mentee", "start", "status", "preferred_weekdays",
-    "preferred_earliest", "preferred_latest", "topic_order", "notes",
-)
-_CSV_TAILORING = ("preferred_weekdays", "preferred_earliest", "preferred_latest", "topic_order")
-_CSV_LISTS = ("preferred_weekdays", "topic_order")
 STALE_START_DAYS = 365
-
-Position = tuple[int, int]  # 1-based line, column
-
-
-class PairingsFile(BaseModel):
-    """The pairings file's top level: a `pairings:` list (room for more keys later)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    pairings: list[Pairing]
-
-
-class _StrictLoader(yaml.SafeLoader):
-    """SafeLoader with YAML 1.2-like scalars (see module docstring)."""
-
-
-_StrictLoader.yaml_implicit_resolvers = {
-    first: [(tag, rx) for tag, rx in resolvers if not tag.endswith((":bool", ":int", ":float"))]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-_StrictLoader.add_implicit_resolver(
-    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
-)
-_StrictLoader.add_implicit_resolver(
-    "tag:yaml.org,2002:int", re.compile(r"^[-+]?(?:0|[1-9][0-9]*)$"), list("-+0123456789")
-)
-_StrictLoader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(r"^[-+]?(?:[0-9]+\.[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?$"),
-    list("-+0123456789."),
-)
-
-
-def _construct_timestamp(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
-    # An impossible date (2027-13-45) would otherwise abort the whole parse with no location;
-    # as a string it reaches pydantic, which reports it at its line like any other bad value.
-    try:
-        return yaml.SafeLoader.construct_yaml_timestamp(loader, node)  # type: ignore[arg-type]
-    except ValueError:
-        return loader.construct_scalar(node)  # type: ignore[arg-type]
-
-
-_StrictLoader.add_constructor("tag:yaml.org,2002:timestamp", _construct_timestamp)
-
-
-class _Source:
-    """Parsed data of one file plus where each value (and each mapping key) starts."""
-
-    def __init__(self, file: str) -> None:
-        self.file = file
-        self.data: Any = None
-        self.values: dict[Loc, Position] = {}
-        self.keys: dict[Loc, Position] = {}
-
-    def problem(self, loc: Loc, message: str, hint: str | None = None, *,
-                at_key: bool = False) -> ConfigProblem:
-        line, column = self.position(loc, at_key=at_key)
-        return ConfigProblem(self.file, line, column, message, hint)
-
-    def position(self, loc: Loc, *, at_key: bool = False) -> tuple[int | None, int | None]:
-        if at_key and loc in self.keys:
-            return self.keys[loc]
-        for end in range(len(loc), -1, -1):
-            if loc[:end] in self.values:
-                return self.values[loc[:end]]
-        return None, None
-
-
-def _mark(node: yaml.Node) -> Position:
-    return node.start_mark.line + 1, node.start_mark.column + 1
-
-
-def _walk(node: yaml.Node, loc: Loc, source: _Source, problems: list[ConfigProblem]) -> None:
-    source.values[loc] = _mark(node)
-    if isinstance(node, yaml.MappingNode):
-        seen: set[str | int] = set()
-        for key_node, value_node in node.value:
-            key: str | int = key_node.value
-            if key_node.tag.endswith(":int"):
-                key = int(key_node.value)
-            if key in seen:
-                problems.append(ConfigProblem(source.file, *_mark(key_node),
-                                              f"duplicate key {key!r}",
-                                              "a later value would silently win"))
-            seen.add(key)
-            source.keys[(*loc, key)] = _mark(key_node)
-            _walk(value_node, (*loc, key), source, problems)
-    elif isinstance(node, yaml.SequenceNode):
-        for index, item in enumerate(node.value):
-            _walk(item, (*loc, index), source, problems)
-
-
-def _read_yaml(path: Path, problems: list[ConfigProblem]) -> _Source | None:
-    source = _Source(str(path))
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        problems.append(ConfigProblem(str(path), None, None, f"cannot read file: {exc}"))
-        return None
-    loader = _StrictLoader(text)
-    try:
-        node = loader.get_single_node()
-        if node is None:
-            problems.append(ConfigProblem(str(path), 1, 1, "file is empty"))
-            return None
-        found: list[ConfigProblem] = []
-        _walk(node, (), source, found)
-        source.data = loader.construct_document(node)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line, column = (mark.line + 1, mark.column + 1) if mark else (None, None)
-        problems.append(ConfigProblem(str(path), line, column,
-                                      f"YAML syntax error: {exc.problem or exc}",
-                                      exc.context or None))
-        return None
-    except yaml.YAMLError as exc:
-        problems.append(ConfigProblem(str(path), None, None, f"YAML error: {exc}"))
-        return None
-    finally:
-        loader.dispose()
-    problems.extend(found)
-    if not isinstance(source.data, dict):
-        problems.append(ConfigProblem(str(path), 1, 1, "expected a mapping of keys at top level"))
-        return None
-    return source
-
-
-def _split_list(cell: str) -> list[str]:
-    return [part for part in re.split(r"[;,\s]+", cell.strip()) if part]
-
-
-def _read_csv(path: Path, problems: list[ConfigProblem]) -> _Source | None:
-    source = _Source(str(path))
-    try:
-        handle = path.open(encoding="utf-8-sig", newline="")
-    except OSError as exc:
-        problems.append(ConfigProblem(str(path), None, None, f"cannot read file: {exc}"))
-        return None
-    rows: list[dict[str, Any]] = []
-    with handle:
-        reader = csv.reader(handle)
-        try:
-            header = [name.strip() for name in next(reader, [])]
-            columns: list[str | None] = []
-            for index, heading in enumerate(header, start=1):
-                if heading in CSV_COLUMNS:
-                    columns.append(heading)
-                    continue
-                columns.append(None)
-                close = difflib.get_close_matches(heading, CSV_COLUMNS, n=1)
-                problems.append(ConfigProblem(
-                    str(path), 1, index, f"unknown column {heading!r}",
-                    f"did you mean {close[0]!r}?" if close
-                    else f"valid columns: {', '.join(CSV_COLUMNS)}"))
-            for required in ("id", "mentor", "mentee", "start"):
-                if required not in header:
-                    problems.append(ConfigProblem(str(path), 1, None,
-                                                  f"missing required column {required!r}"))
-            source.values[()] = (1, 1)
-            start_line = reader.line_num + 1
-            for row in reader:
-                if not any(cell.strip() for cell in row):
-                    start_line = reader.line_num + 1
-                    continue
-                loc: Loc = ("pairings", len(rows))
-                source.values[loc] = (start_line, 1)
-                record: dict[str, Any] = {}
-                tailoring: dict[str, Any] = {}
-                for index, cell in enumerate(row, start=1):
-                    name: str | None = columns[index - 1] if index <= len(columns) else None
-                    if name is None:
-                        if cell.strip():
-                            problems.append(ConfigProblem(str(path), start_line, index,
-                                                          "value in a column with no known header"))
-                        continue
-                    if not cell.strip():
-                        continue
-                    value: Any = _split_list(cell) if name in _CSV_LISTS else cell.strip()
-                    if name in _CSV_TAILORING:
-                        tailoring[name] = value
-                        source.values[(*loc, "tailoring")] = (start_line, index)
-                        source.values[(*loc, "tailoring", name)] = (start_line, index)
-                    else:
-                        record[name] = value
-                        source.values[(*loc, name)] = (start_line, index)
-                if tailoring:
-                    record["tailoring"] = tailoring
-                rows.append(record)
-                start_line = reader.line_num + 1
-        except csv.Error as exc:
-            problems.append(ConfigProblem(str(path), reader.line_num, None, f"CSV error: {exc}"))
-            return None
-    source.data = {"pairings": rows}
-    return source
 
 
 def _unwrap_models(annotation: Any) -> list[Any]:
@@ -293,7 +81,7 @@ def _resolve(data: Any, loc: tuple[Any, ...]) -> Loc:
 
 
 def _validation_problems(
-    exc: ValidationError, source: _Source, root: type[BaseModel], base: Loc = ()
+    exc: ValidationError, source: Source, root: type[BaseModel], base: Loc = ()
 ) -> list[ConfigProblem]:
     problems: list[ConfigProblem] = []
     errors = exc.errors(include_url=False)
@@ -335,14 +123,14 @@ def _validation_problems(
     return problems
 
 
-def _template_refs(program: Program, program_source: _Source, pairings: list[Pairing],
-                   pairings_source: _Source | None) -> list[Any]:
+def _template_refs(program: Program, program_source: Source, pairings: list[Pairing],
+                   pairings_source: Source | None) -> list[Any]:
     from worker.config.templates import INVITE_TEMPLATE, NOTES_SKELETON_TEMPLATE, TemplateRef
 
     refs = [TemplateRef(INVITE_TEMPLATE, what="invite"),
             TemplateRef(NOTES_SKELETON_TEMPLATE, what="notes")]
 
-    def add(source: _Source, loc: Loc, name: str, what: str) -> None:
+    def add(source: Source, loc: Loc, name: str, what: str) -> None:
         line, column = source.position(loc)
         if loc not in source.values:
             line, column = None, None
@@ -377,9 +165,9 @@ def load_config(directory: Path, *, today: date, templates_dir: Path | None = No
 
     program: Program | None = None
     program_path = directory / PROGRAM_FILE
-    program_source: _Source | None = None
+    program_source: Source | None = None
     if program_path.is_file():
-        program_source = _read_yaml(program_path, problems)
+        program_source = read_yaml(program_path, problems)
     else:
         problems.append(ConfigProblem(str(program_path), None, None, "file not found"))
     if program_source is not None:
@@ -389,7 +177,7 @@ def load_config(directory: Path, *, today: date, templates_dir: Path | None = No
             problems.extend(_validation_problems(exc, program_source, Program))
 
     yaml_path, csv_path = directory / PAIRINGS_YAML, directory / PAIRINGS_CSV
-    pairings_source: _Source | None = None
+    pairings_source: Source | None = None
     pairings_path: Path | None = None
     if yaml_path.is_file() and csv_path.is_file():
         problems.append(ConfigProblem(str(csv_path), None, None,
@@ -397,10 +185,10 @@ def load_config(directory: Path, *, today: date, templates_dir: Path | None = No
                                       "keep exactly one pairings file"))
     elif yaml_path.is_file():
         pairings_path = yaml_path
-        pairings_source = _read_yaml(yaml_path, problems)
+        pairings_source = read_yaml(yaml_path, problems)
     elif csv_path.is_file():
         pairings_path = csv_path
-        pairings_source = _read_csv(csv_path, problems)
+        pairings_source = read_csv(csv_path, problems)
     else:
         problems.append(ConfigProblem(str(yaml_path), None, None,
                                       f"file not found (nor {PAIRINGS_CSV})"))
@@ -444,7 +232,7 @@ def load_config(directory: Path, *, today: date, templates_dir: Path | None = No
         raise ConfigError([ConfigProblem(str(directory), None, None, str(exc))]) from exc
 
 
-def _validate_pairings(source: _Source) -> tuple[list[tuple[int, Pairing]], list[ConfigProblem]]:
+def _validate_pairings(source: Source) -> tuple[list[tuple[int, Pairing]], list[ConfigProblem]]:
     """Validate each pairing on its own, so one bad row does not hide the next one's problem."""
     problems: list[ConfigProblem] = []
     data = source.data

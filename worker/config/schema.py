@@ -10,8 +10,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from worker.config.loader import PairingsFile
-from worker.config.models import Program
+from worker.config.pairings import PairingsFile
+from worker.config.program import Program
 
 SCHEMA_FILES = {"program": "program.schema.json", "pairings": "pairings.schema.json"}
 

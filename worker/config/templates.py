@@ -17,8 +17,9 @@ from pathlib import Path
 import jinja2
 from markupsafe import Markup
 
-from worker.config.models import Config, Program, SessionSpec
+from worker.config.pairings import Config, SessionSpec
 from worker.config.problems import ConfigProblem
+from worker.config.program import Program
 from worker.core.paths import default_templates_dir
 from worker.core.phases import Phase
 

@@ -12,7 +12,7 @@ from typing import Any
 from graph import sharepoint
 from graph.client import GraphClient
 from graph.errors import Forbidden
-from worker.config.models import SharePointSettings
+from worker.config.program import SharePointSettings
 from worker.core.notes_list import KEY_COLUMN, READ_COLUMNS
 from worker.observe.state import NotesList
 

@@ -30,7 +30,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from worker.config import Config, Pairing
-from worker.config.models import SessionSpec
+from worker.config.pairings import SessionSpec
 from worker.config.templates import People
 from worker.core.notes_list import (
     CANCELLED,

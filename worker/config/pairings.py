@@ -1,0 +1,259 @@
+"""Who mentors whom: the pairings file, each pair's tailoring and sessions, the whole `Config`.
+
+A pairing means little without its program (its sessions are the program's outline, tailored),
+so `Config` joins the two here. Checks that span several pairings (duplicate ids, one person in
+two pairs) live in `cross_check`, which both `Config` and the loader use: the loader to attach
+file and line to each finding, `Config` so that a config built in code is held to the same
+rules. Session keys are here because they are made of the program's and the pairing's ids.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+from enum import StrEnum
+from pathlib import Path
+from typing import Literal
+
+from pydantic import EmailStr, Field, model_validator
+
+from worker.config.located import Loc
+from worker.config.problems import ConfigProblem
+from worker.config.program import (
+    SLUG_PATTERN,
+    ClockTime,
+    ConfigModel,
+    CurriculumItem,
+    Program,
+)
+from worker.core.phases import Phase
+
+_SLUG = re.compile(SLUG_PATTERN)
+
+
+class Weekday(StrEnum):
+    """Days a pair prefers to meet; `number` follows Python's `date.weekday()` (Monday 0)."""
+
+    mon = "mon"
+    tue = "tue"
+    wed = "wed"
+    thu = "thu"
+    fri = "fri"
+    sat = "sat"
+    sun = "sun"
+
+    @property
+    def number(self) -> int:
+        return list(Weekday).index(self)
+
+
+class Tailoring(ConfigModel):
+    """How one pair departs from the program outline."""
+
+    topic_order: list[int] | None = Field(
+        default=None,
+        description="Program topic numbers in the order this pair takes them (a permutation).",
+        examples=[[1, 4, 3, 2, 5, 6, 7]],
+    )
+    replace: dict[int, CurriculumItem] = Field(
+        default_factory=dict,
+        description="Session number -> item used instead (after topic_order is applied).",
+    )
+    preferred_weekdays: list[Weekday] | None = Field(default=None, examples=[["tue", "wed"]])
+    preferred_earliest: ClockTime | None = None
+    preferred_latest: ClockTime | None = None
+
+    @model_validator(mode="after")
+    def _window(self) -> Tailoring:
+        if (
+            self.preferred_earliest is not None
+            and self.preferred_latest is not None
+            and self.preferred_earliest >= self.preferred_latest
+        ):
+            raise ValueError("preferred_earliest must be before preferred_latest")
+        return self
+
+
+@dataclass(frozen=True)
+class SessionSpec:
+    """What one session of one pair is about, after tailoring."""
+
+    number: int
+    total: int
+    topic: str
+    phase: Phase
+    agenda: str
+    notes: str | None
+
+
+class Pairing(ConfigModel):
+    """A mentor and a mentee working through the program together."""
+
+    id: str = Field(pattern=SLUG_PATTERN, description="Stable slug; never reuse or rename.")
+    mentor: EmailStr
+    mentee: EmailStr
+    start: date = Field(description="No session is booked before this day.")
+    status: Literal["active", "paused", "ended"] = "active"
+    tailoring: Tailoring | None = None
+    notes: str | None = None
+
+    @model_validator(mode="after")
+    def _two_people(self) -> Pairing:
+        if self.mentor.casefold() == self.mentee.casefold():
+            raise ValueError(f"mentor and mentee are the same person ({self.mentor})")
+        return self
+
+    def sessions(self, program: Program) -> list[SessionSpec]:
+        """The pair's sessions in order. A reordered topic keeps the phase of its slot,
+        because the phases describe the relationship's arc, not the subject."""
+        total = len(program.curriculum)
+        tailoring = self.tailoring or Tailoring()
+        order = tailoring.topic_order or list(range(1, total + 1))
+        specs = []
+        for number, topic_number in enumerate(order, start=1):
+            item = program.curriculum[topic_number - 1]
+            phase = program.curriculum[number - 1].phase
+            if number in tailoring.replace:
+                item = tailoring.replace[number]
+                phase = item.phase
+            specs.append(
+                SessionSpec(
+                    number=number,
+                    total=total,
+                    topic=item.topic,
+                    phase=phase,
+                    agenda=item.agenda,
+                    notes=item.notes,
+                )
+            )
+        return specs
+
+
+class PairingsFile(ConfigModel):
+    """The pairings file's top level: a `pairings:` list (room for more keys later)."""
+
+    pairings: list[Pairing]
+
+
+def session_key(program_id: str, pairing_id: str, number: int) -> str:
+    """The tag value carried by events and list items: `<program>/<pairing>/<session>`."""
+    return f"{program_id}/{pairing_id}/{number}"
+
+
+def parse_session_key(value: str) -> tuple[str, str, int] | None:
+    """Inverse of `session_key`; None for anything we did not write."""
+    parts = value.split("/")
+    if len(parts) != 3 or not all(_SLUG.match(part) for part in parts[:2]):
+        return None
+    program_id, pairing_id, number = parts
+    if not number.isdigit() or number.startswith("0"):
+        return None
+    return program_id, pairing_id, int(number)
+
+
+class ConfigSource(ConfigModel):
+    """The files a config was read from (shown in reports and problems)."""
+
+    program: Path | None = None
+    pairings: Path | None = None
+
+
+def cross_check(
+    program: Program | None, pairings: list[Pairing], *, check_ids: bool = True
+) -> list[tuple[Loc, str]]:
+    """Rules spanning pairings or needing the program; each finding located in pairings data.
+
+    `program` may be None when program.yaml itself is invalid: program-independent checks
+    still run so that the admin sees every problem in one pass.
+    """
+    findings: list[tuple[Loc, str]] = []
+    seen: dict[str, int] = {}
+    for index, pairing in enumerate(pairings if check_ids else []):
+        if pairing.id in seen:
+            findings.append(
+                (("pairings", index, "id"), f"duplicate pairing id {pairing.id!r} "
+                 f"(first used by pairing #{seen[pairing.id] + 1})")
+            )
+        else:
+            seen[pairing.id] = index
+
+    allow_multi_mentees = program.allow_mentor_multiple_mentees if program else True
+    allow_multi_mentors = program.allow_mentee_multiple_mentors if program else False
+    as_mentor: dict[str, int] = {}
+    as_mentee: dict[str, int] = {}
+    active = [(i, p) for i, p in enumerate(pairings) if p.status == "active"]
+    for index, pairing in active:
+        mentor, mentee = pairing.mentor.casefold(), pairing.mentee.casefold()
+        if mentor in as_mentee:
+            other = pairings[as_mentee[mentor]].id
+            findings.append(((("pairings", index, "mentor")),
+                             f"{pairing.mentor} is a mentee in active pairing {other!r} "
+                             "and cannot mentor at the same time"))
+        if mentee in as_mentor:
+            other = pairings[as_mentor[mentee]].id
+            findings.append(((("pairings", index, "mentee")),
+                             f"{pairing.mentee} mentors in active pairing {other!r} "
+                             "and cannot be a mentee at the same time"))
+        if mentor in as_mentor and not allow_multi_mentees:
+            other = pairings[as_mentor[mentor]].id
+            findings.append(((("pairings", index, "mentor")),
+                             f"{pairing.mentor} already mentors in active pairing {other!r} "
+                             "(allow_mentor_multiple_mentees is false)"))
+        if mentee in as_mentee and not allow_multi_mentors:
+            other = pairings[as_mentee[mentee]].id
+            findings.append(((("pairings", index, "mentee")),
+                             f"{pairing.mentee} is already a mentee in active pairing "
+                             f"{other!r} (allow_mentee_multiple_mentors is false)"))
+        as_mentor.setdefault(mentor, index)
+        as_mentee.setdefault(mentee, index)
+
+    if program is not None:
+        total = len(program.curriculum)
+        for index, pairing in enumerate(pairings):
+            tailoring = pairing.tailoring
+            if tailoring is None:
+                continue
+            order = tailoring.topic_order
+            if order is not None and sorted(order) != list(range(1, total + 1)):
+                findings.append(
+                    (("pairings", index, "tailoring", "topic_order"),
+                     f"topic_order must list each topic number 1..{total} exactly once")
+                )
+            findings.extend(
+                (("pairings", index, "tailoring", "replace", number),
+                 f"replace: no session {number} (the program has {total})")
+                for number in tailoring.replace
+                if not 1 <= number <= total
+            )
+    return findings
+
+
+class Config(ConfigModel):
+    """A whole, valid config: what the planner plans from."""
+
+    program: Program
+    pairings: list[Pairing]
+    source: ConfigSource = Field(default_factory=ConfigSource)
+    warnings: tuple[ConfigProblem, ...] = ()
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Config:
+        findings = cross_check(self.program, self.pairings)
+        if findings:
+            raise ValueError("; ".join(message for _, message in findings))
+        return self
+
+    def active_pairings(self) -> list[Pairing]:
+        return [pairing for pairing in self.pairings if pairing.status == "active"]
+
+    def participants(self) -> list[str]:
+        """Every mentor and mentee address, each once, in config order."""
+        seen: dict[str, str] = {}
+        for pairing in self.pairings:
+            for person in (pairing.mentor, pairing.mentee):
+                seen.setdefault(person.casefold(), person)
+        return list(seen.values())
+
+    def pairing(self, pairing_id: str) -> Pairing | None:
+        return next((p for p in self.pairings if p.id == pairing_id), None)
