@@ -244,6 +244,11 @@ class Program(ConfigModel):
         le=1.0,
         description="A plan cancelling or moving more than this share of sessions stops.",
     )
+    max_reschedules: int = Field(
+        default=3, ge=0, le=10,
+        description="Moves per session after declines; past it the session is left for the "
+                    "program team (needs attention) and never moved again.",
+    )
     reminder_minutes: int = Field(default=15, ge=0, le=1440)
     timezone_display: str | None = Field(default=None, examples=["Europe/London"])
     sharepoint: SharePointSettings | None = None

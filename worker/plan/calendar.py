@@ -37,11 +37,6 @@ from worker.plan.nudges import moves_of
 from worker.plan.plan import PairState
 from worker.plan.slot_context import RunState, SlotContext
 
-# Moves per session before it is left for the admin (a program setting is to come; this is its
-# default).
-MAX_RESCHEDULES = 3
-
-
 @dataclass(frozen=True)
 class CalendarPlan:
     """The calendar stage of a plan; the notes list and Teams stages build on it."""
@@ -281,7 +276,7 @@ def _plan_pairing(
         if session is not None:
             start = session.start
             if session.start > now and _wants_move(session, pairing) and (
-                    moves_of(session.nudges) >= MAX_RESCHEDULES):
+                    moves_of(session.nudges) >= program.max_reschedules):
                 # Past the limit the session is the admin's: named, never moved again.
                 problems.append(PairProblem(
                     pairing.id, f"session {session.number} needs attention: "
