@@ -56,10 +56,15 @@ def update_item(ctx: Context, action: UpdateItem) -> Outcome:
             item = sharepoint.get_item(ctx.client, action.site_id, action.list_id,
                                        action.item_id, select=READ_COLUMNS)
             fields_now = dict(item.get("fields") or {})
+            etag = str(item.get("eTag") or item.get("@odata.etag") or "")
+            if not record:
+                # No whole record behind it (a cancellation noted on an item whose event is
+                # gone): the same columns again, on top of their edit.
+                patch = {k: v for k, v in patch.items() if fields_now.get(k) != v}
+                continue
             wanted = owned(record, fields_now, record_digest=record_digest)
             patch = changes(wanted, fields_now)
             notes = str(wanted["NotesStatus"])
-            etag = str(item.get("eTag") or item.get("@odata.etag") or "")
             continue
         return Outcome.done(action, item_id=action.item_id, notes=notes, conflicts=conflicts)
     return Outcome.deferred(action, f"item {action.item_id} kept changing during "

@@ -244,6 +244,11 @@ class Program(ConfigModel):
         le=1.0,
         description="A plan cancelling or moving more than this share of sessions stops.",
     )
+    rebook_after_cancel: Literal["once", "never"] = Field(
+        default="once",
+        description="A session a participant cancels or deletes in Outlook is booked again "
+                    "once (`once`) or left cancelled (`never`); never more than once.",
+    )
     max_reschedules: int = Field(
         default=3, ge=0, le=10,
         description="Moves per session after declines; past it the session is left for the "

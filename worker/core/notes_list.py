@@ -99,6 +99,9 @@ COLUMNS: tuple[ColumnSpec, ...] = (
     # What the program team must look at (declined past the move limit, a person who left the
     # directory, no time fits); empty when all is well. Written only when there is something.
     ColumnSpec("Attention", "Needs attention", "note"),
+    # How often a participant cancelled or deleted the session in Outlook: the memory that keeps
+    # the worker from booking it again and again (the event itself is gone).
+    ColumnSpec("PersonCancels", "Cancelled by a participant", "number"),
 )
 BY_NAME = {c.name: c for c in COLUMNS}
 
@@ -108,7 +111,7 @@ WORKER_COLUMNS = (
     TITLE, "ProgramId", "PairingId", "SessionKey", "SessionNumber", "Topic", "Phase",
     "MentorEmail", "MentorName", "MenteeEmail", "MenteeName", "SessionStart", "SessionEnd",
     "SessionStatus", "JoinUrl", "NotesStatus", "EventId", "RescheduleCount", "RecordHash",
-    "Attention",
+    "Attention", "PersonCancels",
 )
 # Written once, when the item is created; the pair may tailor it afterwards.
 SEEDED_COLUMNS = ("Agenda",)

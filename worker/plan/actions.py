@@ -115,10 +115,14 @@ class Book(_Action):
     transaction_id: str
     event: Mapping[str, Any] = field(default_factory=dict)
     local_start: str = ""  # the start as each person sees it (mentee first), for people
+    # A participant cancelled this session in Outlook this many times; it is booked again once.
+    person_cancels: int = 0
 
     def describe(self) -> str:
         local = f" ({self.local_start})" if self.local_start else ""
-        return f"+ book {self.number}/{self.total} '{self.topic}' at {fmt_utc(self.start)}{local}"
+        again = " (again, once: a participant cancelled it)" if self.person_cancels else ""
+        return (f"+ book {self.number}/{self.total} '{self.topic}' at {fmt_utc(self.start)}"
+                f"{local}{again}")
 
 
 @dataclass(frozen=True, kw_only=True)

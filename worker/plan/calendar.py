@@ -24,18 +24,21 @@ Rules, per pairing:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, time, timedelta
 from itertools import pairwise
+from typing import Any
 
 from worker.config import Config, Pairing, parse_session_key, session_key
 from worker.config.templates import Templates
+from worker.core.notes_list import CANCELLED
 from worker.observe.state import DECLINED, TENTATIVE, Observed, ObservedSession, live_event
 from worker.plan.actions import CalendarAction, Notice, PairProblem
 from worker.plan.booking import book_action, cancel_action, update_action
 from worker.plan.nudges import moves_of
 from worker.plan.plan import PairState
 from worker.plan.slot_context import RunState, SlotContext
+
 
 @dataclass(frozen=True)
 class CalendarPlan:
@@ -53,6 +56,8 @@ class CalendarPlan:
     # Declined sessions this plan does not move (past the move limit, or no time fits): no
     # "being rescheduled" notice goes out for them.
     unmoved: frozenset[str] = frozenset()
+    # Sessions a participant cancelled that stay cancelled: key -> (times, what to tell).
+    left_cancelled: Mapping[str, tuple[int, str]] = field(default_factory=dict)
 
 
 def owned_sessions(config: Config, sessions: Mapping[str, list[ObservedSession]]
@@ -116,6 +121,48 @@ def people_needing_schedules(config: Config, observed_sessions: dict[str, list[O
     return needed
 
 
+def booking_candidates(config: Config, sessions: Mapping[str, list[ObservedSession]],
+                       now: datetime) -> list[str]:
+    """Keys the planner may book this run (the missing sessions each active pairing reaches,
+    and two beyond, for sessions a participant cancelled that are skipped): their notes list
+    items are read first, since only the item remembers a session whose event a person
+    cancelled or deleted."""
+    program = config.program
+    keys: list[str] = []
+    for pairing in config.active_pairings():
+        specs = pairing.sessions(program)
+        live = {s.number: live_event(sessions.get(session_key(program.id, pairing.id,
+                                                              s.number), []))
+                for s in specs}
+        upcoming = sum(1 for s in live.values() if s is not None and s.end > now)
+        if upcoming >= program.keep_booked:
+            continue  # nothing to book: a quiet run reads no item
+        reach = program.keep_booked - upcoming + 2
+        for spec in specs:
+            if reach <= 0:
+                break
+            if live[spec.number] is None:
+                keys.append(session_key(program.id, pairing.id, spec.number))
+                reach -= 1
+    return keys
+
+
+def person_cancels(item: Mapping[str, Any] | None) -> tuple[int, bool] | None:
+    """(times a participant cancelled the session, whether this is a new one), from the item
+    of a session that has no event; None when the worker itself cancelled it (a pause, an
+    end: booked again on resume) or there is no item."""
+    fields_ = (item or {}).get("fields") or {}
+    if not fields_.get("EventId"):
+        return None
+    try:
+        count = int(float(fields_.get("PersonCancels") or 0))
+    except (TypeError, ValueError):
+        count = 0
+    if fields_.get("SessionStatus") != CANCELLED:
+        return count + 1, True  # the event is gone and the worker did not cancel it
+    return (count, False) if count else None
+
+
 def _closest(config: Config) -> timedelta:
     """How close two sessions may be: the cadence less its tolerance, less a day of slack,
     since the finder counts whole local days and instants in UTC can differ by hours."""
@@ -159,13 +206,15 @@ def plan_calendar(config: Config, observed: Observed, now: datetime,
     notices, vanished = _foreign(foreign, known_pairings, now)
     for pairing in config.pairings:
         pair_actions, pair_problems, state = _plan_pairing(config, pairing, observed, now, run,
-                                                           templates)
+                                                           templates, notices)
         actions.extend(pair_actions)
         problems.extend(pair_problems)
         pairs.append(state)
     unmoved = frozenset(p.key for p in problems if p.key)
+    left = {n.key: (n.count, n.text) for n in notices if isinstance(n, _LeftCancelled)}
     return CalendarPlan(tuple(actions), tuple(problems), tuple(pairs), existing_upcoming,
-                        tuple(notices), len(with_sessions), tuple(sorted(vanished)), unmoved)
+                        tuple(notices), len(with_sessions), tuple(sorted(vanished)), unmoved,
+                        left)
 
 
 def _foreign(foreign: Mapping[str, list[ObservedSession]], known_pairings: set[str],
@@ -190,6 +239,17 @@ def _foreign(foreign: Mapping[str, list[ObservedSession]], known_pairings: set[s
                               "session(s) are left as they are (set `status: ended` to cancel "
                               "them)"))
     return notices, vanished
+
+
+def _item_start(item: Mapping[str, Any] | None) -> datetime | None:
+    text = ((item or {}).get("fields") or {}).get("SessionStart")
+    if not isinstance(text, str) or not text:
+        return None
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def _missing(role: str, email: str, why: str) -> str:
@@ -220,9 +280,17 @@ def _wants_move(session: ObservedSession, pairing: Pairing) -> bool:
     return False
 
 
+@dataclass(frozen=True)
+class _LeftCancelled(Notice):
+    """A notice about a session a participant cancelled, which stays cancelled."""
+
+    key: str = ""
+    count: int = 0
+
+
 def _plan_pairing(
     config: Config, pairing: Pairing, observed: Observed, now: datetime, run: RunState,
-    templates: Templates,
+    templates: Templates, notices: list[Notice],
 ) -> tuple[list[CalendarAction], list[PairProblem], PairState]:
     program = config.program
     specs = pairing.sessions(program)
@@ -311,13 +379,28 @@ def _plan_pairing(
             continue
         if upcoming >= program.keep_booked:
             break
+        key = session_key(program.id, pairing.id, spec.number)
+        gone = person_cancels(observed.items.get(key))
+        if gone is not None and (gone[0] > 1 or program.rebook_after_cancel == "never"
+                                    or not gone[1]):
+            # A participant cancelled it (again): it stays cancelled, the pair goes on.
+            if gone[1]:
+                notices.append(_LeftCancelled(
+                    pairing.id, f"session {spec.number} was cancelled by a participant in "
+                    f"Outlook ({gone[0]} time(s)); left cancelled", key=key,
+                    count=gone[0]))
+            prev_start = _item_start(observed.items.get(key)) or prev_start
+            continue
         target = pairing.start if prev_start is None else (prev_start + cadence).date()
         slot = finder.find(target)
         if isinstance(slot, str):
             problems.append(PairProblem(pairing.id, f"session {spec.number}: {slot}"))
             break
-        actions.append(book_action(config, pairing, spec, organizer, slot, finder.local(slot.start),
-                                   observed.people, templates))
+        book = book_action(config, pairing, spec, organizer, slot, finder.local(slot.start),
+                           observed.people, templates)
+        if gone is not None:
+            book = replace(book, person_cancels=gone[0])
+        actions.append(book)
         run.add((pairing.mentor, pairing.mentee), slot)
         prev_start = slot.start
         upcoming += 1

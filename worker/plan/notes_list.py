@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from worker.config import Config
+from worker.config import Config, parse_session_key
 from worker.config.templates import Templates
 from worker.core.exit_codes import ExitCode
-from worker.core.notes_list import NOTES_MISSING, NOTES_POSTED
-from worker.observe.state import Observed, live_event
+from worker.core.notes_list import CANCELLED, NOTES_MISSING, NOTES_POSTED
+from worker.observe.state import NotesList, Observed, live_event
 from worker.plan.actions import (
     CreateItem,
     Later,
@@ -97,7 +97,7 @@ def plan_notes_list(config: Config, observed: Observed, projection: Projection,
         return NotesListPlan(notes=notes, item_ids=item_ids)
     todo, unchanged = pending_records(projection.sessions, config, observed.people, now,
                                       projection.attention)
-    if not todo:
+    if not todo and not projection.left_cancelled:
         return NotesListPlan(notes=notes, item_ids=item_ids, unchanged=unchanged)
     where = observed.notes_list
     if where is None:
@@ -140,6 +140,11 @@ def plan_notes_list(config: Config, observed: Observed, projection: Projection,
             fields_now = dict(current.get("fields") or {})
             wanted = owned(record, fields_now, record_digest=record_digest)
             patch = changes(wanted, fields_now)
+            if book is not None and book.person_cancels and _number(
+                    fields_now.get("PersonCancels")) != book.person_cancels:
+                # Booked again after a participant cancelled: the item remembers it, so a
+                # second cancellation is not booked again (outside the record's digest).
+                patch["PersonCancels"] = book.person_cancels
             notes_value = wanted["NotesStatus"]
             tag_after = after
             if patch:
@@ -169,8 +174,40 @@ def plan_notes_list(config: Config, observed: Observed, projection: Projection,
                 organizer=pending.session.organizer,
                 event_id=projection.event_id(pending.session), item_id=item_id,
                 record=record, notes=notes_value, after=tag_after))
+    actions.extend(_left_cancelled(projection, observed, where))
     return NotesListPlan(tuple(actions), tuple(problems_), notes, item_ids, unchanged,
                          tuple(missing))
+
+
+def _left_cancelled(projection: Projection, observed: Observed,
+                    where: NotesList) -> list[NotesListAction]:
+    """The items of sessions a participant cancelled, which stay cancelled: they say so."""
+    found: list[NotesListAction] = []
+    for key, (count, text) in sorted(projection.left_cancelled.items()):
+        item = observed.items.get(key)
+        if item is None:
+            continue
+        fields_now = dict(item.get("fields") or {})
+        patch: dict[str, Value] = {"SessionStatus": CANCELLED, "PersonCancels": count,
+                                   "Attention": text}
+        patch = {k: v for k, v in patch.items() if fields_now.get(k) != v}
+        if not patch:
+            continue
+        parsed = parse_session_key(key)
+        found.append(UpdateItem(
+            pairing_id=str(fields_now.get("PairingId") or (parsed[1] if parsed else "")),
+            key=key, number=parsed[2] if parsed else 0, site_id=where.site_id,
+            list_id=where.list_id, item_id=str(item.get("id", "")), etag=_etag(item),
+            before={c: fields_now.get(c) for c in patch}, changes=patch,
+            notes=str(fields_now.get("NotesStatus") or "")))
+    return found
+
+
+def _number(value: object) -> int:
+    try:
+        return int(float(str(value)))
+    except (TypeError, ValueError):
+        return 0
 
 
 def _record(pending: Pending, projection: Projection) -> dict[str, Value]:

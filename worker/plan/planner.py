@@ -10,7 +10,7 @@ one `Plan` holding every change of the run.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from worker.config import Config
@@ -40,8 +40,9 @@ def calendar_stage(desired: Desired, observed: Observed, now: datetime
     # Only sessions the config names are projected: the notes list and Teams stages never
     # touch what a foreign tag marks (a removed pairing, a session past the curriculum).
     mine, _ = owned_sessions(desired.config, observed.sessions)
-    return calendar, project(mine, calendar.actions, now, calendar.unmoved,
-                             attention(calendar, mine, now))
+    projection = project(mine, calendar.actions, now, calendar.unmoved,
+                         attention(calendar, mine, now))
+    return calendar, replace(projection, left_cancelled=dict(calendar.left_cancelled))
 
 
 def attention(calendar: CalendarPlan, sessions: dict[str, list[ObservedSession]],

@@ -24,6 +24,8 @@ class Projection:
     changing: frozenset[str] = frozenset()  # keys moved or cancelled by this run
     unmoved: frozenset[str] = frozenset()  # declined, and this run cannot move them
     attention: Mapping[str, str] = field(default_factory=dict)  # key -> what to look at
+    # Sessions a participant cancelled that stay cancelled: key -> (times, what to tell).
+    left_cancelled: Mapping[str, tuple[int, str]] = field(default_factory=dict)
 
     def event_id(self, session: ObservedSession) -> str | Later:
         book = self.booked.get(session.key)

@@ -30,7 +30,11 @@ from worker.observe.notes_list import PermissionMissing, find_list_ref, read_ite
 from worker.observe.state import Observed
 from worker.observe.teams import read_catalog
 from worker.plan.actions import Action
-from worker.plan.calendar import people_needing_schedules, schedule_window
+from worker.plan.calendar import (
+    booking_candidates,
+    people_needing_schedules,
+    schedule_window,
+)
 from worker.plan.notes_list import items_to_read
 from worker.plan.plan import Plan
 from worker.plan.planner import (
@@ -75,11 +79,16 @@ def _read_and_plan(client: GraphClient, desired: Desired, now: datetime) -> Plan
         start, end = schedule_window(config, now)
         observed.schedules, observed.schedule_errors = read_schedules(
             client, config, needed, start, end)
+    settings = config.program.sharepoint
+    candidates = booking_candidates(config, observed.sessions, now)
+    if settings is not None and candidates:
+        # Only the item remembers a session whose event a participant cancelled or deleted.
+        _read_notes_list(client, observed, settings, dict.fromkeys(candidates))
     calendar, projection = calendar_stage(desired, observed, now)
 
-    settings = config.program.sharepoint
-    wanted = items_to_read(config, projection, observed, now)
-    if settings is not None and wanted:
+    wanted = {k: v for k, v in items_to_read(config, projection, observed, now).items()
+              if k not in observed.items and k not in observed.item_errors}
+    if settings is not None and wanted and observed.notes_list_problem is None:
         _read_notes_list(client, observed, settings, wanted)
     notes = notes_list_stage(desired, observed, projection, now)
     if (settings is not None and observed.notes_list is None and observed.notes_list_problem
@@ -104,18 +113,24 @@ def _read_and_plan(client: GraphClient, desired: Desired, now: datetime) -> Plan
 
 def _read_notes_list(client: GraphClient, observed: Observed, settings: SharePointSettings,
                      wanted: dict[str, str | None]) -> None:
-    try:
-        found = find_list_ref(client, settings)
-    except PermissionMissing as exc:
-        observed.notes_list_problem = str(exc)
+    """Find the list (once per run), then read the `wanted` items (session key -> item id
+    where the event remembers it)."""
+    if observed.notes_list is None and observed.notes_list_problem is None:
+        try:
+            found = find_list_ref(client, settings)
+        except PermissionMissing as exc:
+            observed.notes_list_problem = str(exc)
+            return
+        if found is None:
+            observed.notes_list_problem = (f"list '{settings.list}' not found on "
+                                           f"{settings.site}: run `mentoring sharepoint init`")
+            return
+        observed.notes_list = found
+    if observed.notes_list is None or not wanted:
         return
-    if found is None:
-        observed.notes_list_problem = (f"list '{settings.list}' not found on {settings.site}: "
-                                       "run `mentoring sharepoint init`")
-        return
-    observed.notes_list = found
-    if wanted:
-        observed.items, observed.item_errors = read_items(client, found, wanted)
+    items, errors = read_items(client, observed.notes_list, wanted)
+    observed.items.update(items)
+    observed.item_errors.update(errors)
 
 
 def execute(
