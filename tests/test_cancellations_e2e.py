@@ -52,7 +52,7 @@ def test_with_rebook_never_a_cancelled_session_stays_cancelled(tmp_path: Path) -
     shutil.copytree(EXAMPLE_CONFIG, config)
     program = config / "program.yaml"
     program.write_text(program.read_text(encoding="utf-8").replace(
-        "max_reschedules: 3", "max_reschedules: 3\nrebook_after_cancel: never"), encoding="utf-8")
+        "rebook_after_cancel: once", "rebook_after_cancel: never"), encoding="utf-8")
     world = make_world()
     world = dataclasses.replace(world, config=load_config(config, today=START.date()))
     world.run()
