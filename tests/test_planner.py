@@ -305,3 +305,16 @@ def test_a_session_the_one_before_was_moved_onto_follows_it() -> None:
     assert follower.start - move.start >= timedelta(days=17), the_plan.render_text()
     assert follower.cause == "person" and "keeps the cadence" in follower.describe()
     assert the_plan.refusal() is None
+
+
+def test_a_start_in_the_past_is_told_and_booked_from_now_on() -> None:
+    from worker.config import ConfigProblem
+
+    old = pairing(start=date(2026, 12, 1))
+    warning = ConfigProblem("pairings.yaml", 5, 12, "pairing p1: start 2026-12-01 is in the past")
+    the_config = config(old).model_copy(update={"warnings": (warning,)})
+    the_plan = plan(the_config, observed(MENTOR, MENTEE), NOW)
+    [notice] = [n for n in the_plan.notices if "in the past" in n.text]
+    assert "pairings.yaml:5:12" in notice.text
+    books = [a for a in the_plan.actions if isinstance(a, Book)]
+    assert books and books[0].start >= NOW + timedelta(hours=48)

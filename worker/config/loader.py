@@ -203,11 +203,15 @@ def load_config(directory: Path, *, today: date, templates_dir: Path | None = No
             original: Loc = ("pairings", valid_indexes[int(loc[1])], *loc[2:])
             problems.append(pairings_source.problem(original, message))
         for index, pairing in pairings:
-            if pairing.start < today - timedelta(days=STALE_START_DAYS):
-                warnings.append(pairings_source.problem(
-                    ("pairings", index, "start"),
-                    f"start {pairing.start} is more than {STALE_START_DAYS} days ago",
-                    "is this pairing still current?"))
+            if pairing.status != "active" or pairing.start >= today:
+                continue
+            stale = pairing.start < today - timedelta(days=STALE_START_DAYS)
+            warnings.append(pairings_source.problem(
+                ("pairings", index, "start"),
+                f"pairing {pairing.id}: start {pairing.start} is in the past"
+                + (f", more than {STALE_START_DAYS} days ago" if stale else ""),
+                "sessions not yet held are booked from now on, never in the past"
+                + ("; is this pairing still current?" if stale else "")))
 
     if program is not None and program_source is not None:
         for index, entry in enumerate(program.blackout):

@@ -331,6 +331,13 @@ def _plan_pairing(
         problems.extend(PairProblem(pairing.id, reason) for reason in missing)
         return actions, problems, state(0)
 
+    held = any(s.end <= now for s in live.values())
+    if pairing.start < now.date() and not held:
+        # Reported with the file and line the config loader found it at.
+        where = next((str(w) for w in config.warnings
+                      if f"pairing {pairing.id}: start" in w.message), "")
+        notices.append(Notice(pairing.id, f"starts on {pairing.start}, in the past: its first "
+                              "session is booked from now on" + (f" ({where})" if where else "")))
     finder = SlotContext(config, pairing, observed, now, run)
     organizer = pairing.mentor if program.organizer == "mentor" else str(program.organizer)
     cadence = timedelta(days=program.cadence.every_days)
