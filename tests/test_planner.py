@@ -318,3 +318,11 @@ def test_a_start_in_the_past_is_told_and_booked_from_now_on() -> None:
     assert "pairings.yaml:5:12" in notice.text
     books = [a for a in the_plan.actions if isinstance(a, Book)]
     assert books and books[0].start >= NOW + timedelta(hours=48)
+
+
+def test_a_time_a_person_chose_is_never_undone() -> None:
+    # An assistant moved session 2 to only ten days after session 1, in Outlook.
+    first = session(1, datetime(2027, 1, 11, 15, tzinfo=UTC))
+    second = session(2, datetime(2027, 1, 21, 15, tzinfo=UTC))
+    the_plan = plan(config(pairing()), observed(MENTOR, MENTEE, sessions=[first, second]), NOW)
+    assert the_plan.is_empty(), the_plan.render_text()

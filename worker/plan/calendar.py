@@ -26,7 +26,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, time, timedelta
-from itertools import pairwise
 from typing import Any
 
 from worker.config import Config, Pairing, parse_session_key, session_key
@@ -109,13 +108,11 @@ def people_needing_schedules(config: Config, observed_sessions: dict[str, list[O
         ]
         upcoming = sum(1 for s in live if s is not None and s.end > now)
         missing = any(s is None for s in live)
-        closest = _closest(config)
         needs_move = any(
             s is not None and s.start > now and (_wants_move(s, pairing)
                                                  or _edited_time(s, pairing, config))
             for s in live
-        ) or any(a is not None and b is not None and now < b.start < a.start + closest
-                 for a, b in pairwise(live))
+        )
         if needs_move or (missing and upcoming < program.keep_booked):
             needed.update({pairing.mentor.lower(), pairing.mentee.lower()})
     return needed
@@ -346,10 +343,12 @@ def _plan_pairing(
     upcoming = sum(1 for s in live.values() if s.end > now)
     changed = 0
 
+    moved_before = False  # the session before was moved by this plan
     for spec in specs:
         session = live.get(spec.number)
         if session is not None:
             start = session.start
+            moved = False
             if session.start > now and _wants_move(session, pairing) and (
                     moves_of(session.nudges) >= program.max_reschedules):
                 # Past the limit the session is the admin's: named, never moved again.
@@ -363,26 +362,28 @@ def _plan_pairing(
                 if move is not None:
                     actions.append(move)
                     changed += 1
-                    start = move.start
+                    start, moved = move.start, True
                 elif problem is not None:
                     problems.append(problem)
             elif session.start > now:
                 # An edit of the config or the templates reaches every session not yet held:
                 # it keeps its time when that still suits both people, else it moves.
                 target = pairing.start if prev_start is None else (prev_start + cadence).date()
-                # A session the one before was moved onto (closer than the cadence allows)
-                # follows it, so the pair keeps its rhythm.
-                squeezed = prev_start is not None and session.start < prev_start + closest
+                # A session the one before was just moved onto (closer than the cadence
+                # allows) follows it, so the pair keeps its rhythm. A time a person chose
+                # (an assistant moving the meeting in Outlook) is theirs: never undone.
+                squeezed = (moved_before and prev_start is not None
+                            and session.start < prev_start + closest)
                 update, problem = finder.edit(
                     session, update_action(config, pairing, spec, session, observed.people,
                                            templates), target, squeezed=squeezed)
                 if update is not None:
                     actions.append(update)
                     changed += 1
-                    start = update.start
+                    start, moved = update.start, update.start != session.start
                 if problem is not None:
                     problems.append(problem)
-            prev_start = start
+            prev_start, moved_before = start, moved
             continue
         if upcoming >= program.keep_booked:
             break
