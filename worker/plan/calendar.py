@@ -120,10 +120,10 @@ def people_needing_schedules(config: Config, observed_sessions: dict[str, list[O
 
 def booking_candidates(config: Config, sessions: Mapping[str, list[ObservedSession]],
                        now: datetime) -> list[str]:
-    """Keys the planner may book this run (the missing sessions each active pairing reaches,
-    and two beyond, for sessions a participant cancelled that are skipped): their notes list
-    items are read first, since only the item remembers a session whose event a person
-    cancelled or deleted."""
+    """Keys the planner may book this run (the missing sessions each active pairing reaches):
+    their notes list items are read first, since only the item remembers a session whose
+    event a person cancelled or deleted. (When one is skipped as cancelled, the session after
+    it was not read first; it is booked as usual, and its item read with the others.)"""
     program = config.program
     keys: list[str] = []
     for pairing in config.active_pairings():
@@ -134,7 +134,7 @@ def booking_candidates(config: Config, sessions: Mapping[str, list[ObservedSessi
         upcoming = sum(1 for s in live.values() if s is not None and s.end > now)
         if upcoming >= program.keep_booked:
             continue  # nothing to book: a quiet run reads no item
-        reach = program.keep_booked - upcoming + 2
+        reach = program.keep_booked - upcoming
         for spec in specs:
             if reach <= 0:
                 break
