@@ -15,7 +15,7 @@ from datetime import datetime
 
 from worker.config import Config
 from worker.config.templates import Templates
-from worker.observe.state import Observed, ObservedSession, live_event
+from worker.observe.state import Observed, ObservedSession
 from worker.plan.calendar import CalendarPlan, owned_sessions, plan_calendar
 from worker.plan.notes_list import NotesListPlan, plan_notes_list
 from worker.plan.plan import Plan
@@ -41,14 +41,14 @@ def calendar_stage(desired: Desired, observed: Observed, now: datetime
     # touch what a foreign tag marks (a removed pairing, a session past the curriculum).
     mine, _ = owned_sessions(desired.config, observed.sessions)
     projection = project(mine, calendar.actions, now, calendar.unmoved,
-                         attention(calendar, mine, now))
+                         attention(calendar, mine))
     return calendar, replace(projection, left_cancelled=dict(calendar.left_cancelled))
 
 
 def attention(calendar: CalendarPlan, sessions: dict[str, list[ObservedSession]],
-              now: datetime) -> dict[str, str]:
+              ) -> dict[str, str]:
     """What the notes list items should tell the program team: a session's own problem, or
-    its pairing's (a person who left the directory) on each of the pair's upcoming sessions."""
+    its pairing's (a person who left the directory) on each of the pair's sessions."""
     found: dict[str, str] = {}
     for problem in calendar.problems:
         if problem.key:
@@ -57,8 +57,9 @@ def attention(calendar: CalendarPlan, sessions: dict[str, list[ObservedSession]]
         if "needs attention" not in problem.reason:
             continue  # passing (a lookup to try again): nothing to tell on the items
         for key, events in sessions.items():
-            live = live_event(events)
-            if live is not None and live.pairing_id == problem.pairing_id and live.end > now:
+            # Every session of the pair says so, held ones included: the report reads the
+            # items, and the person stays gone after the last upcoming session has passed.
+            if events and events[0].pairing_id == problem.pairing_id:
                 found.setdefault(key, problem.reason)
     return found
 
