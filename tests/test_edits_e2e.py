@@ -102,3 +102,39 @@ def test_a_person_who_left_puts_the_pair_on_needs_attention_and_nothing_is_delet
     assert "does not exist" in item_for(world, KEY).fields["Attention"]
     report = read_report(world.client, world.config, world.clock.now())
     assert {a.pairing_id for a in report.attention} == {"ceo-ava"}
+
+
+def test_an_edited_agenda_template_rewrites_the_upcoming_invites(tmp_path: Path) -> None:
+    from tests.conftest import ROOT
+    from worker.config.templates import Templates
+
+    world = make_world()
+    world.run()
+    templates = tmp_path / "templates"
+    shutil.copytree(ROOT / "templates", templates)
+    agenda = templates / "agendas" / "technology-and-devices.html.j2"
+    agenda.write_text(agenda.read_text(encoding="utf-8") + "<p>Bring your phone.</p>\n",
+                      encoding="utf-8")
+    world = dataclasses.replace(world, templates=Templates(templates))
+    plan, _ = execute(world.client, world.config, world.clock, world.templates, apply=False)
+    assert "~ update session 1: body (as booked) -> (from the current templates)" in (
+        plan.render_text())
+    assert plan.refusal() is None  # new words are not a disruption
+    world.run()
+    body = event_of(world, KEY)["body"]
+    assert "Bring your phone." in str(body)
+    assert world.run().writes == 0
+
+
+def test_a_new_topic_order_renames_the_upcoming_sessions_and_their_items(tmp_path: Path) -> None:
+    world = make_world()
+    world.run()
+    world = edited(world, tmp_path, "pairings.yaml", "    status: active\n",
+                   "    status: active\n    tailoring:\n      topic_order: [2, 1, 3, 4, 5, 6, 7]\n")
+    plan, _ = execute(world.client, world.config, world.clock, world.templates, apply=False)
+    assert "~ update session 1: subject" in plan.render_text()
+    world.run()
+    first = world.config.pairings[0].sessions(world.config.program)[0]
+    assert str(event_of(world, KEY)["subject"]).endswith(first.topic)
+    assert item_for(world, KEY).fields["Topic"] == first.topic
+    assert world.run().writes == 0
