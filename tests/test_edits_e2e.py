@@ -138,3 +138,35 @@ def test_a_new_topic_order_renames_the_upcoming_sessions_and_their_items(tmp_pat
     assert str(event_of(world, KEY)["subject"]).endswith(first.topic)
     assert item_for(world, KEY).fields["Topic"] == first.topic
     assert world.run().writes == 0
+
+
+def test_new_program_hours_move_only_the_sessions_outside_them(tmp_path: Path) -> None:
+    from worker.core.timezones import zone_for
+
+    world = make_world()
+    world.run()
+    world = edited(world, tmp_path, "program.yaml", 'latest: "17:30"', 'latest: "12:00"')
+    plan, _ = execute(world.client, world.config, world.clock, world.templates, apply=False)
+    text = plan.render_text()
+    assert "new hours and days" in text
+    summary = world.run(force=True)
+    # Every upcoming session now ends by noon in both people's own zones, or the plan named it
+    # (no time fits before noon for that pair within the cadence's tolerance).
+    named = {p.key for p in summary.plan.problems if p.key}
+    for pairing in world.config.pairings:
+        for number in (1, 2):
+            key = f"leadership-2027/{pairing.id}/{number}"
+            if key in named:
+                assert "no other time fits" in " ".join(
+                    p.reason for p in summary.plan.problems if p.key == key)
+                continue
+            event = event_of(world, key)
+            for email in (pairing.mentor, pairing.mentee):
+                user = world.sandbox.state.directory.get(email)
+                settings = user.mailboxSettings
+                name = settings.get("timeZone") or "UTC"
+                zone = zone_for(settings["workingHours"]["timeZone"]
+                                if name == "Customized Time Zone" else name)
+                local_end = end_of(event).astimezone(zone)
+                assert (local_end.hour, local_end.minute) <= (12, 0), (pairing.id, email)
+    assert world.run().writes == 0

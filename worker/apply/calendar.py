@@ -43,6 +43,9 @@ def apply_calendar(ctx: Context, action: CalendarAction) -> Outcome:
         event = calendar.update_event(ctx.client, action.organizer, action.event_id,
                                       dict(action.changes))
         ctx.remember_etag(action.event_id, event)
+        if action.ledger is not None:
+            with ctx.lock:
+                ctx.ledgers[action.event_id] = set(action.ledger)
         log.info("updated %s (%s)", action.key, ", ".join(action.becomes), extra=extra)
         return Outcome.done(action, event_id=action.event_id)
     assert isinstance(action, Cancel)

@@ -28,7 +28,7 @@ from worker.apply.context import Context
 from worker.apply.outcome import Outcome, outcome_for
 from worker.core.exit_codes import ExitCode
 from worker.core.properties import NUDGES_PROPERTY_ID
-from worker.observe.events import parse_ledger
+from worker.observe.state import parse_ledger
 from worker.plan.actions import HoldNudge, InstallApp, Ledger, PostCard, SendNudge, TeamsAction
 
 log = logging.getLogger(__name__)

@@ -21,7 +21,7 @@ from worker.core.properties import (
     PROPERTY_ID,
     RECORD_PROPERTY_ID,
 )
-from worker.observe.state import AttendeeState, ObservedSession
+from worker.observe.state import AttendeeState, ObservedSession, parse_ledger
 
 log = logging.getLogger(__name__)
 
@@ -112,13 +112,6 @@ def parse_event(raw: dict[str, Any], mailbox: str, program_id: str) -> ObservedS
         invite=invite if isinstance(invite, str) else None,
         etag=str(raw["@odata.etag"]) if raw.get("@odata.etag") else None,
     )
-
-
-def parse_ledger(value: object) -> frozenset[str]:
-    """The nudge ledger property: one entry per line."""
-    if not isinstance(value, str):
-        return frozenset()
-    return frozenset(line for line in value.splitlines() if line)
 
 
 def _parse_instant(text: str) -> datetime:

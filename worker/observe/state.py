@@ -72,6 +72,13 @@ class ObservedSession:
         return None
 
 
+def parse_ledger(value: object) -> frozenset[str]:
+    """The nudge ledger property: one entry per line."""
+    if not isinstance(value, str):
+        return frozenset()
+    return frozenset(line for line in value.splitlines() if line)
+
+
 def live_event(sessions: Sequence[ObservedSession]) -> ObservedSession | None:
     """The event that is the session: the oldest one not cancelled (ties: the smaller id).
 

@@ -195,6 +195,7 @@ class UpdateEvent(_Action):
     was: Mapping[str, Any] = field(default_factory=dict)
     becomes: Mapping[str, Any] = field(default_factory=dict)
     changes: Mapping[str, Any] = field(default_factory=dict)
+    ledger: frozenset[str] | None = None  # the nudge ledger the PATCH writes, when it does
     cause: Cause = "config"
 
     @property

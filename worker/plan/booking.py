@@ -24,7 +24,13 @@ from worker.core.intervals import Interval
 from worker.core.properties import INVITE_PROPERTY_ID, NUDGES_PROPERTY_ID, PROPERTY_ID
 from worker.observe.state import ObservedSession, Person
 from worker.plan.actions import Book, Cancel, Cause, Move, UpdateEvent
-from worker.plan.nudges import declined_marker, invited_marker, moved_marker
+from worker.plan.nudges import (
+    RULES_MARK,
+    declined_marker,
+    invited_marker,
+    moved_marker,
+    rules_entries,
+)
 
 TRANSACTION_NAMESPACE = uuid.UUID("0c5b9d5e-7d0a-4e53-9d2f-52a1c7b1e0a4")
 SUBJECT_PREFIX = "Reverse mentoring"
@@ -68,6 +74,29 @@ def invite_parts(config: Config, pairing: Pairing, spec: SessionSpec, names: Peo
     }
 
 
+def rules_marker(config: Config) -> str:
+    """Ledger entry: the program's time rules a session's time was chosen under (earliest,
+    latest, blackout days, holidays). When they change, the session is checked again."""
+    program = config.program
+    rules = {
+        "earliest": program.earliest.isoformat(), "latest": program.latest.isoformat(),
+        "blackout": [(r.start.isoformat(), r.end.isoformat())
+                     for r in program.blackout_ranges()],
+        "holidays": [sorted(program.holidays.countries),
+                     program.holidays.use_participant_location],
+    }
+    text = json.dumps(rules, sort_keys=True, separators=(",", ":"))
+    return RULES_MARK + hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def with_rules(entries: frozenset[str], config: Config) -> frozenset[str]:
+    return frozenset((entries - rules_entries(entries)) | {rules_marker(config)})
+
+
+def ledger_property(entries: frozenset[str]) -> dict[str, str]:
+    return {"id": NUDGES_PROPERTY_ID, "value": "\n".join(sorted(entries))}
+
+
 def invite_digest(parts: Mapping[str, Any], minutes: int) -> str:
     """A short fingerprint of an invite's content and length (kept on the event)."""
     text = json.dumps({**parts, "minutes": minutes}, sort_keys=True, ensure_ascii=True,
@@ -99,6 +128,7 @@ def event_body(config: Config, pairing: Pairing, spec: SessionSpec, names: Peopl
             {"id": PROPERTY_ID, "value": key},
             {"id": INVITE_PROPERTY_ID,
              "value": invite_digest(parts, config.program.duration_minutes)},
+            ledger_property(frozenset({rules_marker(config)})),
         ],
     }
 
@@ -119,7 +149,8 @@ def book_action(config: Config, pairing: Pairing, spec: SessionSpec, organizer: 
 
 
 def move_action(session: ObservedSession, slot: Interval, reason: str, now: datetime,
-                local_start: str = "", *, declined: bool = False) -> Move:
+                local_start: str = "", *, declined: bool = False,
+                config: Config | None = None) -> Move:
     """The new time, and in the same PATCH the session's ledger: that it moved (moves per
     session are limited), the declined time (never offered again) and when this new
     invitation went out (so nobody is asked about an "unanswered" invite a minute old)."""
@@ -127,13 +158,14 @@ def move_action(session: ObservedSession, slot: Interval, reason: str, now: date
     if declined:
         added.add(declined_marker(session.start, session.end))
     ledger = frozenset(session.nudges | added)
+    if config is not None:
+        ledger = with_rules(ledger, config)
     return Move(
         pairing_id=session.pairing_id, key=session.key, number=session.number,
         event_id=session.event_id, organizer=session.organizer, old_start=session.start,
         start=slot.start, end=slot.end, reason=reason,
         changes={"start": graph_datetime(slot.start), "end": graph_datetime(slot.end),
-                 "singleValueExtendedProperties": [
-                     {"id": NUDGES_PROPERTY_ID, "value": "\n".join(sorted(ledger))}]},
+                 "singleValueExtendedProperties": [ledger_property(ledger)]},
         ledger=ledger, local_start=local_start, cause="person",
     )
 

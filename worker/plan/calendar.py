@@ -33,8 +33,8 @@ from worker.config.templates import Templates
 from worker.core.notes_list import CANCELLED
 from worker.observe.state import DECLINED, TENTATIVE, Observed, ObservedSession, live_event
 from worker.plan.actions import CalendarAction, Notice, PairProblem
-from worker.plan.booking import book_action, cancel_action, update_action
-from worker.plan.nudges import moves_of
+from worker.plan.booking import book_action, cancel_action, rules_marker, update_action
+from worker.plan.nudges import moves_of, rules_entries
 from worker.plan.plan import PairState
 from worker.plan.slot_context import RunState, SlotContext
 
@@ -167,6 +167,13 @@ def _closest(config: Config) -> timedelta:
     return timedelta(days=cadence.every_days - cadence.tolerance_days - 1)
 
 
+def _stale_rules(session: ObservedSession, config: Config) -> bool:
+    """The session's time was chosen under other program hours or days than today's (an
+    event booked before the stamp existed carries none, and is left as it is)."""
+    stamps = rules_entries(session.nudges)
+    return bool(stamps) and rules_marker(config) not in stamps
+
+
 def _edited_time(session: ObservedSession, pairing: Pairing, config: Config) -> bool:
     """An edit that may make the session's time wrong for someone: other people, another
     length, or a start date after it. Their free/busy is read to check (and to move)."""
@@ -174,7 +181,8 @@ def _edited_time(session: ObservedSession, pairing: Pairing, config: Config) -> 
     length = (session.end - session.start).total_seconds() // 60
     return ({a.email.lower() for a in session.attendees} != people
             or length != config.program.duration_minutes
-            or session.start.date() < pairing.start)
+            or session.start.date() < pairing.start
+            or _stale_rules(session, config))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -376,7 +384,8 @@ def _plan_pairing(
                             and session.start < prev_start + closest)
                 update, problem = finder.edit(
                     session, update_action(config, pairing, spec, session, observed.people,
-                                           templates), target, squeezed=squeezed)
+                                           templates), target, squeezed=squeezed,
+                    recheck=_stale_rules(session, config))
                 if update is not None:
                     actions.append(update)
                     changed += 1

@@ -133,6 +133,13 @@ def invited_at(entries: Collection[str], start: datetime) -> datetime | None:
     return datetime.strptime(max(found), "%Y%m%dT%H%MZ").replace(tzinfo=UTC)
 
 
+RULES_MARK = "rules="
+
+
+def rules_entries(entries: Collection[str]) -> set[str]:
+    return {e for e in entries if e.startswith(RULES_MARK)}
+
+
 MOVED_MARK = "moved@"
 DECLINED_MARK = "declined@"
 

@@ -12,7 +12,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from worker.observe.state import NONE, AttendeeState, ObservedSession
+from worker.core.properties import NUDGES_PROPERTY_ID
+from worker.observe.state import NONE, AttendeeState, ObservedSession, parse_ledger
 from worker.plan.actions import Book, CalendarAction, Cancel, Later, Move, UpdateEvent
 
 
@@ -78,6 +79,7 @@ def project(sessions: Mapping[str, Sequence[ObservedSession]],
                 found[index] = replace(
                     session, start=action.start, end=action.end, subject=action.subject,
                     invite=action.invite or session.invite,
+                    nudges=action.ledger if action.ledger is not None else session.nudges,
                     attendees=tuple(kept.get(e, AttendeeState(e, NONE))
                                     for e in action.attendees))
     return Projection(result, source, booked, frozenset(changing), unmoved,
@@ -91,5 +93,14 @@ def _booked(action: Book, now: datetime) -> ObservedSession:
         subject=str(action.event.get("subject", "")), is_cancelled=False,
         attendees=(AttendeeState(action.mentor.lower(), NONE),
                    AttendeeState(action.mentee.lower(), NONE)),
-        join_url=None, created=now,
+        join_url=None, created=now, nudges=_ledger_of(action.event),
     )
+
+
+def _ledger_of(event: Mapping[str, object]) -> frozenset[str]:
+    """The ledger a booking writes with the event (the program rules' stamp)."""
+    props = event.get("singleValueExtendedProperties")
+    for prop in props if isinstance(props, list) else []:
+        if str(prop.get("id", "")).lower() == NUDGES_PROPERTY_ID.lower():
+            return parse_ledger(prop.get("value"))
+    return frozenset()

@@ -17,10 +17,11 @@ from graph.values import graph_datetime
 from worker.config import Config, Pairing
 from worker.core.holidays import UnknownCountry, holidays_for
 from worker.core.intervals import Interval
+from worker.core.properties import NUDGES_PROPERTY_ID
 from worker.core.timezones import abbreviation
 from worker.observe.state import Observed, ObservedSession
 from worker.plan.actions import Cause, Move, PairProblem, UpdateEvent
-from worker.plan.booking import move_action
+from worker.plan.booking import ledger_property, move_action, with_rules
 from worker.plan.nudges import declined_slots
 from worker.plan.slots import (
     Participant,
@@ -158,16 +159,17 @@ class SlotContext:
         return slot
 
     def edit(self, session: ObservedSession, update: UpdateEvent | None, target: date, *,
-             squeezed: bool = False) -> tuple[UpdateEvent | None, PairProblem | None]:
+             squeezed: bool = False, recheck: bool = False,
+             ) -> tuple[UpdateEvent | None, PairProblem | None]:
         """`update` as it stands when the session's time still suits both people (and is
         not before the pairing's start, nor closer to the session before it than the cadence
         allows); else the same update at a new time near the date it should have."""
         new_people = update is not None and "attendees" in update.becomes
         longer = update is not None and "minutes" in update.becomes
         early = session.start.date() < self.pairing.start or squeezed
-        if update is None and not early:
+        if update is None and not early and not recheck:
             return None, None
-        if not (new_people or longer or early):
+        if not (new_people or longer or early or recheck):
             return update, None
         people = self._participants()
         if isinstance(people, str):
@@ -188,9 +190,16 @@ class SlotContext:
         keep = replace(_exact(request, slot), not_before=min(request.not_before, slot.start))
         if not early and not violations(keep, slot):
             self.run.add((self.pairing.mentor, self.pairing.mentee), slot)
+            if recheck:
+                # The program's hours or days changed and the time still suits: remember it.
+                base = update or _bare_update(session, "config")
+                return _stamped(base, session, self.config, "the time suits the program's "
+                                "new hours and days"), None
             return update, None
         why = ("keeps the cadence after the session before it moved" if squeezed
                else "the pairing now starts later" if early
+               else "the new time suits the program's new hours and days" if recheck
+               and not (new_people or longer)
                else "the new time suits the people of the edited pairing")
         found = find_slot(request)
         if found is None:
@@ -199,7 +208,7 @@ class SlotContext:
                 "edit and no other time fits: " + explain_no_slot(request), key=session.key)
         self.run.add((self.pairing.mentor, self.pairing.mentee), found)
         base = update or _bare_update(session, "person" if squeezed else "config")
-        return _retimed(base, found, why), None
+        return _stamped(_retimed(base, found, why), session, self.config, None), None
 
     def move(
         self, session: ObservedSession, target: date
@@ -241,7 +250,7 @@ class SlotContext:
                 self.run.add(emails, wanted)
                 return move_action(session, wanted, reason + " (proposed time accepted)",
                                    self.now, self.local(wanted.start),
-                                   declined=bool(who)), None
+                                   declined=bool(who), config=self.config), None
         if not who:
             # Only a proposal, not a decline: when it cannot be honoured the session still
             # stands at its time (the person said they may come).
@@ -261,7 +270,7 @@ class SlotContext:
             )
         self.run.add(emails, slot)
         return move_action(session, slot, reason, self.now, self.local(slot.start),
-                           declined=True), None
+                           declined=True, config=self.config), None
 
 
 def _bare_update(session: ObservedSession, cause: Cause) -> UpdateEvent:
@@ -273,6 +282,22 @@ def _bare_update(session: ObservedSession, cause: Cause) -> UpdateEvent:
         end=session.end, subject=session.subject,
         attendees=tuple(a.email.lower() for a in session.attendees),
         invite=session.invite or "", changes={}, cause=cause)
+
+
+def _stamped(update: UpdateEvent, session: ObservedSession, config: Config,
+             note: str | None) -> UpdateEvent:
+    """`update` writing the session's ledger too, stamped with the program's current time
+    rules (so the session is not checked again until they change)."""
+    ledger = with_rules(session.nudges, config)
+    changes = dict(update.changes)
+    props = [p for p in changes.get("singleValueExtendedProperties", [])
+             if p.get("id") != NUDGES_PROPERTY_ID]
+    changes["singleValueExtendedProperties"] = [*props, ledger_property(ledger)]
+    becomes = dict(update.becomes)
+    was = dict(update.was)
+    if note is not None and not becomes:
+        was["rules"], becomes["rules"] = "(the program's old hours and days)", note
+    return replace(update, changes=changes, ledger=ledger, was=was, becomes=becomes)
 
 
 def _retimed(update: UpdateEvent, slot: Interval, why: str) -> UpdateEvent:
