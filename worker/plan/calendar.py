@@ -25,17 +25,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from worker.config import Config, Pairing, parse_session_key, session_key
 from worker.config.templates import Templates
-from worker.core.notes_list import CANCELLED
-from worker.observe.state import DECLINED, TENTATIVE, Observed, ObservedSession, live_event
+from worker.observe.state import DECLINED, Observed, ObservedSession, live_event
 from worker.plan.actions import CalendarAction, Notice, PairProblem
-from worker.plan.booking import book_action, cancel_action, rules_marker, update_action
-from worker.plan.nudges import moves_of, rules_entries
+from worker.plan.booking import book_action, cancel_action, update_action
+from worker.plan.nudges import moves_of
 from worker.plan.plan import PairState
+from worker.plan.reads import closest, person_cancels, stale_rules, wants_move
 from worker.plan.slot_context import RunState, SlotContext
 
 
@@ -73,116 +73,6 @@ def owned_sessions(config: Config, sessions: Mapping[str, list[ObservedSession]]
         else:
             foreign[key] = found
     return mine, foreign
-
-
-# ---------------------------------------------------------------------------------------------
-# What to read before planning
-
-
-def schedule_window(config: Config, now: datetime) -> tuple[datetime, datetime]:
-    """The span of free/busy the planner may look at: from now to the furthest slot it could
-    book this run (`keep_booked` cadences ahead of the latest pairing start, plus tolerance)."""
-    program = config.program
-    starts = [p.start for p in config.pairings if p.status == "active"] or [now.date()]
-    anchor = max(max(starts), now.date())
-    cadence = program.cadence.every_days + program.cadence.tolerance_days
-    days = program.keep_booked * cadence + program.cadence.tolerance_days + 2
-    end = datetime.combine(anchor, time(0), tzinfo=UTC) + timedelta(days=days)
-    end += timedelta(hours=program.minimum_notice_hours)
-    return now, max(end, now + timedelta(days=1))
-
-
-def people_needing_schedules(config: Config, observed_sessions: dict[str, list[ObservedSession]],
-                             now: datetime) -> set[str]:
-    """E-mails of the people whose free/busy the plan needs: members of active pairings that
-    have a session to book or a declined/proposed session to move."""
-    program = config.program
-    needed: set[str] = set()
-    for pairing in config.pairings:
-        if pairing.status != "active":
-            continue
-        specs = pairing.sessions(program)
-        live = [
-            live_event(observed_sessions.get(session_key(program.id, pairing.id, s.number), []))
-            for s in specs
-        ]
-        upcoming = sum(1 for s in live if s is not None and s.end > now)
-        missing = any(s is None for s in live)
-        needs_move = any(
-            s is not None and s.start > now and (_wants_move(s, pairing)
-                                                 or _edited_time(s, pairing, config))
-            for s in live
-        )
-        if needs_move or (missing and upcoming < program.keep_booked):
-            needed.update({pairing.mentor.lower(), pairing.mentee.lower()})
-    return needed
-
-
-def booking_candidates(config: Config, sessions: Mapping[str, list[ObservedSession]],
-                       now: datetime) -> list[str]:
-    """Keys the planner may book this run (the missing sessions each active pairing reaches):
-    their notes list items are read first, since only the item remembers a session whose
-    event a person cancelled or deleted. (When one is skipped as cancelled, the session after
-    it was not read first; it is booked as usual, and its item read with the others.)"""
-    program = config.program
-    keys: list[str] = []
-    for pairing in config.active_pairings():
-        specs = pairing.sessions(program)
-        live = {s.number: live_event(sessions.get(session_key(program.id, pairing.id,
-                                                              s.number), []))
-                for s in specs}
-        upcoming = sum(1 for s in live.values() if s is not None and s.end > now)
-        if upcoming >= program.keep_booked:
-            continue  # nothing to book: a quiet run reads no item
-        reach = program.keep_booked - upcoming
-        for spec in specs:
-            if reach <= 0:
-                break
-            if live[spec.number] is None:
-                keys.append(session_key(program.id, pairing.id, spec.number))
-                reach -= 1
-    return keys
-
-
-def person_cancels(item: Mapping[str, Any] | None) -> tuple[int, bool] | None:
-    """(times a participant cancelled the session, whether this is a new one), from the item
-    of a session that has no event; None when the worker itself cancelled it (a pause, an
-    end: booked again on resume) or there is no item."""
-    fields_ = (item or {}).get("fields") or {}
-    if not fields_.get("EventId"):
-        return None
-    try:
-        count = int(float(fields_.get("PersonCancels") or 0))
-    except (TypeError, ValueError):
-        count = 0
-    if fields_.get("SessionStatus") != CANCELLED:
-        return count + 1, True  # the event is gone and the worker did not cancel it
-    return (count, False) if count else None
-
-
-def _closest(config: Config) -> timedelta:
-    """How close two sessions may be: the cadence less its tolerance, less a day of slack,
-    since the finder counts whole local days and instants in UTC can differ by hours."""
-    cadence = config.program.cadence
-    return timedelta(days=cadence.every_days - cadence.tolerance_days - 1)
-
-
-def _stale_rules(session: ObservedSession, config: Config) -> bool:
-    """The session's time was chosen under other program hours or days than today's (an
-    event booked before the stamp existed carries none, and is left as it is)."""
-    stamps = rules_entries(session.nudges)
-    return bool(stamps) and rules_marker(config) not in stamps
-
-
-def _edited_time(session: ObservedSession, pairing: Pairing, config: Config) -> bool:
-    """An edit that may make the session's time wrong for someone: other people, another
-    length, or a start date after it. Their free/busy is read to check (and to move)."""
-    people = {pairing.mentor.lower(), pairing.mentee.lower()}
-    length = (session.end - session.start).total_seconds() // 60
-    return ({a.email.lower() for a in session.attendees} != people
-            or length != config.program.duration_minutes
-            or session.start.date() < pairing.start
-            or _stale_rules(session, config))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -273,18 +163,6 @@ def _answer(session: ObservedSession, pairing: Pairing) -> str:
     return f"declined by {', '.join(who)}" if who else "a new time proposed"
 
 
-def _wants_move(session: ObservedSession, pairing: Pairing) -> bool:
-    members = {pairing.mentor.lower(), pairing.mentee.lower()}
-    for attendee in session.attendees:
-        if attendee.email.lower() not in members:
-            continue
-        if attendee.response == DECLINED:
-            return True
-        if attendee.response == TENTATIVE and attendee.proposed_start is not None:
-            return True
-    return False
-
-
 @dataclass(frozen=True)
 class _LeftCancelled(Notice):
     """A notice about a session a participant cancelled, which stays cancelled."""
@@ -346,7 +224,7 @@ def _plan_pairing(
     finder = SlotContext(config, pairing, observed, now, run)
     organizer = pairing.mentor if program.organizer == "mentor" else str(program.organizer)
     cadence = timedelta(days=program.cadence.every_days)
-    closest = _closest(config)
+    nearest = closest(config)
     prev_start: datetime | None = None
     upcoming = sum(1 for s in live.values() if s.end > now)
     changed = 0
@@ -357,14 +235,14 @@ def _plan_pairing(
         if session is not None:
             start = session.start
             moved = False
-            if session.start > now and _wants_move(session, pairing) and (
+            if session.start > now and wants_move(session, pairing) and (
                     moves_of(session.nudges) >= program.max_reschedules):
                 # Past the limit the session is the admin's: named, never moved again.
                 problems.append(PairProblem(
                     pairing.id, f"session {session.number} needs attention: "
                     f"{_answer(session, pairing)} after {moves_of(session.nudges)} moves; not "
                     "moved again", key=session.key))
-            elif session.start > now and _wants_move(session, pairing):
+            elif session.start > now and wants_move(session, pairing):
                 target = pairing.start if prev_start is None else (prev_start + cadence).date()
                 move, problem = finder.move(session, target)
                 if move is not None:
@@ -381,11 +259,11 @@ def _plan_pairing(
                 # allows) follows it, so the pair keeps its rhythm. A time a person chose
                 # (an assistant moving the meeting in Outlook) is theirs: never undone.
                 squeezed = (moved_before and prev_start is not None
-                            and session.start < prev_start + closest)
+                            and session.start < prev_start + nearest)
                 update, problem = finder.edit(
                     session, update_action(config, pairing, spec, session, observed.people,
                                            templates), target, squeezed=squeezed,
-                    recheck=_stale_rules(session, config))
+                    recheck=stale_rules(session, config))
                 if update is not None:
                     actions.append(update)
                     changed += 1

@@ -30,11 +30,6 @@ from worker.observe.notes_list import PermissionMissing, find_list_ref, read_ite
 from worker.observe.state import Observed
 from worker.observe.teams import read_catalog
 from worker.plan.actions import Action
-from worker.plan.calendar import (
-    booking_candidates,
-    people_needing_schedules,
-    schedule_window,
-)
 from worker.plan.notes_list import items_to_read
 from worker.plan.plan import Plan
 from worker.plan.planner import (
@@ -44,6 +39,7 @@ from worker.plan.planner import (
     notes_list_stage,
     teams_stage,
 )
+from worker.plan.reads import booking_candidates, people_needing_schedules, schedule_window
 from worker.plan.teams import installs_needed, working_hours_needed
 from worker.run.summary import RunSummary
 
