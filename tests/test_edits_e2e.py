@@ -66,6 +66,13 @@ def test_a_new_mentor_becomes_the_attendee_of_the_upcoming_sessions(tmp_path: Pa
     world.run()
     attendees = {a["emailAddress"]["address"] for a in event_of(world, KEY)["attendees"]}
     assert attendees == {"zoe.williams@contoso.com", "margaret.hale@contoso.com"}
+    # The mentor removed gets a cancellation, the one added an invitation.
+    copies = store_of(world.sandbox).copies_of(event_of(world, KEY))
+    by_person = {c["_mailbox"]: c for c in copies}
+    ava = world.sandbox.state.directory.get("ava.nguyen@contoso.com").id
+    zoe = world.sandbox.state.directory.get("zoe.williams@contoso.com").id
+    assert by_person[ava].get("isCancelled") is True
+    assert not by_person[zoe].get("isCancelled")
     assert item_for(world, KEY).fields["MentorEmail"] == "zoe.williams@contoso.com"
     assert world.run().writes == 0
 
