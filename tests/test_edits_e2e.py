@@ -177,3 +177,17 @@ def test_new_program_hours_move_only_the_sessions_outside_them(tmp_path: Path) -
                 local_end = end_of(event).astimezone(zone)
                 assert (local_end.hour, local_end.minute) <= (12, 0), (pairing.id, email)
     assert world.run().writes == 0
+
+
+def test_an_earlier_start_date_plans_the_upcoming_sessions_again(tmp_path: Path) -> None:
+    world = make_world()
+    world.run()
+    before = start_of(event_of(world, KEY))
+    world = edited(world, tmp_path, "pairings.yaml", "start: 2027-01-11", "start: 2027-01-05")
+    plan, _ = execute(world.client, world.config, world.clock, world.templates, apply=False)
+    assert "planned again from the pairing's new start" in plan.render_text()
+    world.run()
+    first, second = (start_of(event_of(world, f"leadership-2027/ceo-ava/{n}")) for n in (1, 2))
+    assert first < before and first.date() <= START.date() + timedelta(days=5)
+    assert timedelta(days=16) <= second - first <= timedelta(days=26)
+    assert world.run().writes == 0

@@ -26,10 +26,12 @@ from worker.observe.state import ObservedSession, Person
 from worker.plan.actions import Book, Cancel, Cause, Move, UpdateEvent
 from worker.plan.nudges import (
     RULES_MARK,
+    START_MARK,
     declined_marker,
     invited_marker,
     moved_marker,
     rules_entries,
+    start_entries,
 )
 
 TRANSACTION_NAMESPACE = uuid.UUID("0c5b9d5e-7d0a-4e53-9d2f-52a1c7b1e0a4")
@@ -89,8 +91,21 @@ def rules_marker(config: Config) -> str:
     return RULES_MARK + hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
-def with_rules(entries: frozenset[str], config: Config) -> frozenset[str]:
-    return frozenset((entries - rules_entries(entries)) | {rules_marker(config)})
+def start_marker(pairing: Pairing) -> str:
+    """Ledger entry: the pairing's start date its sessions were planned from. When an admin
+    changes it, the sessions not yet held are planned again from the new one."""
+    return f"{START_MARK}{pairing.start.isoformat()}"
+
+
+def with_rules(entries: frozenset[str], config: Config,
+               pairing: Pairing | None = None) -> frozenset[str]:
+    """`entries` stamped with the program's time rules (and the pairing's start)."""
+    kept = entries - rules_entries(entries)
+    stamps = {rules_marker(config)}
+    if pairing is not None:
+        kept -= start_entries(kept)
+        stamps.add(start_marker(pairing))
+    return frozenset(kept | stamps)
 
 
 def ledger_property(entries: frozenset[str]) -> dict[str, str]:
@@ -128,7 +143,7 @@ def event_body(config: Config, pairing: Pairing, spec: SessionSpec, names: Peopl
             {"id": PROPERTY_ID, "value": key},
             {"id": INVITE_PROPERTY_ID,
              "value": invite_digest(parts, config.program.duration_minutes)},
-            ledger_property(frozenset({rules_marker(config)})),
+            ledger_property(frozenset({rules_marker(config), start_marker(pairing)})),
         ],
     }
 
@@ -150,7 +165,7 @@ def book_action(config: Config, pairing: Pairing, spec: SessionSpec, organizer: 
 
 def move_action(session: ObservedSession, slot: Interval, reason: str, now: datetime,
                 local_start: str = "", *, declined: bool = False,
-                config: Config | None = None) -> Move:
+                config: Config | None = None, pairing: Pairing | None = None) -> Move:
     """The new time, and in the same PATCH the session's ledger: that it moved (moves per
     session are limited), the declined time (never offered again) and when this new
     invitation went out (so nobody is asked about an "unanswered" invite a minute old)."""
@@ -159,7 +174,7 @@ def move_action(session: ObservedSession, slot: Interval, reason: str, now: date
         added.add(declined_marker(session.start, session.end))
     ledger = frozenset(session.nudges | added)
     if config is not None:
-        ledger = with_rules(ledger, config)
+        ledger = with_rules(ledger, config, pairing)
     return Move(
         pairing_id=session.pairing_id, key=session.key, number=session.number,
         event_id=session.event_id, organizer=session.organizer, old_start=session.start,

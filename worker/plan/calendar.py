@@ -35,7 +35,7 @@ from worker.plan.actions import CalendarAction, Notice, PairProblem
 from worker.plan.booking import book_action, cancel_action, update_action
 from worker.plan.nudges import moves_of
 from worker.plan.plan import PairState
-from worker.plan.reads import closest, person_cancels, stale_rules, wants_move
+from worker.plan.reads import closest, person_cancels, stale_rules, stale_start, wants_move
 from worker.plan.slot_context import RunState, SlotContext
 
 
@@ -263,7 +263,8 @@ def _plan_pairing(
                 update, problem = finder.edit(
                     session, update_action(config, pairing, spec, session, observed.people,
                                            templates), target, squeezed=squeezed,
-                    recheck=stale_rules(session, config))
+                    recheck=stale_rules(session, config),
+                    replan=stale_start(session, pairing))
                 if update is not None:
                     actions.append(update)
                     changed += 1

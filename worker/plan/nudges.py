@@ -136,8 +136,15 @@ def invited_at(entries: Collection[str], start: datetime) -> datetime | None:
 RULES_MARK = "rules="
 
 
+START_MARK = "start="
+
+
 def rules_entries(entries: Collection[str]) -> set[str]:
     return {e for e in entries if e.startswith(RULES_MARK)}
+
+
+def start_entries(entries: Collection[str]) -> set[str]:
+    return {e for e in entries if e.startswith(START_MARK)}
 
 
 MOVED_MARK = "moved@"

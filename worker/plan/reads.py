@@ -15,8 +15,8 @@ from typing import Any
 from worker.config import Config, Pairing, session_key
 from worker.core.notes_list import CANCELLED
 from worker.observe.state import DECLINED, TENTATIVE, ObservedSession, live_event
-from worker.plan.booking import rules_marker
-from worker.plan.nudges import rules_entries
+from worker.plan.booking import rules_marker, start_marker
+from worker.plan.nudges import rules_entries, start_entries
 
 
 def schedule_window(config: Config, now: datetime) -> tuple[datetime, datetime]:
@@ -114,6 +114,13 @@ def stale_rules(session: ObservedSession, config: Config) -> bool:
     return bool(stamps) and rules_marker(config) not in stamps
 
 
+def stale_start(session: ObservedSession, pairing: Pairing) -> bool:
+    """The session was planned from another start date than the pairing has now (an event
+    booked before the stamp existed carries none, and is left as it is)."""
+    stamps = start_entries(session.nudges)
+    return bool(stamps) and start_marker(pairing) not in stamps
+
+
 def edited_time(session: ObservedSession, pairing: Pairing, config: Config) -> bool:
     """An edit that may make the session's time wrong for someone: other people, another
     length, or a start date after it. Their free/busy is read to check (and to move)."""
@@ -122,7 +129,8 @@ def edited_time(session: ObservedSession, pairing: Pairing, config: Config) -> b
     return ({a.email.lower() for a in session.attendees} != people
             or length != config.program.duration_minutes
             or session.start.date() < pairing.start
-            or stale_rules(session, config))
+            or stale_rules(session, config)
+            or stale_start(session, pairing))
 
 
 def wants_move(session: ObservedSession, pairing: Pairing) -> bool:

@@ -159,7 +159,7 @@ class SlotContext:
         return slot
 
     def edit(self, session: ObservedSession, update: UpdateEvent | None, target: date, *,
-             squeezed: bool = False, recheck: bool = False,
+             squeezed: bool = False, recheck: bool = False, replan: bool = False,
              ) -> tuple[UpdateEvent | None, PairProblem | None]:
         """`update` as it stands when the session's time still suits both people (and is
         not before the pairing's start, nor closer to the session before it than the cadence
@@ -167,6 +167,11 @@ class SlotContext:
         new_people = update is not None and "attendees" in update.becomes
         longer = update is not None and "minutes" in update.becomes
         early = session.start.date() < self.pairing.start or squeezed
+        if replan and not early:
+            # A new start date: a session within the tolerance of where the new start puts
+            # it keeps its time (if it still suits); one outside it is planned again.
+            early = abs((session.start.date() - target).days) > self.tolerance.days
+            recheck = True
         if update is None and not early and not recheck:
             return None, None
         if not (new_people or longer or early or recheck):
@@ -193,10 +198,12 @@ class SlotContext:
             if recheck:
                 # The program's hours or days changed and the time still suits: remember it.
                 base = update or _bare_update(session, "config")
-                return _stamped(base, session, self.config, "the time suits the program's "
-                                "new hours and days"), None
+                return _stamped(base, session, self.config, self.pairing,
+                                "the time suits the program's hours and days and the "
+                                "pairing's start"), None
             return update, None
         why = ("keeps the cadence after the session before it moved" if squeezed
+               else "planned again from the pairing's new start" if replan and early
                else "the pairing now starts later" if early
                else "the new time suits the program's new hours and days" if recheck
                and not (new_people or longer)
@@ -208,7 +215,8 @@ class SlotContext:
                 "edit and no other time fits: " + explain_no_slot(request), key=session.key)
         self.run.add((self.pairing.mentor, self.pairing.mentee), found)
         base = update or _bare_update(session, "person" if squeezed else "config")
-        return _stamped(_retimed(base, found, why), session, self.config, None), None
+        return _stamped(_retimed(base, found, why), session, self.config, self.pairing,
+                        None), None
 
     def move(
         self, session: ObservedSession, target: date
@@ -250,7 +258,8 @@ class SlotContext:
                 self.run.add(emails, wanted)
                 return move_action(session, wanted, reason + " (proposed time accepted)",
                                    self.now, self.local(wanted.start),
-                                   declined=bool(who), config=self.config), None
+                                   declined=bool(who), config=self.config,
+                                   pairing=self.pairing), None
         if not who:
             # Only a proposal, not a decline: when it cannot be honoured the session still
             # stands at its time (the person said they may come).
@@ -270,7 +279,7 @@ class SlotContext:
             )
         self.run.add(emails, slot)
         return move_action(session, slot, reason, self.now, self.local(slot.start),
-                           declined=True, config=self.config), None
+                           declined=True, config=self.config, pairing=self.pairing), None
 
 
 def _bare_update(session: ObservedSession, cause: Cause) -> UpdateEvent:
@@ -284,11 +293,11 @@ def _bare_update(session: ObservedSession, cause: Cause) -> UpdateEvent:
         invite=session.invite or "", changes={}, cause=cause)
 
 
-def _stamped(update: UpdateEvent, session: ObservedSession, config: Config,
+def _stamped(update: UpdateEvent, session: ObservedSession, config: Config, pairing: Pairing,
              note: str | None) -> UpdateEvent:
     """`update` writing the session's ledger too, stamped with the program's current time
     rules (so the session is not checked again until they change)."""
-    ledger = with_rules(session.nudges, config)
+    ledger = with_rules(session.nudges, config, pairing)
     changes = dict(update.changes)
     props = [p for p in changes.get("singleValueExtendedProperties", [])
              if p.get("id") != NUDGES_PROPERTY_ID]
