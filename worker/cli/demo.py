@@ -204,7 +204,7 @@ class _Totals:
             lines.append(
                 f"SharePoint list: {records['created']} items created, {records['updated']} "
                 f"updates ({records['conflicts']} after concurrent edits), "
-                f"{records['requests']} SharePoint requests; runs with no change made none."
+                f"{records['requests']} SharePoint requests."
             )
         if self.nudges or self.installs:
             lines.append(
