@@ -237,3 +237,10 @@ def _items(world: DemoWorld) -> dict[str, dict[str, Any]]:
     for item in the_list.items.values():
         found[str(item.fields.get("SessionKey"))] = dict(item.fields)
     return found
+
+
+def test_the_report_names_the_sessions_declined_past_the_limit(life: dict[str, Any]) -> None:
+    world: DemoWorld = life["world"]
+    report = read_report(world.client, world.config, world.clock.now())
+    texts = [a.text for a in report.attention]
+    assert any(f"after {MAX_MOVES} moves" in t for t in texts), texts

@@ -57,6 +57,9 @@ class CalendarPlan:
     unmoved: frozenset[str] = frozenset()
     # Sessions a participant cancelled that stay cancelled: key -> (times, what to tell).
     left_cancelled: Mapping[str, tuple[int, str]] = field(default_factory=dict)
+    # What the list items keep saying after the fact (no run fails for it any more): a
+    # session declined past the move limit whose time has passed did not take place.
+    lasting: Mapping[str, str] = field(default_factory=dict)
 
 
 def owned_sessions(config: Config, sessions: Mapping[str, list[ObservedSession]]
@@ -99,9 +102,10 @@ def plan_calendar(config: Config, observed: Observed, now: datetime,
             with_sessions.add(live.pairing_id)
 
     notices, vanished = _foreign(foreign, known_pairings, now)
+    lasting: dict[str, str] = {}
     for pairing in config.pairings:
         pair_actions, pair_problems, state = _plan_pairing(config, pairing, observed, now, run,
-                                                           templates, notices)
+                                                           templates, notices, lasting)
         actions.extend(pair_actions)
         problems.extend(pair_problems)
         pairs.append(state)
@@ -109,7 +113,7 @@ def plan_calendar(config: Config, observed: Observed, now: datetime,
     left = {n.key: (n.count, n.text) for n in notices if isinstance(n, _LeftCancelled)}
     return CalendarPlan(tuple(actions), tuple(problems), tuple(pairs), existing_upcoming,
                         tuple(notices), len(with_sessions), tuple(sorted(vanished)), unmoved,
-                        left)
+                        left, lasting)
 
 
 def _foreign(foreign: Mapping[str, list[ObservedSession]], known_pairings: set[str],
@@ -173,7 +177,7 @@ class _LeftCancelled(Notice):
 
 def _plan_pairing(
     config: Config, pairing: Pairing, observed: Observed, now: datetime, run: RunState,
-    templates: Templates, notices: list[Notice],
+    templates: Templates, notices: list[Notice], lasting: dict[str, str],
 ) -> tuple[list[CalendarAction], list[PairProblem], PairState]:
     program = config.program
     specs = pairing.sessions(program)
@@ -235,6 +239,11 @@ def _plan_pairing(
         if session is not None:
             start = session.start
             moved = False
+            if (session.start <= now and wants_move(session, pairing)
+                    and moves_of(session.nudges) >= program.max_reschedules):
+                lasting[session.key] = (
+                    f"needs attention: {_answer(session, pairing)} after "
+                    f"{moves_of(session.nudges)} moves; the session did not take place")
             if session.start > now and wants_move(session, pairing) and (
                     moves_of(session.nudges) >= program.max_reschedules):
                 # Past the limit the session is the admin's: named, never moved again.

@@ -49,7 +49,7 @@ def attention(calendar: CalendarPlan, sessions: dict[str, list[ObservedSession]]
               ) -> dict[str, str]:
     """What the notes list items should tell the program team: a session's own problem, or
     its pairing's (a person who left the directory) on each of the pair's sessions."""
-    found: dict[str, str] = {}
+    found: dict[str, str] = dict(calendar.lasting)
     for problem in calendar.problems:
         if problem.key:
             found[problem.key] = problem.reason
