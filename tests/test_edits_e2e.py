@@ -176,6 +176,8 @@ def test_new_program_hours_move_only_the_sessions_outside_them(tmp_path: Path) -
                                 if name == "Customized Time Zone" else name)
                 local_end = end_of(event).astimezone(zone)
                 assert (local_end.hour, local_end.minute) <= (12, 0), (pairing.id, email)
+            assert item_for(world, key).fields["SessionStart"] == start_of(event).strftime(
+                "%Y-%m-%dT%H:%M:%SZ")
     assert world.run().writes == 0
 
 
@@ -190,4 +192,27 @@ def test_an_earlier_start_date_plans_the_upcoming_sessions_again(tmp_path: Path)
     first, second = (start_of(event_of(world, f"leadership-2027/ceo-ava/{n}")) for n in (1, 2))
     assert first < before and first.date() <= START.date() + timedelta(days=5)
     assert timedelta(days=16) <= second - first <= timedelta(days=26)
+    assert item_for(world, KEY).fields["SessionStart"] == first.strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert world.run().writes == 0
+
+
+def test_a_new_mentee_becomes_the_attendee_of_the_upcoming_sessions(tmp_path: Path) -> None:
+    world = make_world()
+    world.run()
+    # Two executives swap mentors: each pair gets a new mentee.
+    config = tmp_path / "config"
+    shutil.copytree(EXAMPLE_CONFIG, config)
+    pairings = config / "pairings.yaml"
+    text = pairings.read_text(encoding="utf-8")
+    text = (text.replace("mentee: margaret.hale@contoso.com", "mentee: SWAP")
+            .replace("mentee: daniel.okafor@contoso.com", "mentee: margaret.hale@contoso.com")
+            .replace("mentee: SWAP", "mentee: daniel.okafor@contoso.com"))
+    pairings.write_text(text, encoding="utf-8")
+    world = dataclasses.replace(world, config=load_config(config, today=START.date()))
+    plan, _ = execute(world.client, world.config, world.clock, world.templates, apply=False)
+    assert "~ update session 1: attendees" in plan.render_text()
+    world.run()
+    attendees = {a["emailAddress"]["address"] for a in event_of(world, KEY)["attendees"]}
+    assert attendees == {"ava.nguyen@contoso.com", "daniel.okafor@contoso.com"}
+    assert item_for(world, KEY).fields["MenteeEmail"] == "daniel.okafor@contoso.com"
     assert world.run().writes == 0
