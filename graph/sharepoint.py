@@ -228,7 +228,11 @@ def get_item(
 def create_item(
     client: GraphClient, site_id: str, list_id: str, fields: Mapping[str, Any]
 ) -> dict[str, Any]:
-    response = client.request("POST", items_path(site_id, list_id), json={"fields": dict(fields)})
+    """Create an item. SharePoint has no idempotency key, so a create whose answer was lost
+    (a timeout, a dropped connection, a 504) is not sent again blindly: the caller looks the
+    item up by its key first (`TransientError` or a 504 `ServerError` tell it to)."""
+    response = client.request("POST", items_path(site_id, list_id),
+                              json={"fields": dict(fields)}, idempotent=False)
     return dict(response.json() or {})
 
 

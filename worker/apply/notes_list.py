@@ -13,10 +13,10 @@ from collections.abc import Sequence
 
 from graph import calendar, sharepoint
 from graph.batch import BatchRequest
-from graph.errors import PreconditionFailed
+from graph.errors import GraphApiError, PreconditionFailed, ServerError, TransientError
 from worker.apply.context import Context
 from worker.apply.outcome import Outcome, outcome_for
-from worker.core.notes_list import READ_COLUMNS
+from worker.core.notes_list import KEY_COLUMN, READ_COLUMNS
 from worker.core.properties import RECORD_PROPERTY_ID
 from worker.plan.actions import CreateItem, TagEvent, UpdateItem
 from worker.plan.items import RecordTag, changes, digest, owned
@@ -29,7 +29,24 @@ MAX_WRITE_ATTEMPTS = 3
 
 def create_item(ctx: Context, action: CreateItem) -> Outcome:
     fields = ctx.resolve(action.values, digest=digest(ctx.resolve(action.record)))
-    created = sharepoint.create_item(ctx.client, action.site_id, action.list_id, fields)
+    try:
+        created = sharepoint.create_item(ctx.client, action.site_id, action.list_id, fields)
+    except (TransientError, ServerError) as exc:
+        if isinstance(exc, ServerError) and exc.status != 504:
+            raise  # a 5xx answer: SharePoint did not take it (the client retried already)
+        # The answer was lost: SharePoint may have created it. Look before creating again.
+        log.warning("creating the item of %s: %s; looking it up before trying again",
+                    action.key, exc)
+        found = sharepoint.items_by_value(ctx.client, action.site_id, action.list_id,
+                                          KEY_COLUMN, [action.key], select=["SessionKey"])
+        answer = found[action.key]
+        if isinstance(answer, GraphApiError):
+            raise answer from exc
+        if answer:
+            item = sorted(answer, key=lambda i: int(str(i.get("id", "0")) or 0))[0]
+            return Outcome.done(action, item_id=str(item.get("id", "")),
+                                notes=str(fields.get("NotesStatus", "")))
+        created = sharepoint.create_item(ctx.client, action.site_id, action.list_id, fields)
     log.info("notes list item %s created for %s", created.get("id"), action.key,
              extra={"pairing": action.pairing_id, "session": action.key})
     return Outcome.done(action, item_id=str(created.get("id", "")),
