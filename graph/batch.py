@@ -17,7 +17,14 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from graph.errors import GraphApiError, ServerError, error_from_body, is_transient, safe_path
+from graph.errors import (
+    GraphApiError,
+    MalformedResponse,
+    ServerError,
+    error_from_body,
+    is_transient,
+    safe_path,
+)
 from graph.retry import describe
 
 if TYPE_CHECKING:
@@ -136,6 +143,9 @@ def _post_batch(client: GraphClient, pending: list[BatchRequest]) -> dict[str, B
     )
     with pace:
         body = client.request("POST", "/$batch", json={"requests": payload}).json()
+    if not isinstance(body, dict) or not isinstance(body.get("responses", []), list):
+        raise MalformedResponse(200, "a `$batch` answer without a `responses` list",
+                                method="POST", path="/v1.0/$batch")
     by_id: dict[str, dict[str, Any]] = {}
     for answer in (body or {}).get("responses") or []:
         if isinstance(answer, dict) and "id" in answer:

@@ -43,6 +43,7 @@ from graph.clock import Clock
 from graph.errors import (
     GraphApiError,
     GraphClientError,
+    MalformedResponse,
     PagingLimitExceeded,
     TransientError,
     error_from_body,
@@ -101,12 +102,20 @@ class GraphResponse:
     status: int
     headers: Mapping[str, str]
     content: bytes = b""
+    label: str = ""  # "GET /v1.0/...", for the error an unreadable body raises
 
     def json(self) -> Any:
-        """The body as JSON; None for an empty body (204 No Content)."""
+        """The body as JSON; None for an empty body (204 No Content). A body that is not
+        JSON raises `MalformedResponse` (never a bare decoding error)."""
         if self.status == 204 or not self.content:
             return None
-        return jsonlib.loads(self.content)
+        try:
+            return jsonlib.loads(self.content)
+        except (ValueError, UnicodeDecodeError) as exc:
+            method, _, path = self.label.partition(" ")
+            raise MalformedResponse(self.status, f"the answer is not JSON ({exc})",
+                                    method=method, path=path,
+                                    body=self.content[:200].decode("utf-8", "replace")) from exc
 
     @property
     def etag(self) -> str | None:
@@ -250,7 +259,7 @@ class GraphClient:
             self.stats.count(request.method, None, url=request.path)
             raise TransientError(request.method, request.path, type(exc).__name__) from exc
         self.stats.count(request.method, raw.status_code, url=request.path)
-        return GraphResponse(raw.status_code, dict(raw.headers), raw.content)
+        return GraphResponse(raw.status_code, dict(raw.headers), raw.content, request.label)
 
     def _error(self, request: GraphRequest, response: GraphResponse) -> GraphApiError:
         text = response.content.decode("utf-8", errors="replace")
@@ -350,8 +359,9 @@ class GraphClient:
             body = self.request(
                 "GET", url, params=page_params, headers=headers, mailbox=mailbox
             ).json()
-            if not isinstance(body, dict):
-                return
+            if not isinstance(body, dict) or not isinstance(body.get("value", []), list):
+                raise MalformedResponse(200, "a collection page without a `value` list",
+                                        method="GET", path=safe_path(self._url(url)))
             yield from body.get("value") or []
             next_link = body.get("@odata.nextLink")
             if not next_link:

@@ -18,6 +18,7 @@ need a small, stable tree keyed by HTTP status rather than raw responses::
         ├── PreconditionFailed         412 (If-Match etag no longer current)
         ├── Throttled                  429
         └── ServerError                5xx
+            └── MalformedResponse      an answer that is not the JSON Graph documents
 
 Every error carries the method and the URL path (never the query string, which may carry
 filters with personal data, and never the token) plus a trimmed body, and chains the original
@@ -197,6 +198,17 @@ class Throttled(GraphApiError):
 
 class ServerError(GraphApiError):
     """5xx: Graph or the service behind it failed."""
+
+
+class MalformedResponse(ServerError):
+    """Graph answered, but not with the JSON it documents (cut off, an HTML page from a proxy,
+    `value` that is no list): treated like a server failure, since retrying later may help
+    and nothing in the answer can be trusted."""
+
+    def __init__(self, status: int, reason: str, *, method: str = "", path: str = "",
+                 body: str = "") -> None:
+        super().__init__(status, "MalformedResponse", reason, method=method, path=path,
+                         body=body)
 
 
 _BY_STATUS: dict[int, type[GraphApiError]] = {
