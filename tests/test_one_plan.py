@@ -322,3 +322,26 @@ def test_a_pairings_file_emptied_by_mistake_is_refused_by_plan_and_run(tmp_path:
         assert run_command(emptied.client, emptied.config, emptied.clock, emptied.templates,
                            dry_run=dry_run, force=False, as_json=False, out=out) == 2
     assert graph_writes(recorded(emptied)[before:]) == Counter()
+
+
+def test_when_the_nudge_ledger_cannot_be_written_no_more_nudges_go_out_that_run(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import worker.apply.teams as teams_apply
+
+    world = a_busy_morning()
+    real = teams_apply.remember
+
+    def failing(ctx: Any, ledger: Any, entry: str) -> None:
+        if "/session-rescheduled/" in entry:
+            raise teams_apply.LedgerError("503 serviceNotAvailable after retries")
+        real(ctx, ledger, entry)
+
+    monkeypatch.setattr(teams_apply, "remember", failing)
+    summary = world.run()
+    sends = [o for o in summary.outcomes if o.action.kind == "send-nudge"]
+    assert [o.status.value for o in sends] == ["failed", "deferred"]
+    assert "may send it once more" in sends[0].reason
+    assert sends[1].reason.startswith("nudges paused for this run")
+    feed = world.sandbox.state.teams.feed(
+        world.sandbox.state.directory.get("zoe.williams@contoso.com").id)
+    assert len(list(feed)) == 1  # one unrecorded at most: one duplicate at most next run

@@ -29,6 +29,7 @@ from worker.plan.actions import (
     CalendarAction,
     CreateItem,
     Resource,
+    SendNudge,
     TagEvent,
     TeamsAction,
     UpdateItem,
@@ -57,9 +58,18 @@ class Applier:
             if isinstance(action, CreateItem | UpdateItem):
                 self._one(action, self._item)
         self._tags([a for a in notes if isinstance(a, TagEvent)])
+        unrecorded: str | None = None
         for action in plan.actions:
-            if action.resource is Resource.teams:
-                self._one(action, self._teams)
+            if action.resource is not Resource.teams:
+                continue
+            if unrecorded is not None and isinstance(action, SendNudge):
+                # The ledger cannot be written now: every nudge sent from here on could be
+                # sent again by the next run. Stop at the one already unrecorded.
+                self._finish(Outcome.deferred(action, f"nudges paused for this run: {unrecorded}"))
+                continue
+            outcome = self._one(action, self._teams)
+            if isinstance(action, SendNudge) and outcome.reason.startswith("sent, but not"):
+                unrecorded = "the nudge ledger could not be written"
         return [self.ctx.outcomes[a.id] for a in plan.actions]
 
     # -- one action ---------------------------------------------------------------------------
