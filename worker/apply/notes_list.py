@@ -18,8 +18,9 @@ from worker.apply.context import Context
 from worker.apply.outcome import Outcome, outcome_for
 from worker.core.notes_list import KEY_COLUMN, READ_COLUMNS
 from worker.core.properties import RECORD_PROPERTY_ID
+from worker.observe.notes_list import oldest_item
 from worker.plan.actions import CreateItem, TagEvent, UpdateItem
-from worker.plan.items import RecordTag, changes, digest, owned
+from worker.plan.items import RecordTag, changes, digest, item_etag, owned
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +43,8 @@ def create_item(ctx: Context, action: CreateItem) -> Outcome:
         answer = found[action.key]
         if isinstance(answer, GraphApiError):
             raise answer from exc
-        if answer:
-            item = sorted(answer, key=lambda i: int(str(i.get("id", "0")) or 0))[0]
+        item = oldest_item(answer)
+        if item is not None:
             return Outcome.done(action, item_id=str(item.get("id", "")),
                                 notes=str(fields.get("NotesStatus", "")))
         created = sharepoint.create_item(ctx.client, action.site_id, action.list_id, fields)
@@ -73,7 +74,7 @@ def update_item(ctx: Context, action: UpdateItem) -> Outcome:
             item = sharepoint.get_item(ctx.client, action.site_id, action.list_id,
                                        action.item_id, select=READ_COLUMNS)
             fields_now = dict(item.get("fields") or {})
-            etag = str(item.get("eTag") or item.get("@odata.etag") or "")
+            etag = item_etag(item)
             if not record:
                 # No whole record behind it (a cancellation noted on an item whose event is
                 # gone): the same columns again, on top of their edit.

@@ -28,8 +28,9 @@ from worker.apply.context import Context
 from worker.apply.outcome import Outcome, outcome_for
 from worker.core.exit_codes import ExitCode
 from worker.core.properties import NUDGES_PROPERTY_ID
-from worker.observe.state import parse_ledger
+from worker.observe.state import ledger_in
 from worker.plan.actions import HoldNudge, InstallApp, Ledger, PostCard, SendNudge, TeamsAction
+from worker.plan.booking import ledger_property
 
 log = logging.getLogger(__name__)
 
@@ -53,8 +54,7 @@ def remember(ctx: Context, ledger: Ledger, entry: str) -> None:
         etag = ctx.etags.get(event_id) or ledger.etag
         if etag:
             headers["If-Match"] = etag
-        body = {"singleValueExtendedProperties": [
-            {"id": NUDGES_PROPERTY_ID, "value": "\n".join(wanted)}]}
+        body = {"singleValueExtendedProperties": [ledger_property(frozenset(wanted))]}
         try:
             answer = ctx.client.request("PATCH", path, json=body, headers=headers,
                                         mailbox=ledger.organizer).json() or {}
@@ -66,9 +66,7 @@ def remember(ctx: Context, ledger: Ledger, entry: str) -> None:
                         f"$filter=id eq {odata_string(NUDGES_PROPERTY_ID)})"},
                 headers=calendar.PREFER_HEADERS, mailbox=ledger.organizer,
             ).json() or {}
-            for prop in fresh.get("singleValueExtendedProperties") or []:
-                if str(prop.get("id", "")).lower() == NUDGES_PROPERTY_ID.lower():
-                    values |= parse_ledger(prop.get("value"))
+            values |= ledger_in(fresh)
             ctx.remember_etag(event_id, fresh)
             continue
         ctx.ledgers[event_id] = set(wanted)

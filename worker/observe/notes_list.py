@@ -102,9 +102,19 @@ def read_items(client: GraphClient, notes_list: NotesList, wanted: Mapping[str, 
             if isinstance(answer, Exception):
                 errors[key] = f"looking up the item: {_short(answer)}"
                 continue
-            mine = sorted(answer, key=lambda i: int(str(i.get("id", "0")) or 0))
-            found[key] = mine[0] if mine else None
+            found[key] = oldest_item(answer)
     return found, errors
+
+
+def oldest_item(items: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
+    """Of several items for one session, the session's: the oldest (smallest id)."""
+    def item_id(item: Mapping[str, Any]) -> int:
+        return int(str(item.get("id", "0")) or 0)
+
+    if not items:
+        return None
+    oldest: Mapping[str, Any] = min(items, key=item_id)
+    return dict(oldest)
 
 
 def _short(error: Exception) -> str:

@@ -7,11 +7,12 @@ The rule that picks *the* event of a session among several (`live_event`) lives 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from worker.core.properties import NUDGES_PROPERTY_ID
 from worker.observe.availability import PersonSchedule, ScheduleError
 
 # Graph's attendee response values (responseStatus.response).
@@ -77,6 +78,15 @@ def parse_ledger(value: object) -> frozenset[str]:
     if not isinstance(value, str):
         return frozenset()
     return frozenset(line for line in value.splitlines() if line)
+
+
+def ledger_in(raw: Mapping[str, Any]) -> frozenset[str]:
+    """The nudge ledger among an event's (or an event body's) extended properties."""
+    props = raw.get("singleValueExtendedProperties")
+    for prop in props if isinstance(props, list) else []:
+        if str(prop.get("id", "")).lower() == NUDGES_PROPERTY_ID.lower():
+            return parse_ledger(prop.get("value"))
+    return frozenset()
 
 
 def live_event(sessions: Sequence[ObservedSession]) -> ObservedSession | None:

@@ -25,14 +25,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import datetime, timedelta
 
 from worker.config import Config, Pairing, parse_session_key, session_key
 from worker.config.templates import Templates
 from worker.observe.state import DECLINED, Observed, ObservedSession, live_event
 from worker.plan.actions import CalendarAction, Notice, PairProblem
 from worker.plan.booking import book_action, cancel_action, update_action
+from worker.plan.items import parse_instant
 from worker.plan.nudges import moves_of
 from worker.plan.plan import PairState
 from worker.plan.reads import closest, person_cancels, stale_rules, stale_start, wants_move
@@ -138,17 +138,6 @@ def _foreign(foreign: Mapping[str, list[ObservedSession]], known_pairings: set[s
                               "session(s) are left as they are (set `status: ended` to cancel "
                               "them)"))
     return notices, vanished
-
-
-def _item_start(item: Mapping[str, Any] | None) -> datetime | None:
-    text = ((item or {}).get("fields") or {}).get("SessionStart")
-    if not isinstance(text, str) or not text:
-        return None
-    try:
-        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def _missing(role: str, email: str, why: str) -> str:
@@ -294,7 +283,8 @@ def _plan_pairing(
                     pairing.id, f"session {spec.number} was cancelled by a participant in "
                     f"Outlook ({gone[0]} time(s)); left cancelled", key=key,
                     count=gone[0]))
-            prev_start = _item_start(observed.items.get(key)) or prev_start
+            prev_start = parse_instant(((observed.items.get(key) or {}).get("fields") or {})
+                                       .get("SessionStart")) or prev_start
             continue
         target = pairing.start if prev_start is None else (prev_start + cadence).date()
         slot = finder.find(target)

@@ -93,6 +93,21 @@ def parse_instant(value: Any) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+def count_of(value: Any) -> int:
+    """A number column as SharePoint returns it ("2", 2.0, None, or text someone typed)."""
+    try:
+        return int(float(str(value)))
+    except (TypeError, ValueError):
+        return 0
+
+
+def item_etag(item: Mapping[str, Any]) -> str:
+    """An item's etag, wherever Graph put it (the item, or its fields)."""
+    fields_now = item.get("fields") or {}
+    return str(item.get("eTag") or item.get("@odata.etag") or fields_now.get("@odata.etag")
+               or "")
+
+
 def session_status(session: ObservedSession, now: datetime) -> str:
     """What the calendar says happened (Rescheduled needs the item's history: see `owned`)."""
     if session.is_cancelled:
@@ -190,10 +205,7 @@ def owned(record: Mapping[str, Any], current: Mapping[str, Any] | None, *,
         fields["Attention"] = ""  # resolved: clear what the item still says
     count = 0
     if current is not None:
-        try:
-            count = int(float(current.get("RescheduleCount") or 0))
-        except (TypeError, ValueError):
-            count = 0
+        count = count_of(current.get("RescheduleCount"))
         before = parse_instant(current.get("SessionStart"))
         if (before is not None and before != parse_instant(record["SessionStart"])
                 and record["SessionStatus"] != CANCELLED):

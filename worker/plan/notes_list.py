@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
 
 from worker.config import Config, parse_session_key
 from worker.config.templates import Templates
@@ -33,14 +32,15 @@ from worker.plan.items import (
     Pending,
     RecordTag,
     changes,
+    count_of,
     digest,
+    item_etag,
     owned,
     pending_records,
     spec_of,
 )
+from worker.plan.nudges import NotesState
 from worker.plan.projection import Projection
-
-NotesState = Literal["missing", "posted"]
 
 
 @dataclass(frozen=True)
@@ -140,7 +140,7 @@ def plan_notes_list(config: Config, observed: Observed, projection: Projection,
             fields_now = dict(current.get("fields") or {})
             wanted = owned(record, fields_now, record_digest=record_digest)
             patch = changes(wanted, fields_now)
-            if book is not None and book.person_cancels and _number(
+            if book is not None and book.person_cancels and count_of(
                     fields_now.get("PersonCancels")) != book.person_cancels:
                 # Booked again after a participant cancelled: the item remembers it, so a
                 # second cancellation is not booked again (outside the record's digest).
@@ -151,7 +151,7 @@ def plan_notes_list(config: Config, observed: Observed, projection: Projection,
                 update = UpdateItem(
                     pairing_id=pending.session.pairing_id, key=key,
                     number=pending.session.number, site_id=where.site_id,
-                    list_id=where.list_id, item_id=item_id, etag=_etag(current),
+                    list_id=where.list_id, item_id=item_id, etag=item_etag(current),
                     before={c: fields_now.get(c) for c in patch}, changes=patch,
                     record=record, notes=str(wanted["NotesStatus"]), after=after)
                 actions.append(update)
@@ -197,17 +197,11 @@ def _left_cancelled(projection: Projection, observed: Observed,
         found.append(UpdateItem(
             pairing_id=str(fields_now.get("PairingId") or (parsed[1] if parsed else "")),
             key=key, number=parsed[2] if parsed else 0, site_id=where.site_id,
-            list_id=where.list_id, item_id=str(item.get("id", "")), etag=_etag(item),
+            list_id=where.list_id, item_id=str(item.get("id", "")), etag=item_etag(item),
             before={c: fields_now.get(c) for c in patch}, changes=patch,
             notes=str(fields_now.get("NotesStatus") or "")))
     return found
 
-
-def _number(value: object) -> int:
-    try:
-        return int(float(str(value)))
-    except (TypeError, ValueError):
-        return 0
 
 
 def _record(pending: Pending, projection: Projection) -> dict[str, Value]:
@@ -226,12 +220,6 @@ def _tag_changes(pending: Pending, item_id: Value, record: Mapping[str, Value], 
         return True
     wanted = RecordTag(str(item_id), digest(record), notes)
     return wanted.encode() != pending.tag.encode()
-
-
-def _etag(item: Mapping[str, Any]) -> str:
-    fields_now = item.get("fields") or {}
-    return str(item.get("eTag") or item.get("@odata.etag") or fields_now.get("@odata.etag")
-               or "")
 
 
 def _agenda(config: Config, pending: Pending, observed: Observed,

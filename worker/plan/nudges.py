@@ -32,7 +32,7 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from enum import StrEnum
-from typing import Literal, Protocol
+from typing import Literal
 
 from worker.config import Config, Nudges, Pairing, parse_session_key
 from worker.core.intervals import WorkingHours
@@ -64,14 +64,6 @@ _ACTIVITY_TYPES = {
     NudgeKind.invite_unanswered: "inviteUnanswered",
     NudgeKind.session_rescheduled: "sessionRescheduled",
 }
-
-
-class NudgeLedger(Protocol):
-    """Where sent nudge keys live in Microsoft 365 (per session), so any container knows."""
-
-    def sent(self, session_key: str) -> frozenset[str]: ...
-
-    def record(self, session_key: str, nudge_key: str) -> None: ...
 
 
 @dataclass(frozen=True)

@@ -87,15 +87,8 @@ class Plan:
                          or (isinstance(a, UpdateEvent) and a.disruptive))
                      and a.cause == "config")
 
-    @property
-    def calendar(self) -> tuple[Action, ...]:
-        return tuple(a for a in self.actions if a.resource is Resource.calendar)
-
     def is_empty(self) -> bool:
         return not self.actions
-
-    def writes(self) -> tuple[Action, ...]:
-        return tuple(a for a in self.actions if a.writes())
 
     def refusal(self) -> TooMuchChange | None:
         """Why `run` would refuse this plan (nothing written), or None."""

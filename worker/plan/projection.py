@@ -12,8 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from worker.core.properties import NUDGES_PROPERTY_ID
-from worker.observe.state import NONE, AttendeeState, ObservedSession, parse_ledger
+from worker.observe.state import NONE, AttendeeState, ObservedSession, ledger_in
 from worker.plan.actions import Book, CalendarAction, Cancel, Later, Move, UpdateEvent
 
 
@@ -93,14 +92,6 @@ def _booked(action: Book, now: datetime) -> ObservedSession:
         subject=str(action.event.get("subject", "")), is_cancelled=False,
         attendees=(AttendeeState(action.mentor.lower(), NONE),
                    AttendeeState(action.mentee.lower(), NONE)),
-        join_url=None, created=now, nudges=_ledger_of(action.event),
+        # The ledger a booking writes with the event (the program rules' stamp).
+        join_url=None, created=now, nudges=ledger_in(action.event),
     )
-
-
-def _ledger_of(event: Mapping[str, object]) -> frozenset[str]:
-    """The ledger a booking writes with the event (the program rules' stamp)."""
-    props = event.get("singleValueExtendedProperties")
-    for prop in props if isinstance(props, list) else []:
-        if str(prop.get("id", "")).lower() == NUDGES_PROPERTY_ID.lower():
-            return parse_ledger(prop.get("value"))
-    return frozenset()

@@ -16,6 +16,7 @@ from worker.config import Config, Pairing, session_key
 from worker.core.notes_list import CANCELLED
 from worker.observe.state import DECLINED, TENTATIVE, ObservedSession, live_event
 from worker.plan.booking import rules_marker, start_marker
+from worker.plan.items import count_of
 from worker.plan.nudges import rules_entries, start_entries
 
 
@@ -91,10 +92,7 @@ def person_cancels(item: Mapping[str, Any] | None) -> tuple[int, bool] | None:
     fields_ = (item or {}).get("fields") or {}
     if not fields_.get("EventId"):
         return None
-    try:
-        count = int(float(fields_.get("PersonCancels") or 0))
-    except (TypeError, ValueError):
-        count = 0
+    count = count_of(fields_.get("PersonCancels"))
     if fields_.get("SessionStatus") != CANCELLED:
         return count + 1, True  # the event is gone and the worker did not cancel it
     return (count, False) if count else None

@@ -37,9 +37,9 @@ from worker.plan.actions import (
     TeamsAction,
 )
 from worker.plan.items import spec_of
-from worker.plan.notes_list import NotesListPlan, NotesState
+from worker.plan.notes_list import NotesListPlan
 from worker.plan.nudge_texts import NudgeTexts
-from worker.plan.nudges import PENDING, Nudge, NudgeKind, decide
+from worker.plan.nudges import PENDING, NotesState, Nudge, NudgeKind, decide
 from worker.plan.projection import Projection
 
 APP_MARK = "app@"

@@ -93,10 +93,6 @@ class RunSummary:
     def not_done(self) -> list[Outcome]:
         return [o for o in self.outcomes if o.status is not Status.done]
 
-    def sent(self) -> list[Outcome]:
-        return [o for o in self.outcomes
-                if o.status is Status.done and o.action.kind == "send-nudge"]
-
     @property
     def failed(self) -> dict[str, list[str]]:
         """Pairing id ('' for the program) -> what could not be planned or done, and why."""
