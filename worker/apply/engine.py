@@ -68,7 +68,7 @@ class Applier:
                 self._finish(Outcome.deferred(action, f"nudges paused for this run: {unrecorded}"))
                 continue
             outcome = self._one(action, self._teams)
-            if isinstance(action, SendNudge) and outcome.reason.startswith("sent, but not"):
+            if outcome.unrecorded:
                 unrecorded = "the nudge ledger could not be written"
         return [self.ctx.outcomes[a.id] for a in plan.actions]
 

@@ -43,6 +43,9 @@ class Outcome:
     values: Mapping[str, str] = field(default_factory=dict)  # what `Later`s of it resolve to
     code: ExitCode = ExitCode.OK
     warning: str | None = None  # done, but something to tell (a booking without Teams link)
+    # A nudge Graph took whose ledger entry could not be written: the next run may send it
+    # again, so no further nudge goes out in this run.
+    unrecorded: bool = False
 
     @classmethod
     def done(cls, action: Action, warning: str | None = None, **values: str) -> Outcome:

@@ -17,6 +17,7 @@ changes are what Outlook announces), but it is not documented either way.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from urllib.parse import quote
 
 import requests
@@ -111,8 +112,8 @@ def _send(ctx: Context, action: SendNudge) -> Outcome:
     try:
         remember(ctx, action.ledger, action.key)
     except GraphClientError as exc:
-        return Outcome.failed(action, f"sent, but not recorded ({exc}); the next run may "
-                                      "send it once more")
+        return replace(Outcome.failed(action, f"sent, but not recorded ({exc}); the next run "
+                                              "may send it once more"), unrecorded=True)
     return Outcome.done(action)
 
 
