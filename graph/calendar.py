@@ -21,6 +21,7 @@ from urllib.parse import quote
 
 from graph.batch import BatchRequest
 from graph.client import GraphClient
+from graph.errors import NotFound
 from graph.values import graph_datetime, odata_string
 
 # Graph limits for getSchedule.
@@ -139,9 +140,45 @@ def _merge_schedule_items(parts: list[dict[str, Any]]) -> dict[str, Any]:
     return merged
 
 
-def create_event(client: GraphClient, mailbox: str, event: dict[str, Any]) -> dict[str, Any]:
+def event_by_tag(
+    client: GraphClient, mailbox: str, property_id: str, value: str
+) -> dict[str, Any] | None:
+    """The event in `mailbox` whose extended property `property_id` is exactly `value` (the
+    oldest, should there be several), or None. One request: how a create whose answer was lost
+    is found before it is sent again."""
+    flt = (
+        "singleValueExtendedProperties/Any(ep: ep/id eq "
+        f"{odata_string(property_id)} and ep/value eq {odata_string(value)})"
+    )
+    params = {"$filter": flt, "$select": EVENT_FIELDS, "$top": "10"}
+    found = list(client.paged(user_path(mailbox) + "/events", params=params,
+                              headers=PREFER_HEADERS, mailbox=mailbox, max_pages=5))
+    events = [dict(event) for event in found if isinstance(event, dict)]
+    if not events:
+        return None
+    return min(events, key=lambda event: str(event.get("createdDateTime") or ""))
+
+
+def event_by_id(client: GraphClient, mailbox: str, event_id: str) -> dict[str, Any] | None:
+    """The event, or None when the mailbox has no such event (404)."""
+    try:
+        response = client.request(
+            "GET", f"{user_path(mailbox)}/events/{quote(event_id, safe='')}",
+            params={"$select": "id,isCancelled"}, headers=PREFER_HEADERS, mailbox=mailbox,
+        )
+    except NotFound:
+        return None
+    return dict(response.json() or {})
+
+
+def create_event(
+    client: GraphClient, mailbox: str, event: dict[str, Any], *, idempotent: bool = True
+) -> dict[str, Any]:
+    """POST an event. `idempotent=False` when the caller looks a lost answer up itself
+    (`event_by_tag`) instead of the client resending it at once."""
     response = client.request(
-        "POST", user_path(mailbox) + "/events", json=event, headers=PREFER_HEADERS, mailbox=mailbox
+        "POST", user_path(mailbox) + "/events", json=event, headers=PREFER_HEADERS,
+        mailbox=mailbox, idempotent=idempotent,
     )
     return dict(response.json() or {})
 
@@ -160,10 +197,13 @@ def update_event(
 
 
 def cancel_event(client: GraphClient, mailbox: str, event_id: str, comment: str) -> None:
+    """Cancel a meeting (attendees get the cancellation; the organizer's copy is deleted, so a
+    second cancel answers 404). Not resent blindly after a lost answer: see the caller."""
     client.request(
         "POST",
         f"{user_path(mailbox)}/events/{quote(event_id, safe='')}/cancel",
         json={"comment": comment},
         headers=PREFER_HEADERS,
         mailbox=mailbox,
+        idempotent=False,
     )

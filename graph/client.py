@@ -41,6 +41,7 @@ from graph import retry
 from graph.batch import BatchRequest, BatchResult, run_batch
 from graph.clock import Clock
 from graph.errors import (
+    AnswerLost,
     GraphApiError,
     GraphClientError,
     MalformedResponse,
@@ -338,7 +339,12 @@ class GraphClient:
             before_sleep=before_sleep,
             reraise=True,
         )
-        return retrying(self._attempt, request)
+        try:
+            return retrying(self._attempt, request)
+        except TransientError as exc:
+            if request.idempotent or isinstance(exc, AnswerLost):
+                raise
+            raise AnswerLost(exc.method, exc.path, exc.reason) from exc
 
     # -- paging ----------------------------------------------------------------------------
 

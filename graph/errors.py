@@ -8,6 +8,7 @@ need a small, stable tree keyed by HTTP status rather than raw responses::
     ├── AuthenticationError            no access token (msal error dict, unreadable credential)
     │   └── IdentityUnavailable        the identity platform did not answer, or said "try later"
     ├── TransientError                 connection error or timeout, still failing after retries
+    │   └── AnswerLost                 no answer to a request Graph may have carried out
     ├── PagingLimitExceeded            @odata.nextLink kept coming past the page guard
     └── GraphApiError                  Graph answered with an error status
         ├── BadRequest                 400
@@ -125,6 +126,13 @@ class TransientError(GraphClientError):
         self.path = path
         self.reason = reason
         super().__init__(f"{method} {path}: {reason}")
+
+
+class AnswerLost(TransientError):
+    """A request that must not be sent twice blindly (a create with no idempotency key, a Teams
+    notification) got no answer: Graph may or may not have carried it out. The caller looks it
+    up by its key before any second attempt, or leaves it to the next run. One lost answer says
+    nothing about Graph being reachable, so it does not stop the run."""
 
 
 class PagingLimitExceeded(GraphClientError):

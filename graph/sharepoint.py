@@ -230,7 +230,7 @@ def create_item(
 ) -> dict[str, Any]:
     """Create an item. SharePoint has no idempotency key, so a create whose answer was lost
     (a timeout, a dropped connection, a 504) is not sent again blindly: the caller looks the
-    item up by its key first (`TransientError` or a 504 `ServerError` tell it to)."""
+    item up by its key first (`AnswerLost` or a 504 `ServerError` tell it to)."""
     response = client.request("POST", items_path(site_id, list_id),
                               json={"fields": dict(fields)}, idempotent=False)
     return dict(response.json() or {})

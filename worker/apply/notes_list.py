@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from typing import Any
 
 from graph import calendar, sharepoint
 from graph.batch import BatchRequest
-from graph.errors import GraphApiError, PreconditionFailed, ServerError, TransientError
+from graph.errors import GraphApiError, PreconditionFailed
 from worker.apply.context import Context
+from worker.apply.lost import create_once
 from worker.apply.outcome import Outcome, outcome_for
 from worker.core.notes_list import KEY_COLUMN, READ_COLUMNS
 from worker.core.properties import RECORD_PROPERTY_ID
@@ -30,24 +32,18 @@ MAX_WRITE_ATTEMPTS = 3
 
 def create_item(ctx: Context, action: CreateItem) -> Outcome:
     fields = ctx.resolve(action.values, digest=digest(ctx.resolve(action.record)))
-    try:
-        created = sharepoint.create_item(ctx.client, action.site_id, action.list_id, fields)
-    except (TransientError, ServerError) as exc:
-        if isinstance(exc, ServerError) and exc.status != 504:
-            raise  # a 5xx answer: SharePoint did not take it (the client retried already)
-        # The answer was lost: SharePoint may have created it. Look before creating again.
-        log.warning("creating the item of %s: %s; looking it up before trying again",
-                    action.key, exc)
+
+    def lookup() -> dict[str, Any] | None:
         found = sharepoint.items_by_value(ctx.client, action.site_id, action.list_id,
-                                          KEY_COLUMN, [action.key], select=["SessionKey"])
+                                          KEY_COLUMN, [action.key], select=[KEY_COLUMN])
         answer = found[action.key]
         if isinstance(answer, GraphApiError):
-            raise answer from exc
-        item = oldest_item(answer)
-        if item is not None:
-            return Outcome.done(action, item_id=str(item.get("id", "")),
-                                notes=str(fields.get("NotesStatus", "")))
-        created = sharepoint.create_item(ctx.client, action.site_id, action.list_id, fields)
+            raise answer
+        return oldest_item(answer)
+
+    created = create_once(
+        lambda: sharepoint.create_item(ctx.client, action.site_id, action.list_id, fields),
+        lookup, what=f"the notes list item of {action.key}")
     log.info("notes list item %s created for %s", created.get("id"), action.key,
              extra={"pairing": action.pairing_id, "session": action.key})
     return Outcome.done(action, item_id=str(created.get("id", "")),

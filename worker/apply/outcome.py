@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from graph.errors import (
+    AnswerLost,
     AuthenticationError,
     Forbidden,
     GraphApiError,
@@ -78,13 +79,16 @@ def stop_for(exc: GraphClientError) -> RunStopped | None:
         return RunStopped(ExitCode.CONFIG, f"authentication stopped working: {exc}")
     if isinstance(exc, Unauthorized):
         return RunStopped(ExitCode.CONFIG, f"Graph refused the token: {exc.short()}")
-    if isinstance(exc, TransientError):
+    if isinstance(exc, TransientError) and not isinstance(exc, AnswerLost):
         return RunStopped(ExitCode.OUTAGE, f"Graph cannot be reached: {exc}")
     return None
 
 
 def outcome_for(action: Action, exc: GraphClientError) -> Outcome:
     """The outcome of an action whose request raised `exc` (after the client's retries)."""
+    if isinstance(exc, AnswerLost):
+        return Outcome.deferred(action, f"no answer from Graph ({exc.reason}); whether it was "
+                                        "carried out is looked up before it is tried again")
     if isinstance(exc, Throttled | ServerError):
         return Outcome.deferred(action, f"{exc.short()} after retries; next run")
     if isinstance(exc, Forbidden):
