@@ -13,11 +13,19 @@ from datetime import datetime
 
 from graph import calendar
 from graph.client import GraphClient
-from graph.errors import GraphApiError, NotFound, Throttled, TransientError
+from graph.errors import GraphApiError, NotFound, TransientError
 from worker.config import Config
 from worker.observe.availability import PersonSchedule, ScheduleError, parse_schedule_item
 from worker.observe.events import schedule_mailbox
-from worker.observe.state import Person
+from worker.observe.state import LOOKUP_FAILED, NO_SUCH_USER, Person
+
+
+def _why(error: Exception) -> str:
+    if isinstance(error, GraphApiError):
+        return error.short()
+    if isinstance(error, TransientError):
+        return f"no answer: {error.reason}"
+    return type(error).__name__
 
 
 def read_people(client: GraphClient, emails: Iterable[str]
@@ -30,17 +38,12 @@ def read_people(client: GraphClient, emails: Iterable[str]
         return people, missing
     for email, found in calendar.lookup_users(client, wanted).items():
         if isinstance(found, NotFound):
-            missing[email] = "no such user"
-            continue
-        if isinstance(found, Throttled | TransientError):
-            # Not an answer about the person: an outage is not "does not exist".
-            missing[email] = f"lookup deferred: {found}"
-            continue
-        if isinstance(found, GraphApiError):
-            missing[email] = f"lookup failed: {found.code}"
+            missing[email] = NO_SUCH_USER
             continue
         if isinstance(found, Exception):
-            missing[email] = f"lookup failed: {found}"
+            # Not an answer about the person (throttled, a server error, no answer, refused):
+            # an outage or a missing permission is never "does not exist".
+            missing[email] = f"{LOOKUP_FAILED} ({_why(found)}, retrying next run)"
             continue
         people[email] = Person(
             email=email,

@@ -23,6 +23,12 @@ NOT_RESPONDED = "notResponded"
 NONE = "none"
 
 
+# Why a participant is not among the people read (`Observed.missing_people`): the directory
+# said there is no such user, or the lookup itself failed (throttled, a server error, no answer,
+# refused), which says nothing about the person. The planner words each for people.
+NO_SUCH_USER = "no such user"
+LOOKUP_FAILED = "could not look up"
+
 @dataclass(frozen=True)
 class AttendeeState:
     email: str

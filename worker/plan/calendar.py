@@ -29,7 +29,13 @@ from datetime import datetime, timedelta
 
 from worker.config import Config, Pairing, parse_session_key, session_key
 from worker.config.templates import Templates
-from worker.observe.state import DECLINED, Observed, ObservedSession, live_event
+from worker.observe.state import (
+    DECLINED,
+    LOOKUP_FAILED,
+    Observed,
+    ObservedSession,
+    live_event,
+)
 from worker.plan.actions import CalendarAction, Notice, PairProblem
 from worker.plan.booking import book_action, cancel_action, update_action
 from worker.plan.items import parse_instant
@@ -143,10 +149,9 @@ def _foreign(foreign: Mapping[str, list[ObservedSession]], known_pairings: set[s
 def _missing(role: str, email: str, why: str) -> str:
     """Someone the directory did not give us: gone (the program team must act), or a lookup
     that failed this time (the next run looks again)."""
-    if why.startswith("lookup deferred"):
-        return f"{role} {email} could not be looked up now ({why}); next run"
-    return f"needs attention: {role} {email} does not exist in the tenant" + (
-        f" ({why})" if why else "")
+    if why.startswith(LOOKUP_FAILED):
+        return f"{role} {email}: {why}"
+    return f"needs attention: {role} {email} does not exist in the tenant"
 
 
 def _answer(session: ObservedSession, pairing: Pairing) -> str:
