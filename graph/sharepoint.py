@@ -254,3 +254,14 @@ def update_item_fields(
         headers={"If-Match": etag},
     )
     return dict(response.json() or {})
+
+
+def delete_item(client: GraphClient, site_id: str, list_id: str, item_id: str, *,
+                etag: str) -> None:
+    """DELETE one item, guarded by `If-Match` (412 when someone saved it since it was read).
+    https://learn.microsoft.com/graph/api/listitem-delete"""
+    client.request(
+        "DELETE",
+        f"{items_path(site_id, list_id)}/{quote(item_id, safe='')}",
+        headers={"If-Match": etag} if etag else None,
+    )

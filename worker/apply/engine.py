@@ -21,13 +21,14 @@ from graph.client import GraphClient
 from graph.errors import GraphClientError
 from worker.apply.calendar import apply_calendar
 from worker.apply.context import Context
-from worker.apply.notes_list import create_item, tag_events, update_item
+from worker.apply.notes_list import create_item, remove_item, tag_events, update_item
 from worker.apply.outcome import Outcome, RunStopped, Status, outcome_for, stop_for
 from worker.apply.teams import apply_teams
 from worker.plan.actions import (
     Action,
     CalendarAction,
     CreateItem,
+    RemoveItem,
     Resource,
     SendNudge,
     TagEvent,
@@ -55,7 +56,7 @@ class Applier:
         self._calendar([a for a in plan.actions if a.resource is Resource.calendar])
         notes = [a for a in plan.actions if a.resource is Resource.notes_list]
         for action in notes:
-            if isinstance(action, CreateItem | UpdateItem):
+            if isinstance(action, CreateItem | UpdateItem | RemoveItem):
                 self._one(action, self._item)
         self._tags([a for a in notes if isinstance(a, TagEvent)])
         unrecorded: str | None = None
@@ -139,6 +140,8 @@ class Applier:
     def _item(self, action: Action) -> Outcome:
         if isinstance(action, CreateItem):
             return create_item(self.ctx, action)
+        if isinstance(action, RemoveItem):
+            return remove_item(self.ctx, action)
         assert isinstance(action, UpdateItem)
         return update_item(self.ctx, action)
 

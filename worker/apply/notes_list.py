@@ -14,14 +14,14 @@ from typing import Any
 
 from graph import calendar, sharepoint
 from graph.batch import BatchRequest
-from graph.errors import GraphApiError, PreconditionFailed
+from graph.errors import GraphApiError, NotFound, PreconditionFailed
 from worker.apply.context import Context
 from worker.apply.lost import create_once
 from worker.apply.outcome import Outcome, outcome_for
 from worker.core.notes_list import KEY_COLUMN, READ_COLUMNS
 from worker.core.properties import RECORD_PROPERTY_ID
 from worker.observe.notes_list import oldest_item
-from worker.plan.actions import CreateItem, TagEvent, UpdateItem
+from worker.plan.actions import CreateItem, RemoveItem, TagEvent, UpdateItem
 from worker.plan.items import RecordTag, changes, digest, item_etag, owned
 
 log = logging.getLogger(__name__)
@@ -83,6 +83,24 @@ def update_item(ctx: Context, action: UpdateItem) -> Outcome:
         return Outcome.done(action, item_id=action.item_id, notes=notes, conflicts=conflicts)
     return Outcome.deferred(action, f"item {action.item_id} kept changing during "
                                     f"{MAX_WRITE_ATTEMPTS} attempts; next run")
+
+
+def remove_item(ctx: Context, action: RemoveItem) -> Outcome:
+    """Delete a second item nobody touched; one edited since the plan read it stays."""
+    extra = {"pairing": action.pairing_id, "session": action.key}
+    try:
+        sharepoint.delete_item(ctx.client, action.site_id, action.list_id, action.item_id,
+                               etag=action.etag)
+    except PreconditionFailed:
+        log.warning("second item %s of %s was edited since it was read: kept",
+                    action.item_id, action.key, extra=extra)
+        return Outcome.failed(action, f"item {action.item_id} was edited since it was read: "
+                                      f"kept; merge it into item {action.kept} by hand")
+    except NotFound:
+        pass  # already gone (an attempt whose answer was lost, or a person)
+    log.info("second notes list item %s of %s removed (item %s is the session's)",
+             action.item_id, action.key, action.kept, extra=extra)
+    return Outcome.done(action)
 
 
 def tag_events(ctx: Context, actions: Sequence[TagEvent]) -> list[Outcome]:

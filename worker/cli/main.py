@@ -92,6 +92,10 @@ def build_parser() -> argparse.ArgumentParser:
     sharepoint_commands.add_parser(
         "init", help="create the list, or check and complete it (a second run writes nothing)"
     )
+    dedupe = sharepoint_commands.add_parser(
+        "dedupe", help="find sessions with more than one item; --apply removes the copies "
+        "nobody edited")
+    dedupe.add_argument("--apply", action="store_true", help="remove them (default: show)")
     report = commands.add_parser("report", help="sessions and notes per pair, from the list")
     report.add_argument("--format", choices=["text", "csv", "html"], default="text")
     report.add_argument("--out", type=Path, help="write to this file (default: print)")
@@ -166,6 +170,11 @@ def main(argv: list[str] | None = None, *, clock: Clock | None = None,
 
         try:
             client = build_client(settings, clock, session)
+            if args.command == "sharepoint" and args.sharepoint_command == "dedupe":
+                from worker.cli.dedupe import cmd_sharepoint_dedupe
+
+                return cmd_sharepoint_dedupe(client, config, apply=bool(args.apply),
+                                             out=stdout)
             if args.command == "sharepoint":
                 return cmd_sharepoint_init(client, config, client_id=settings.client_id,
                                            out=stdout)

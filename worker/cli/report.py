@@ -31,6 +31,7 @@ from worker.core.notes_list import (
     READ_COLUMNS,
 )
 from worker.observe.notes_list import PermissionMissing, find_list_ref
+from worker.observe.state import item_order
 from worker.plan.items import has_notes
 
 
@@ -113,10 +114,8 @@ def build_report(items: Iterable[dict[str, Any]], config: Config, generated: dat
     total = Tally("ALL")
     shared: list[SharedNote] = []
     attention: list[Attention] = []
-    for item in items:
+    for item, seconds in _per_session(items, config.program.id):
         values = item.get("fields") or {}
-        if values.get("ProgramId") != config.program.id:
-            continue
         pairing_id = str(values.get("PairingId") or "")
         tally = pairs.setdefault(pairing_id, Tally(pairing_id))
         if values.get("MentorName"):
@@ -132,9 +131,32 @@ def build_report(items: Iterable[dict[str, Any]], config: Config, generated: dat
             attention.append(Attention(pairing_id, str(values.get("Title") or
                                                        values.get("SessionKey")),
                                        str(values["Attention"]).strip()))
+        if seconds:
+            ids = ", ".join(str(other.get("id", "")) for other in seconds)
+            attention.append(Attention(
+                pairing_id, str(values.get("Title") or values.get("SessionKey")),
+                f"more than one item for this session (also {ids}; item {item.get('id', '')} "
+                "counts): `mentoring sharepoint dedupe` removes copies nobody edited; merge "
+                "the others by hand"))
     return Report(config.program.id, config.program.name, generated,
                   [pairs[k] for k in sorted(pairs)], total, shared, list_url,
                   sorted(attention, key=lambda a: (a.pairing_id, a.title)))
+
+
+def _per_session(items: Iterable[dict[str, Any]], program_id: str,
+                 ) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
+    """This program's items, one per session (the oldest counts), with any second items."""
+    by_key: dict[str, list[dict[str, Any]]] = {}
+    for item in items:
+        values = item.get("fields") or {}
+        if values.get("ProgramId") == program_id:
+            key = str(values.get("SessionKey") or f"item {item.get('id', '')}")
+            by_key.setdefault(key, []).append(item)
+    found = []
+    for key in sorted(by_key):
+        ordered = sorted(by_key[key], key=item_order)
+        found.append((ordered[0], ordered[1:]))
+    return found
 
 
 def read_report(client: GraphClient, config: Config, generated: datetime) -> Report:

@@ -14,7 +14,7 @@ from graph.client import GraphClient
 from graph.errors import Forbidden
 from worker.config.program import SharePointSettings
 from worker.core.notes_list import KEY_COLUMN, READ_COLUMNS
-from worker.observe.state import NotesList
+from worker.observe.state import NotesList, item_order
 
 
 class PermissionMissing(Exception):
@@ -75,14 +75,17 @@ def find_list_ref(client: GraphClient, settings: SharePointSettings) -> NotesLis
 
 
 def read_items(client: GraphClient, notes_list: NotesList, wanted: Mapping[str, str | None],
-               ) -> tuple[dict[str, dict[str, Any] | None], dict[str, str]]:
+               ) -> tuple[dict[str, dict[str, Any] | None], dict[str, str],
+                          dict[str, list[dict[str, Any]]]]:
     """The current item of each session key in `wanted` (None: the list has none), read in
     `$batch`es: by id where the event's record knows it, else by the indexed session key
     column, which also finds the item a killed run created but never recorded. Several items
-    for one key: the oldest (smallest id) is the session's. Returns the items and the keys
-    that could not be read, with the reason."""
+    for one key: the oldest (smallest id) is the session's (`worker.plan.duplicates` decides
+    about the others). Returns the items, the keys that could not be read with the reason,
+    and every item of each key found more than once."""
     found: dict[str, dict[str, Any] | None] = {}
     errors: dict[str, str] = {}
+    several: dict[str, list[dict[str, Any]]] = {}
     by_id = {key: item_id for key, item_id in wanted.items() if item_id}
     if by_id:
         items = sharepoint.items_by_id(client, notes_list.site_id, notes_list.list_id,
@@ -103,17 +106,16 @@ def read_items(client: GraphClient, notes_list: NotesList, wanted: Mapping[str, 
                 errors[key] = f"looking up the item: {_short(answer)}"
                 continue
             found[key] = oldest_item(answer)
-    return found, errors
+            if len(answer) > 1:
+                several[key] = [dict(item) for item in answer]
+    return found, errors, several
 
 
 def oldest_item(items: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
     """Of several items for one session, the session's: the oldest (smallest id)."""
-    def item_id(item: Mapping[str, Any]) -> int:
-        return int(str(item.get("id", "0")) or 0)
-
     if not items:
         return None
-    oldest: Mapping[str, Any] = min(items, key=item_id)
+    oldest: Mapping[str, Any] = min(items, key=item_order)
     return dict(oldest)
 
 

@@ -165,6 +165,8 @@ class Observed:
     notes_list_problem: str | None = None  # why the list cannot be used (no grant, no list)
     items: dict[str, dict[str, Any] | None] = field(default_factory=dict)
     item_errors: dict[str, str] = field(default_factory=dict)  # session key -> reason
+    # Sessions found with more than one item (every one of them), for `worker.plan.duplicates`.
+    duplicates: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     # The Teams catalog entry of our app (None: not read, or not in the catalog).
     catalog: CatalogApp | None = None
     catalog_problem: str | None = None
@@ -174,3 +176,10 @@ class Observed:
 
     def person(self, email: str) -> Person | None:
         return self.people.get(email.lower())
+
+
+def item_order(item: Mapping[str, Any]) -> int:
+    """A notes list item's id as the number SharePoint counts up (0 for anything else): the
+    oldest of several items of one session is the session's."""
+    text = str(item.get("id", ""))
+    return int(text) if text.isdigit() else 0

@@ -284,7 +284,27 @@ class TagEvent(_Action):
         return f"~ remember on the event of session {self.number} what its item holds"
 
 
-NotesListAction = CreateItem | UpdateItem | TagEvent
+@dataclass(frozen=True, kw_only=True)
+class RemoveItem(_Action):
+    """Delete a second item of a session that the worker made and nobody touched (a create
+    whose answer was lost, two runs at once), with If-Match: an edit since the read keeps it."""
+
+    kind: ClassVar[str] = "remove-item"
+    resource: ClassVar[Resource] = Resource.notes_list
+
+    number: int
+    site_id: str
+    list_id: str
+    item_id: str
+    etag: str
+    kept: str  # the session's own item
+
+    def describe(self) -> str:
+        return (f"- second notes list item {self.item_id} of session {self.number} (nobody "
+                f"edited it; item {self.kept} is the session's)")
+
+
+NotesListAction = CreateItem | UpdateItem | TagEvent | RemoveItem
 
 
 # --- Teams ----------------------------------------------------------------------------------

@@ -22,12 +22,14 @@ from worker.plan.actions import (
     CreateItem,
     Later,
     NotesListAction,
+    Notice,
     PairProblem,
     TagEvent,
     UpdateItem,
     Value,
 )
 from worker.plan.booking import people_of
+from worker.plan.duplicates import plan_duplicates
 from worker.plan.items import (
     Pending,
     RecordTag,
@@ -52,6 +54,7 @@ class NotesListPlan:
     item_ids: Mapping[str, str] = field(default_factory=dict)
     unchanged: int = 0
     notes_missing: tuple[str, ...] = ()
+    notices: tuple[Notice, ...] = ()
 
 
 def items_to_read(config: Config, projection: Projection, observed: Observed,
@@ -97,9 +100,12 @@ def plan_notes_list(config: Config, observed: Observed, projection: Projection,
         return NotesListPlan(notes=notes, item_ids=item_ids)
     todo, unchanged = pending_records(projection.sessions, config, observed.people, now,
                                       projection.attention)
-    if not todo and not projection.left_cancelled:
-        return NotesListPlan(notes=notes, item_ids=item_ids, unchanged=unchanged)
     where = observed.notes_list
+    removals, notices = (plan_duplicates(observed.duplicates, where, observed.sessions)
+                         if where is not None else ([], []))
+    if not todo and not projection.left_cancelled:
+        return NotesListPlan(tuple(removals), notes=notes, item_ids=item_ids,
+                             unchanged=unchanged, notices=tuple(notices))
     if where is None:
         reason = observed.notes_list_problem or "the notes list was not read"
         problems = (PairProblem("", f"notes list: {reason}", ExitCode.CONFIG),)
@@ -175,8 +181,9 @@ def plan_notes_list(config: Config, observed: Observed, projection: Projection,
                 event_id=projection.event_id(pending.session), item_id=item_id,
                 record=record, notes=notes_value, after=tag_after))
     actions.extend(_left_cancelled(projection, observed, where))
+    actions.extend(removals)
     return NotesListPlan(tuple(actions), tuple(problems_), notes, item_ids, unchanged,
-                         tuple(missing))
+                         tuple(missing), tuple(notices))
 
 
 def _left_cancelled(projection: Projection, observed: Observed,

@@ -86,7 +86,7 @@ def assemble(desired: Desired, now: datetime, calendar: CalendarPlan, notes: Not
         problems=(*calendar.problems, *notes.problems, *teams.problems),
         pairs=calendar.pairs,
         existing_upcoming=calendar.existing_upcoming,
-        notices=(*calendar.notices, *teams.notices),
+        notices=(*calendar.notices, *notes.notices, *teams.notices),
         max_change_share=share,
         force=desired.force,
         unchanged_items=notes.unchanged,

@@ -124,9 +124,10 @@ def _read_notes_list(client: GraphClient, observed: Observed, settings: SharePoi
         observed.notes_list = found
     if observed.notes_list is None or not wanted:
         return
-    items, errors = read_items(client, observed.notes_list, wanted)
+    items, errors, several = read_items(client, observed.notes_list, wanted)
     observed.items.update(items)
     observed.item_errors.update(errors)
+    observed.duplicates.update(several)
 
 
 def execute(
