@@ -193,7 +193,8 @@ class NotFound(GraphApiError):
 
 
 class Conflict(GraphApiError):
-    """409: e.g. a transactionId reused with different content, or a name collision."""
+    """409: a name collision (a list or column that exists), an app already installed. (A
+    transactionId reused with different content is a 400, `ErrorDuplicateTransactionId`.)"""
 
 
 class PreconditionFailed(GraphApiError):

@@ -77,6 +77,8 @@ def create_event(sb: Sandbox, req: SandboxRequest, user: str) -> SandboxResponse
         seen = store.transactions[key]
         existing = store.calendar(mailbox_id(owner)).get(seen["event_id"])
         if seen["fingerprint"] != _fingerprint(body):
+            # 400, not 409: Outlook's code for this is ErrorDuplicateTransactionId, and the
+            # clients handling it in public code meet it as a BadRequest.
             raise GraphError(
                 400,
                 "ErrorDuplicateTransactionId",
