@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from graph.batch import BatchRequest
 from graph.client import GraphClient
@@ -60,6 +60,40 @@ def lookup_users(
     for email, result in zip(emails, results, strict=True):
         found[email] = result.error if result.error is not None else dict(result.body or {})
     return found
+
+
+# An `in` list holds at most 15 values without advanced query capabilities.
+IN_FILTER_MAX = 15
+
+
+def users_present(client: GraphClient, emails: Sequence[str]) -> tuple[set[str], set[str]]:
+    """Which of these user principal names the directory still has: `GET /users` filtered with
+    `userPrincipalName in (...)`, 15 names a request, in `$batch`es. Returns the names found
+    and those that could not be checked (the request failed)."""
+    names = sorted({e.lower() for e in emails})
+    chunks = [names[i:i + IN_FILTER_MAX] for i in range(0, len(names), IN_FILTER_MAX)]
+    requests = [
+        BatchRequest(
+            id=str(index), method="GET",
+            url="/users?" + urlencode({
+                "$filter": "userPrincipalName in ("
+                + ",".join(odata_string(name) for name in chunk) + ")",
+                "$select": "id,userPrincipalName",
+                "$top": "999",
+            }, quote_via=quote),
+        )
+        for index, chunk in enumerate(chunks)
+    ]
+    present: set[str] = set()
+    unchecked: set[str] = set()
+    for chunk, result in zip(chunks, client.batch(requests), strict=True):
+        if result.error is not None:
+            unchecked.update(chunk)
+            continue
+        for user in (result.body or {}).get("value") or []:
+            if isinstance(user, dict):
+                present.add(str(user.get("userPrincipalName") or "").lower())
+    return present, unchecked
 
 
 def tagged_events(

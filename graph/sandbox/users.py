@@ -6,7 +6,11 @@ these routes model what Graph returns for them with application permissions.
   (User.ReadBasic.All < User.Read.All < Directory.Read.All ...). With only User.ReadBasic.All
   Graph returns just the basic profile properties; the sandbox drops the others.
 * GET /users: https://learn.microsoft.com/graph/api/user-list, `$top` (1-999, default 100),
-  next page through `@odata.nextLink` with a `$skiptoken`: https://learn.microsoft.com/graph/paging
+  next page through `@odata.nextLink` with a `$skiptoken`: https://learn.microsoft.com/graph/paging.
+  `$filter` with `eq`/`in`/`or`/`and` on the default-supported properties (id, mail,
+  userPrincipalName, displayName, accountEnabled); an `in` list is held to 15 values, as
+  https://learn.microsoft.com/graph/filter-query-parameter says for requests without advanced
+  query capabilities (Entra's own wording for more: "Too many child clauses").
 * GET /users/{id}/mailboxSettings: https://learn.microsoft.com/graph/api/user-get-mailboxsettings
   (MailboxSettings.Read / MailboxSettings.ReadWrite; an Outlook call, so Outlook throttling).
 """
@@ -18,6 +22,7 @@ import binascii
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
+from graph.sandbox import odata
 from graph.sandbox.auth import base_url
 from graph.sandbox.core import GraphError, Router, SandboxRequest, SandboxResponse, json_response
 from graph.sandbox.directory import User
@@ -93,6 +98,9 @@ def list_users(sb: Sandbox, req: SandboxRequest) -> SandboxResponse:
                 "and can no longer be included in your request."
             ) from exc
     users = sorted(sb.state.directory.users.values(), key=lambda u: u.id)
+    if "$filter" in req.query:
+        flt = _user_filter(req.query["$filter"])
+        users = [u for u in users if flt.matches(u.graph_json(None))]
     page = users[offset : offset + top]
     select = _select(req)
     body: dict[str, Any] = {
@@ -105,6 +113,29 @@ def list_users(sb: Sandbox, req: SandboxRequest) -> SandboxResponse:
         version = req.version or "v1.0"
         body["@odata.nextLink"] = f"{base_url(req)}/{version}/users?{urlencode(params)}"
     return json_response(body)
+
+
+FILTERABLE = {"id", "mail", "userprincipalname", "displayname", "accountenabled"}
+MAX_IN_VALUES = 15
+
+
+def _user_filter(text: str) -> odata.Filter:
+    try:
+        flt = odata.parse_filter(text)
+    except odata.ODataError as exc:
+        raise exc.to_graph_error() from exc
+    for path in flt.property_paths():
+        if path[0].lower() not in FILTERABLE:
+            raise GraphError(400, "Request_UnsupportedQuery",
+                             f"Unsupported or invalid query filter clause specified for "
+                             f"property '{path[0]}' of resource 'User'.")
+    for node in odata.iter_nodes(flt.root):
+        if isinstance(node, odata.In) and len(node.options) > MAX_IN_VALUES:
+            raise GraphError(400, "Request_UnsupportedQuery",
+                             f"Too many child clauses specified in search filter expression "
+                             f"containing 'OR' operators: {len(node.options)}. Max allowed: "
+                             f"{MAX_IN_VALUES}.")
+    return flt
 
 
 def get_mailbox_settings(sb: Sandbox, req: SandboxRequest, user: str) -> SandboxResponse:

@@ -81,6 +81,7 @@ def parse_event(raw: dict[str, Any], mailbox: str, program_id: str) -> ObservedS
     attendees = []
     for attendee in raw.get("attendees") or []:
         address = ((attendee.get("emailAddress") or {}).get("address") or "").lower()
+        name = (attendee.get("emailAddress") or {}).get("name")
         status = (attendee.get("status") or {}).get("response") or "none"
         proposed = attendee.get("proposedNewTime") or None
         attendees.append(
@@ -91,6 +92,7 @@ def parse_event(raw: dict[str, Any], mailbox: str, program_id: str) -> ObservedS
                 if proposed
                 else None,
                 proposed_end=parse_graph_datetime(proposed["end"]) if proposed else None,
+                name=str(name) if isinstance(name, str) else "",
             )
         )
     created = raw.get("createdDateTime")

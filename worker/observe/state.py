@@ -7,7 +7,7 @@ The rule that picks *the* event of a session among several (`live_event`) lives 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -35,6 +35,7 @@ class AttendeeState:
     response: str
     proposed_start: datetime | None = None
     proposed_end: datetime | None = None
+    name: str = ""  # the display name the invite was sent with
 
 
 @dataclass(frozen=True)
@@ -119,13 +120,16 @@ def _age(session: ObservedSession) -> tuple[datetime, str]:
 
 @dataclass(frozen=True)
 class Person:
-    """A participant as the directory knows them."""
+    """A participant as the directory knows them, or (`from_directory` False) as the invites
+    already sent name them: a run that has nothing to book, move or send for someone does not
+    look them up, and plans their invites and items with the names those already carry."""
 
     email: str
     user_id: str
     display_name: str
     country: str | None = None
     preferred_language: str | None = None
+    from_directory: bool = True
 
 
 @dataclass(frozen=True)
@@ -183,3 +187,20 @@ def item_order(item: Mapping[str, Any]) -> int:
     oldest of several items of one session is the session's."""
     text = str(item.get("id", ""))
     return int(text) if text.isdigit() else 0
+
+
+def invited_people(sessions: Mapping[str, Sequence[ObservedSession]],
+                   emails: Iterable[str]) -> dict[str, Person]:
+    """The participants among `emails` as the program's invites name them (the latest session
+    of each pair wins): what a run plans with for people it has no reason to look up."""
+    wanted = {e.lower() for e in emails}
+    found: dict[str, Person] = {}
+    ordered = sorted((s for events in sessions.values() for s in events),
+                     key=lambda s: (s.pairing_id, s.number,
+                                    s.created.timestamp() if s.created else 0.0))
+    for session in ordered:
+        for attendee in session.attendees:
+            if attendee.email in wanted and attendee.name:
+                found[attendee.email] = Person(attendee.email, "", attendee.name,
+                                               from_directory=False)
+    return found

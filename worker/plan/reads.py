@@ -8,6 +8,7 @@ remembers a session whose event a participant cancelled).
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Mapping
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
@@ -18,6 +19,22 @@ from worker.observe.state import DECLINED, TENTATIVE, ObservedSession, live_even
 from worker.plan.booking import rules_marker, start_marker
 from worker.plan.items import count_of
 from worker.plan.nudges import rules_entries, start_entries
+
+# A no-op run looks nobody up; participants are checked against the directory in rotation
+# instead, each pairing in one hour of the day, a different hour each day: hourly runs check
+# everyone daily, a daily run everyone within this many days.
+PRESENCE_SLOTS = 24
+
+
+def presence_due(config: Config, now: datetime) -> set[str]:
+    """The participants whose presence in the directory this run checks (a person who left
+    puts the pair on "needs attention" even when nothing is due for them)."""
+    due: set[str] = set()
+    for pairing in config.active_pairings():
+        slot = (zlib.crc32(pairing.id.encode()) + now.toordinal()) % PRESENCE_SLOTS
+        if slot == now.hour % PRESENCE_SLOTS:
+            due.update((pairing.mentor.lower(), pairing.mentee.lower()))
+    return due
 
 
 def schedule_window(config: Config, now: datetime) -> tuple[datetime, datetime]:

@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
+from graph.calendar import users_present
 from graph.client import GraphClient
 from graph.clock import Clock
 from graph.errors import Forbidden, GraphClientError, ServerError, Throttled
@@ -27,7 +28,7 @@ from worker.core.exit_codes import ExitCode
 from worker.observe.directory import active_participants, read_people, read_schedules
 from worker.observe.events import read_sessions
 from worker.observe.notes_list import PermissionMissing, find_list_ref, read_items
-from worker.observe.state import Observed
+from worker.observe.state import Observed, invited_people
 from worker.observe.teams import read_catalog
 from worker.plan.actions import Action
 from worker.plan.notes_list import items_to_read
@@ -39,7 +40,12 @@ from worker.plan.planner import (
     notes_list_stage,
     teams_stage,
 )
-from worker.plan.reads import booking_candidates, people_needing_schedules, schedule_window
+from worker.plan.reads import (
+    booking_candidates,
+    people_needing_schedules,
+    presence_due,
+    schedule_window,
+)
 from worker.plan.teams import installs_needed, working_hours_needed
 from worker.run.summary import RunSummary
 
@@ -68,9 +74,21 @@ def build_plan(client: GraphClient, desired: Desired, now: datetime) -> Plan:
 def _read_and_plan(client: GraphClient, desired: Desired, now: datetime) -> Plan:
     config = desired.config
     observed = Observed(sessions=read_sessions(client, config))
-    observed.people, observed.missing_people = read_people(client, active_participants(config))
-    needed = {e for e in people_needing_schedules(config, observed.sessions, now)
-              if e in observed.people}
+    # People are looked up only where the plan may act for them: those with something to book
+    # or move, and anyone no invite names yet. Everyone else is planned with the names their
+    # invites carry, so a run with nothing to do reads pages of events, not people.
+    active = active_participants(config)
+    invited = invited_people(observed.sessions, active)
+    to_schedule = people_needing_schedules(config, observed.sessions, now)
+    _look_up(client, observed, to_schedule | (active - set(invited)))
+    checked = presence_due(config, now) - set(observed.people)
+    if checked:
+        present, unchecked = users_present(client, sorted(checked))
+        _look_up(client, observed, checked - present - unchecked)  # gone, or renamed
+    for email, person in invited.items():
+        if email not in observed.missing_people:
+            observed.people.setdefault(email, person)
+    needed = {e for e in to_schedule if e in observed.people}
     if needed:
         start, end = schedule_window(config, now)
         observed.schedules, observed.schedule_errors = read_schedules(
@@ -94,17 +112,33 @@ def _read_and_plan(client: GraphClient, desired: Desired, now: datetime) -> Plan
         _read_notes_list(client, observed, settings, {})
 
     hours = working_hours_needed(config, observed, projection, notes.notes, now)
+    installs = installs_needed(config, projection, now)
+    # Whoever a nudge or an install is for is sent to by id, in their own language.
+    _look_up(client, observed, hours | installs)
     if hours:
         found, errors = read_schedules(client, config, hours, now, now + timedelta(days=1),
                                        interval_minutes=60)
         observed.schedules.update(found)
         for email, error in errors.items():
             log.warning("no working hours for %s: %s", email, error.code)
-    if installs_needed(config, projection, now) and config.program.nudges is not None:
+    if installs and config.program.nudges is not None:
         observed.catalog, observed.catalog_problem = read_catalog(
             client, config.program.nudges.teams_app_id)
     teams = teams_stage(desired, observed, projection, notes, now)
     return assemble(desired, now, calendar, notes, teams)
+
+
+def _look_up(client: GraphClient, observed: Observed, emails: set[str]) -> None:
+    """Read from the directory those of `emails` not read yet this run."""
+    todo = {e.lower() for e in emails} - observed.missing_people.keys()
+    todo = {e for e in todo if not (e in observed.people and observed.people[e].from_directory)}
+    if not todo:
+        return
+    found, missing = read_people(client, todo)
+    observed.people.update(found)
+    observed.missing_people.update(missing)
+    for email in missing:
+        observed.people.pop(email, None)
 
 
 def _read_notes_list(client: GraphClient, observed: Observed, settings: SharePointSettings,
