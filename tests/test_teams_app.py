@@ -26,7 +26,7 @@ from worker.cli.teams_app import (
 )
 from worker.config import load_config
 from worker.config.program import SharePointSettings
-from worker.core.teams_links import MAX_LINK, NOTES_TAB, tab_link
+from worker.core.teams_links import MAX_LINK, NOTES_TAB, app_link, is_teams_link, tab_link
 from worker.observe.state import ObservedSession
 from worker.plan.nudges import NudgeKind
 from worker.plan.teams import summary_card
@@ -156,6 +156,29 @@ def test_a_notes_list_address_off_the_programs_site_is_refused() -> None:
     given = notes_tab(NOTES, "https://contoso.sharepoint.com/sites/mentoring/Lists/Mentoring%20notes/")
     assert given.website_url.endswith("/Lists/Mentoring%20notes")
     assert given.content_url.endswith("&dest=/sites/mentoring/Lists/Mentoring%2520notes")
+
+
+LINKS = {
+    tab_link(APP_ID, sub_entity_id="3"): True,
+    app_link(APP_ID): True,
+    "https://teams.microsoft.com/l/meetup-join/19%3ameeting_x%40thread.v2/0": True,
+    "https://teams.microsoft.com/meet/2468?p=abc": False,  # the short join form is no deep link
+    "https://teams.microsoft.com/": False,
+    "http://teams.microsoft.com/l/app/x": False,
+    "https://teams.microsoft.com.example.net/l/app/x": False,
+    LIST_URL: False,
+    "": False,
+}
+
+
+@pytest.mark.parametrize(("url", "teams"), LINKS.items())
+def test_the_worker_and_the_sandbox_agree_on_what_a_teams_deep_link_is(
+    url: str, teams: bool,
+) -> None:
+    from graph.sandbox.teams.routes import is_deep_link
+
+    assert is_teams_link(url) is teams
+    assert is_deep_link(url) is teams
 
 
 def test_a_tab_link_encodes_every_value_and_keeps_the_context_when_shortened() -> None:
