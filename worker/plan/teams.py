@@ -271,7 +271,7 @@ def _send(config: Config, observed: Observed, notes_plan: NotesListPlan, ledgers
         local_time=_local(nudge), ledger=ledgers.of(nudge.session_key), after=after)
 
 
-def app_id_of(config: Config, observed: Observed) -> str:
+def _app_id(config: Config, observed: Observed) -> str:
     """The id Teams knows our app by in links: the org catalog's id when the catalog was read,
     else the manifest id (what Teams uses for an app uploaded by a person, not the catalog)."""
     if observed.catalog is not None:
@@ -287,7 +287,7 @@ def _link(config: Config, observed: Observed, notes_plan: NotesListPlan,
     if nudge.kind is not NudgeKind.notes_request and session is not None \
             and is_teams_link(session.join_url):
         return str(session.join_url)
-    app_id = app_id_of(config, observed)
+    app_id = _app_id(config, observed)
     if config.program.sharepoint is None:
         return app_link(app_id)
     item_id = notes_plan.item_ids.get(nudge.session_key)
