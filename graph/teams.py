@@ -2,7 +2,7 @@
 activity feed, and the pacing Teams asks for.
 
 Thin on purpose, like `graph.calendar`: each function is one documented Graph call. What a nudge
-means (who, when, which text) lives in `worker.nudges`.
+means (who, when, which text, which link) lives in `worker.plan.nudges` and `worker.plan.teams`.
 
 - app catalog, filtered by the manifest id (`externalId`; AppCatalog.Read.All):
   https://learn.microsoft.com/graph/api/appcatalogs-list-teamsapps
@@ -13,7 +13,10 @@ means (who, when, which text) lives in `worker.nudges`.
   install answers 409 Conflict
   (https://github.com/microsoftgraph/microsoft-graph-docs-contrib/issues/3686)
 - sendActivityNotification (204; `topic.webUrl` required for a text topic; the user in the URL
-  is the recipient): https://learn.microsoft.com/graph/api/userteamwork-sendactivitynotification
+  is the recipient): https://learn.microsoft.com/graph/api/userteamwork-sendactivitynotification ;
+  the webUrl must be a Teams deep link (`https://teams.microsoft.com/l/...`, at most 1,024
+  characters): live tenants refuse other links with 400 (the sandbox's reading is in
+  `graph.sandbox.teams.routes`; the links are built in `worker.core.teams_links`)
 - limit: about 5 notification requests per second per app per tenant:
   https://learn.microsoft.com/graph/throttling-limits#microsoft-teams-service-limits
 """

@@ -14,6 +14,7 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import jsonschema
 import pytest
@@ -24,9 +25,10 @@ from graph.sandbox.tenant_app import Sandbox
 from tests.conftest import EXAMPLE_CONFIG, TEMPLATES, KillAfterWrites, Killed, wrap_session
 from worker.cli.demo import DemoWorld, build_world
 from worker.cli.notes_list_init import init_list
-from worker.cli.teams_app import render_manifest
+from worker.cli.teams_app import notes_tab, render_manifest
 from worker.config import load_config
 from worker.core.intervals import WorkingHours
+from worker.core.teams_links import NOTES_TAB, is_teams_link
 from worker.core.timezones import zone_for
 from worker.plan.nudges import in_working_hours
 
@@ -72,10 +74,11 @@ def nudge_world(tmp_path: Path, nudges: str = "") -> DemoWorld:
     client_id = str(getattr(world.client.credential, "client_id", ""))
     [app] = sandbox.state.teams.catalog.values()
     assert app.entra_app_id == client_id
+    assert config.program.sharepoint is not None
     assert app.manifest == render_manifest(TEMPLATES, client_id=client_id,
                                            app_id=app.externalId,
-                                           program_name=config.program.name)
-    assert config.program.sharepoint is not None
+                                           program_name=config.program.name,
+                                           notes=notes_tab(config.program.sharepoint))
     init_list(world.client, config.program.sharepoint)
     return world
 
@@ -174,8 +177,35 @@ def test_notes_requests_stop_once_the_notes_are_posted(whole_program: dict[str, 
                   for e in feed(world, "zoe.williams@contoso.com")
                   if e["activityType"] == "notesRequested")
     assert zoe and max(zoe.values()) == 3
-    # Notes requests open the session's list item.
-    assert "DispForm.aspx?ID=" in asks[0]["topic"]["webUrl"]
+    # Notes requests open the session's list item, through the app's notes tab.
+    [app] = world.sandbox.state.teams.catalog.values()
+    for ask in asks:
+        link = urlsplit(ask["topic"]["webUrl"])
+        _, kind, app_id, entity = link.path.split("/")[1:]
+        assert (kind, app_id, entity) == ("entity", app.id, NOTES_TAB)  # the catalog's id
+        assert app.id != app.externalId
+        query = {k: v[0] for k, v in parse_qs(link.query).items()}
+        item_id = json.loads(query["context"])["subEntityId"]
+        assert query["webUrl"].endswith(f"/DispForm.aspx?ID={item_id}")
+        assert query["label"] == ask["templateParameters"]["sessionTitle"]
+        assert ask["topic"]["webUrl"].count("?") == 1  # the item link inside is percent-encoded
+    assert [t["entityId"] for t in app.manifest["staticTabs"]] == [NOTES_TAB]
+
+
+def test_every_nudge_links_into_teams(whole_program: dict[str, Any]) -> None:
+    world: DemoWorld = whole_program["world"]
+    links: Counter[tuple[str, str]] = Counter()
+    for pairing in world.config.pairings:
+        for email in (pairing.mentor, pairing.mentee):
+            for entry in feed(world, email):
+                url = entry["topic"]["webUrl"]
+                assert is_teams_link(url), url
+                kind = urlsplit(url).path.split("/")[2]
+                links[(entry["activityType"], kind)] += 1
+    # Reminders open the meeting (its join link is a Teams link); notes requests the tab.
+    assert links[("sessionReminder", "meetup-join")] > 0
+    assert links[("notesRequested", "entity")] > 0
+    assert {kind for _, kind in links} <= {"meetup-join", "entity"}, links
 
 
 def test_the_app_is_installed_once_per_person_then_they_are_notified(

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import functools
+import json
+from dataclasses import replace
 from datetime import UTC, datetime, time, timedelta
+from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -256,3 +259,86 @@ def test_every_nudge_template_compiles_and_english_exists_for_each_kind() -> Non
     texts = NudgeTexts(TEMPLATES)
     assert texts.check() == []
     assert all({"en", "de"} <= texts.languages(kind) for kind in NudgeKind)
+
+
+# -- where a nudge links -----------------------------------------------------------------------
+
+
+def linked(the_session: ObservedSession, now: datetime, *, catalog: bool = True,
+           item_id: str | None = None, notes: NotesState | None = None,
+           cfg: Config | None = None) -> tuple[list[tuple[str, str]], tuple[str, ...]]:
+    """Plan the Teams stage for one session whose people have the app: (kind, web URL) of each
+    nudge sent, and the stage's notices."""
+    from tests.conftest import TEMPLATES
+    from worker.config.templates import Templates
+    from worker.observe.availability import PersonSchedule
+    from worker.observe.state import CatalogApp, NotesList, Observed, Person
+    from worker.plan.actions import SendNudge
+    from worker.plan.notes_list import NotesListPlan
+    from worker.plan.projection import Projection
+    from worker.plan.teams import plan_teams
+
+    ready = replace(the_session, nudges=frozenset({f"app@{MENTOR}", f"app@{MENTEE}"}))
+    observed = Observed(
+        sessions={KEY: [ready]},
+        people={e: Person(e, f"id-{e}", e) for e in (MENTOR, MENTEE)},
+        schedules={e: PersonSchedule(e, NEW_YORK, hours(), ()) for e in (MENTOR, MENTEE)},
+        notes_list=NotesList("site", "list", "https://contoso.sharepoint.com/sites/m/Lists/N"),
+        catalog=CatalogApp(CATALOG_ID, MANIFEST_ID) if catalog else None,
+        catalog_problem=None if catalog else "no AppCatalog.Read.All")
+    notes_plan = NotesListPlan(notes={KEY: notes} if notes else {},
+                               item_ids={KEY: item_id} if item_id else {})
+    planned = plan_teams(cfg or DEFAULT, observed, Projection({KEY: [ready]}), notes_plan, now,
+                         Templates(TEMPLATES))
+    sent = [(a.nudge, a.web_url) for a in planned.actions if isinstance(a, SendNudge)]
+    return sent, tuple(n.text for n in planned.notices)
+
+
+CATALOG_ID = "a7c2e9d4-3b18-4e6f-8d05-1f9b2c7a4e60"
+MANIFEST_ID = "4d1f6a2e-8c3b-4f7a-9e21-6b5d0c9a7e13"
+
+
+def test_a_reminder_opens_the_meeting_when_its_join_link_is_a_teams_link() -> None:
+    sent, _ = linked(session(), START - timedelta(hours=20))
+    assert [u for _, u in sent] == ["https://teams.microsoft.com/l/meetup-join/x"] * 2
+
+
+@pytest.mark.parametrize("join_url", [None, "https://contoso.zoom.us/j/123",
+                                      "https://teams.microsoft.com/meet/2468?p=abc"])
+def test_a_reminder_without_a_teams_join_link_opens_the_notes_tab(join_url: str | None) -> None:
+    sent, notices = linked(replace(session(), join_url=join_url), START - timedelta(hours=20),
+                           item_id="7")
+    for kind, url in sent:
+        assert kind == "reminder"
+        assert url.startswith(f"https://teams.microsoft.com/l/entity/{CATALOG_ID}/notes?")
+        assert "context=%7B%22subEntityId%22%3A%227%22%7D" in url
+    assert len(sent) == 2 and notices == ()
+
+
+def test_a_notes_request_opens_the_item_through_the_tab_with_the_item_as_fallback() -> None:
+    sent, _ = linked(session(), START + timedelta(hours=3), item_id="12", notes="missing")
+    [(kind, url)] = sent
+    assert kind == "notes-request"
+    link = urlsplit(url)
+    assert (link.scheme, link.netloc, link.path) == (
+        "https", "teams.microsoft.com", f"/l/entity/{CATALOG_ID}/notes")
+    assert [p.split("=")[0] for p in link.query.split("&")] == ["webUrl", "label", "context"]
+    query = {k: v[0] for k, v in parse_qs(link.query).items()}
+    assert query["webUrl"] == "https://contoso.sharepoint.com/sites/m/Lists/N/DispForm.aspx?ID=12"
+    assert json.loads(query["context"]) == {"subEntityId": "12"}
+    assert query["label"]  # the session's topic
+
+
+def test_without_the_catalog_the_link_names_the_manifest_id_and_says_so() -> None:
+    sent, notices = linked(session(), START + timedelta(hours=3), item_id="12",
+                           notes="missing", catalog=False)
+    assert sent and all(f"/l/entity/{MANIFEST_ID}/notes?" in u for _, u in sent)
+    assert any("manifest id" in n and "AppCatalog.Read.All" in n for n in notices)
+
+
+def test_a_program_without_a_notes_list_links_to_the_app() -> None:
+    loaded = example()
+    no_list = loaded.model_copy(update={"program": loaded.program.model_copy(
+        update={"sharepoint": None})})
+    sent, _ = linked(replace(session(), join_url=None), START - timedelta(hours=20), cfg=no_list)
+    assert [u for _, u in sent] == [f"https://teams.microsoft.com/l/app/{CATALOG_ID}"] * 2

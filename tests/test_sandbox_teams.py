@@ -22,6 +22,9 @@ from graph.sandbox.transport import sandbox_session
 
 GRAPH = "https://graph.microsoft.com/v1.0"
 APP = "11111111-2222-3333-4444-555555555555"
+SHAREPOINT_ITEM = "https://contoso.sharepoint.com/sites/mentoring/Lists/Sessions/DispForm.aspx?ID=2"
+TAB_LINK = ("https://teams.microsoft.com/l/entity/a7c2e9d4-3b18-4e6f-8d05-1f9b2c7a4e60/notes"
+            "?label=Session%202&context=%7B%22subEntityId%22%3A%222%22%7D")
 ROLES = [
     "AppCatalog.Read.All",
     "TeamsAppInstallation.ReadWriteSelfForUser.All",
@@ -77,7 +80,7 @@ def nudge(**overrides: Any) -> dict[str, Any]:
         "topic": {
             "source": "text",
             "value": "Session 2: The Power of Search",
-            "webUrl": "https://contoso.sharepoint.com/sites/mentoring/Lists/Sessions/DispForm.aspx?ID=2",
+            "webUrl": TAB_LINK,
         },
         "activityType": "sessionReminder",
         "previewText": {"content": "Your session is tomorrow at 10:00"},
@@ -168,6 +171,77 @@ def test_a_text_topic_needs_a_web_url(http: requests.Session) -> None:
         json=nudge(topic={"source": "text", "value": "Session 2"}),
     )
     assert response.status_code == 400
+
+
+@pytest.mark.parametrize("link", [
+    TAB_LINK,
+    "https://teams.microsoft.com/l/meetup-join/19%3ameeting_x%40thread.v2/0?context=%7b%7d",
+    "https://teams.microsoft.com/l/app/a7c2e9d4-3b18-4e6f-8d05-1f9b2c7a4e60",
+    "HTTPS://Teams.Microsoft.com/l/entity/a7c2e9d4-3b18-4e6f-8d05-1f9b2c7a4e60/notes",
+])
+def test_a_teams_deep_link_is_taken_as_the_notification_link(
+    sandbox: Sandbox, http: requests.Session, link: str
+) -> None:
+    install(http, "ana@contoso.com")
+    response = http.post(
+        f"{GRAPH}/users/ana@contoso.com/teamwork/sendActivityNotification",
+        json=nudge(topic={"source": "text", "value": "Session 2", "webUrl": link}),
+    )
+    assert response.status_code == 204, response.text
+    assert sandbox.state.teams.feed("u-ana")[0]["topic"]["webUrl"] == link
+
+
+@pytest.mark.parametrize("link", [
+    SHAREPOINT_ITEM,
+    "https://teams.microsoft.com",
+    "https://teams.microsoft.com/l/",
+    "http://teams.microsoft.com/l/entity/a/notes",
+    "https://teams.microsoft.com/meet/2468?p=abc",
+    "https://teams.microsoft.com.example.net/l/entity/a/notes",
+    "https://evil.example/?u=https://teams.microsoft.com/l/entity/a/notes",
+    "teams.microsoft.com/l/entity/a/notes",
+])
+def test_any_other_link_is_refused_with_a_bad_request(
+    sandbox: Sandbox, http: requests.Session, link: str
+) -> None:
+    install(http, "ana@contoso.com")
+    response = http.post(
+        f"{GRAPH}/users/ana@contoso.com/teamwork/sendActivityNotification",
+        json=nudge(topic={"source": "text", "value": "Session 2", "webUrl": link}),
+    )
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == "BadRequest"
+    assert "Teams deep link" in error["message"]
+    assert error["innerError"]["request-id"]
+    assert sandbox.state.teams.feed("u-ana") == []
+
+
+def test_an_entity_topic_with_a_link_needs_a_deep_link_too(http: requests.Session) -> None:
+    install(http, "ana@contoso.com")
+    topic = {"source": "entityUrl", "value": f"{GRAPH}/users/u-ana/teamwork/installedApps/x",
+             "webUrl": SHAREPOINT_ITEM}
+    response = http.post(f"{GRAPH}/users/ana@contoso.com/teamwork/sendActivityNotification",
+                         json=nudge(topic=topic))
+    assert response.status_code == 400
+    del topic["webUrl"]  # optional for an entity topic
+    response = http.post(f"{GRAPH}/users/ana@contoso.com/teamwork/sendActivityNotification",
+                         json=nudge(topic=topic))
+    assert response.status_code == 204, response.text
+
+
+def test_a_link_past_1024_characters_is_refused(http: requests.Session) -> None:
+    install(http, "ana@contoso.com")
+    base = "https://teams.microsoft.com/l/entity/a7c2e9d4-3b18-4e6f-8d05-1f9b2c7a4e60/notes?label="
+    for length, status in ((1024, 204), (1025, 400)):
+        link = base + "x" * (length - len(base))
+        response = http.post(
+            f"{GRAPH}/users/ana@contoso.com/teamwork/sendActivityNotification",
+            json=nudge(topic={"source": "text", "value": "Session 2", "webUrl": link}),
+        )
+        assert response.status_code == status, (length, response.text)
+    assert response.json()["error"] == {**response.json()["error"], "code": "BadRequest",
+                                        "message": "UnknownError"}
 
 
 def test_sending_needs_the_activity_permission(sandbox: Sandbox, http: requests.Session) -> None:

@@ -16,14 +16,26 @@ import pytest
 
 from tests.conftest import EXAMPLE_CONFIG, TEMPLATES
 from worker.cli.main import main
-from worker.cli.teams_app import COLOR_SIZE, OUTLINE_SIZE, package, png_size
+from worker.cli.teams_app import (
+    COLOR_SIZE,
+    OUTLINE_SIZE,
+    default_notes_url,
+    notes_tab,
+    package,
+    png_size,
+)
 from worker.config import load_config
+from worker.config.program import SharePointSettings
+from worker.core.teams_links import MAX_LINK, NOTES_TAB, app_link, is_teams_link, tab_link
 from worker.observe.state import ObservedSession
 from worker.plan.nudges import NudgeKind
 from worker.plan.teams import summary_card
 
 CLIENT_ID = "0f9e8d7c-6b5a-4321-9fed-cba987654321"
 APP_ID = "4d1f6a2e-8c3b-4f7a-9e21-6b5d0c9a7e13"
+NOTES = SharePointSettings(site="contoso.sharepoint.com:/sites/mentoring",
+                           list="Reverse mentoring sessions")
+LIST_URL = "https://contoso.sharepoint.com/sites/mentoring/Lists/Reversementoringsessions"
 MANIFEST_SCHEMA = TEMPLATES / "teams" / "MicrosoftTeams.schema.v1.16.subset.json"
 CARD_SCHEMA = TEMPLATES / "teams" / "adaptive-card.schema.v1.4.subset.json"
 
@@ -31,8 +43,13 @@ CARD_SCHEMA = TEMPLATES / "teams" / "adaptive-card.schema.v1.4.subset.json"
 @pytest.fixture
 def zip_path(tmp_path: Path) -> Path:
     out = tmp_path / "reverse-mentoring.zip"
-    package(TEMPLATES, out, client_id=CLIENT_ID, app_id=APP_ID, program_name="Leadership RM")
+    package(TEMPLATES, out, client_id=CLIENT_ID, app_id=APP_ID, program_name="Leadership RM",
+            notes=notes_tab(NOTES))
     return out
+
+
+def validator() -> jsonschema.Draft4Validator:
+    return jsonschema.Draft4Validator(json.loads(MANIFEST_SCHEMA.read_text("utf-8")))
 
 
 def read(zip_path: Path) -> tuple[dict[str, Any], dict[str, bytes]]:
@@ -93,6 +110,94 @@ def test_the_manifest_binds_our_entra_app_and_declares_every_nudge_kind(zip_path
     assert declared == {kind.activity_type for kind in NudgeKind}
 
 
+def test_the_notes_tab_shows_the_list_through_sharepoints_teams_sign_in(
+    zip_path: Path,
+) -> None:
+    manifest, _ = read(zip_path)
+    [tab] = manifest["staticTabs"]
+    assert tab["entityId"] == NOTES_TAB  # what the nudges' deep links name
+    assert tab["scopes"] == ["personal"] and tab["context"] == ["personalTab"]
+    assert tab["contentUrl"] == (
+        "https://contoso.sharepoint.com/sites/mentoring/_layouts/15/teamslogon.aspx?spfx=true"
+        "&dest=/sites/mentoring/Lists/Reversementoringsessions")
+    assert tab["websiteUrl"] == LIST_URL == default_notes_url(NOTES)
+    assert manifest["validDomains"] == ["contoso.sharepoint.com"]
+
+
+def test_a_program_without_a_notes_list_gets_no_tab(tmp_path: Path) -> None:
+    manifest = package(TEMPLATES, tmp_path / "app.zip", client_id=CLIENT_ID, app_id=APP_ID,
+                       program_name="Leadership RM")
+    assert "staticTabs" not in manifest and "validDomains" not in manifest
+    validator().validate(manifest)
+    assert "notifications only" in manifest["description"]["full"]
+
+
+def test_the_schema_holds_a_static_tab_to_the_official_rules(zip_path: Path) -> None:
+    manifest, _ = read(zip_path)
+    broken = json.loads(json.dumps(manifest))
+    tab = broken["staticTabs"][0]
+    tab["entityId"] = "x" * 65
+    tab["scopes"] = ["groupchat"]  # not a static tab scope in 1.16
+    tab["contentUrl"] = "ftp://contoso.sharepoint.com/x"
+    tab["searchUrl"] = "https://contoso.sharepoint.com/search"  # not used, so not allowed here
+    errors = list(validator().iter_errors(broken))
+    assert len(errors) == 4, [e.message for e in errors]
+    del broken["staticTabs"][0]["entityId"]
+    assert any("'entityId' is a required property" in e.message
+               for e in validator().iter_errors(broken))
+
+
+def test_a_notes_list_address_off_the_programs_site_is_refused() -> None:
+    for url in ("http://contoso.sharepoint.com/sites/mentoring/Lists/Notes",
+                "https://fabrikam.sharepoint.com/sites/mentoring/Lists/Notes",
+                "https://contoso.sharepoint.com/sites/other/Lists/Notes"):
+        with pytest.raises(ValueError, match="not a page of the program's site"):
+            notes_tab(NOTES, url)
+    given = notes_tab(NOTES, "https://contoso.sharepoint.com/sites/mentoring/Lists/Mentoring%20notes/")
+    assert given.website_url.endswith("/Lists/Mentoring%20notes")
+    assert given.content_url.endswith("&dest=/sites/mentoring/Lists/Mentoring%2520notes")
+
+
+LINKS = {
+    tab_link(APP_ID, sub_entity_id="3"): True,
+    app_link(APP_ID): True,
+    "https://teams.microsoft.com/l/meetup-join/19%3ameeting_x%40thread.v2/0": True,
+    "https://teams.microsoft.com/meet/2468?p=abc": False,  # the short join form is no deep link
+    "https://teams.microsoft.com/": False,
+    "http://teams.microsoft.com/l/app/x": False,
+    "https://teams.microsoft.com.example.net/l/app/x": False,
+    LIST_URL: False,
+    "": False,
+}
+
+
+@pytest.mark.parametrize(("url", "teams"), LINKS.items())
+def test_the_worker_and_the_sandbox_agree_on_what_a_teams_deep_link_is(
+    url: str, teams: bool,
+) -> None:
+    from graph.sandbox.teams.routes import is_deep_link
+
+    assert is_teams_link(url) is teams
+    assert is_deep_link(url) is teams
+
+
+def test_a_tab_link_encodes_every_value_and_keeps_the_context_when_shortened() -> None:
+    item = f"{LIST_URL}/DispForm.aspx?ID=3"
+    link = tab_link(APP_ID, label="Search & you", sub_entity_id="3", fallback_url=item)
+    assert link == (f"https://teams.microsoft.com/l/entity/{APP_ID}/{NOTES_TAB}"
+                    "?webUrl=https%3A%2F%2Fcontoso.sharepoint.com%2Fsites%2Fmentoring%2FLists"
+                    "%2FReversementoringsessions%2FDispForm.aspx%3FID%3D3"
+                    "&label=Search%20%26%20you&context=%7B%22subEntityId%22%3A%223%22%7D")
+    long_item = item + "&x=" + "y" * MAX_LINK
+    shorter = tab_link(APP_ID, label="Search", sub_entity_id="3", fallback_url=long_item)
+    assert shorter.endswith("?label=Search&context=%7B%22subEntityId%22%3A%223%22%7D")
+    shortest = tab_link(APP_ID, label="x" * MAX_LINK, sub_entity_id="3", fallback_url=long_item)
+    assert shortest.endswith("/notes?context=%7B%22subEntityId%22%3A%223%22%7D")
+    assert tab_link(APP_ID) == f"https://teams.microsoft.com/l/entity/{APP_ID}/{NOTES_TAB}"
+    with pytest.raises(ValueError):
+        tab_link("", sub_entity_id="3")
+
+
 def test_the_icons_have_the_sizes_teams_requires(zip_path: Path) -> None:
     manifest, files = read(zip_path)
     color = files[manifest["icons"]["color"]]
@@ -126,6 +231,26 @@ def test_the_cli_writes_the_package_with_the_configured_client_id(
     manifest, _ = read(tmp_path / "app.zip")
     assert manifest["webApplicationInfo"]["id"] == CLIENT_ID
     assert "Upload" in out.getvalue()
+    assert manifest["staticTabs"][0]["websiteUrl"] == LIST_URL
+    assert "--notes-url" in out.getvalue()  # the address is derived: say how to give the real one
+
+
+def test_the_cli_takes_the_notes_list_address_sharepoint_init_printed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("MENTORING_CLIENT_ID", CLIENT_ID)
+    url = "https://contoso.sharepoint.com/sites/mentoring/Lists/Reverse%20mentoring%20sessions"
+    out = StringIO()
+    code = main(["--config", str(EXAMPLE_CONFIG), "teams-app", "package", "--out",
+                 str(tmp_path / "app.zip"), "--notes-url", url], out=out)
+    assert code == 0
+    manifest, _ = read(tmp_path / "app.zip")
+    assert manifest["staticTabs"][0]["websiteUrl"] == url
+    assert url in out.getvalue() and "--notes-url" not in out.getvalue()
+    refused = main(["--config", str(EXAMPLE_CONFIG), "teams-app", "package", "--out",
+                    str(tmp_path / "other.zip"), "--notes-url", "https://example.com/x"],
+                   out=StringIO())
+    assert refused == 2 and not (tmp_path / "other.zip").exists()
 
 
 def test_the_cli_refuses_a_package_without_a_client_id(

@@ -88,14 +88,16 @@ def _publish_teams_app(config: Config, sandbox: Sandbox, client_id: str,
     """What an admin does once with `mentoring teams-app package`: upload our app to the org
     catalog (bound to this worker's Entra app), so the run can install it and nudge."""
     from graph.sandbox.teams import TeamsStore
-    from worker.cli.teams_app import render_manifest
+    from worker.cli.teams_app import notes_tab, render_manifest
 
     store = sandbox.state.teams
     if config.program.nudges is None or not isinstance(store, TeamsStore):
         return
+    settings = config.program.sharepoint
     manifest = render_manifest(templates_dir, client_id=client_id,
                                app_id=config.program.nudges.teams_app_id,
-                               program_name=config.program.name)
+                               program_name=config.program.name,
+                               notes=notes_tab(settings) if settings is not None else None)
     store.publish_app(manifest["id"], manifest["name"]["short"], manifest)
 
 

@@ -86,6 +86,8 @@ def build_parser() -> argparse.ArgumentParser:
     package.add_argument("--out", type=Path, required=True, help="the zip file to write")
     package.add_argument("--client-id", help="the worker's Entra app id "
                          "(default: MENTORING_CLIENT_ID)")
+    package.add_argument("--notes-url", help="the notes list's address, as `sharepoint init` "
+                         "prints it (default: derived from program.yaml)")
 
     sharepoint = commands.add_parser("sharepoint", help="the program's SharePoint list")
     sharepoint_commands = sharepoint.add_subparsers(dest="sharepoint_command", required=True)
@@ -136,7 +138,8 @@ def main(argv: list[str] | None = None, *, clock: Clock | None = None,
 
         logs.configure(args.log_format or "auto")
         return cmd_package(args.config or default_config_dir(), default_templates_dir(),
-                           args.out, args.client_id, clock.now().date(), stream=stdout)
+                           args.out, args.client_id, clock.now().date(),
+                           notes_url=args.notes_url, stream=stdout)
 
     if args.command in ("schema", "validate"):
         # Neither needs credentials: an admin can check the config on a laptop.

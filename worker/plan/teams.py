@@ -5,7 +5,8 @@ On the projection of the calendar actions and the notes list stage: the nudge po
 texts, recipients and the ledger each is remembered in. Two pure helpers name the reads the
 stage needs, so each is made at most once and only when needed: the working hours of the
 people something is due for (`working_hours_needed`), and the Teams catalog when someone needs
-the app installed (`installs_needed`).
+the app installed or a nudge goes out (`catalog_needed`). Every nudge opens a Teams deep link
+(`_link`): Teams refuses any other link in a notification.
 
 The ledger (`MentoringNudges` on a session's event) holds the keys of nudges sent and markers:
 `app@<e-mail>` (our app is installed for the person; on the pair's first live session),
@@ -25,6 +26,7 @@ from worker.config import Config
 from worker.config.templates import Templates
 from worker.core.exit_codes import ExitCode
 from worker.core.intervals import WorkingHours
+from worker.core.teams_links import app_link, is_teams_link, tab_link
 from worker.observe.state import Observed, ObservedSession, live_event
 from worker.plan.actions import (
     HoldNudge,
@@ -46,7 +48,6 @@ APP_MARK = "app@"
 UNREACHABLE_MARK = "unreachable@"
 WEBHOOK_MARK = "webhook/"
 EPOCH = datetime(2024, 1, 1, tzinfo=UTC)  # card periods count from here (any fixed instant)
-FALLBACK_URL = "https://teams.microsoft.com"
 
 
 @dataclass(frozen=True)
@@ -105,6 +106,23 @@ def installs_needed(config: Config, projection: Projection, now: datetime) -> se
     return {e for e in _anchors(config, ledgers)
             if APP_MARK + e not in ledgers.entries
             and f"{UNREACHABLE_MARK}{e}{week}" not in ledgers.entries}
+
+
+def catalog_needed(config: Config, observed: Observed, projection: Projection,
+                   notes: Mapping[str, NotesState], now: datetime) -> bool:
+    """Whether the Teams catalog must be read this run: someone needs the app installed, or a
+    nudge goes out now (its link names the app by its catalog id, see `worker.core.teams_links`).
+    Call it once the working hours the policy needs are in `observed.schedules`."""
+    if config.program.nudges is None:
+        return False
+    if installs_needed(config, projection, now):
+        return True
+    ledgers = _Ledgers(projection)
+    reachable = _reachable(config, ledgers, now)
+    hours = {e: s.working for e, s in observed.schedules.items() if e in reachable}
+    decision = decide(config, _nudge_view(observed, projection), hours, ledgers.sent, notes,
+                      now, projection.changing)
+    return any(n.recipient in reachable for n in decision.due)
 
 
 def working_hours_needed(config: Config, observed: Observed, projection: Projection,
@@ -204,10 +222,19 @@ def plan_teams(config: Config, observed: Observed, projection: Projection,
     for nudge in decision.due:
         if nudge.recipient not in reachable:
             continue
+        person = observed.person(nudge.recipient)
+        if person is None or not person.from_directory:
+            # Sent by id in their language: without a lookup this run, the next run sends it.
+            notices.append(Notice(nudge.pairing_id, f"{nudge.recipient} was not looked up "
+                                  f"this run: {nudge.key} waits"))
+            continue
         installed_now = installing.get(nudge.recipient)
         after = ledgers.waits_for(nudge.session_key) + (
             (installed_now.id,) if installed_now else ())
         actions.append(_send(config, observed, notes_plan, ledgers, texts, nudge, after))
+    if observed.catalog is None and any(isinstance(a, SendNudge) for a in actions):
+        notices.append(Notice("", "Teams links name the app by its manifest id, not its catalog "
+                              f"id ({observed.catalog_problem or 'the catalog was not read'})"))
     if webhook:
         card = _card(config, ledgers, notes_plan.notes, now)
         if card is not None:
@@ -237,14 +264,8 @@ def _send(config: Config, observed: Observed, notes_plan: NotesListPlan, ledgers
                         other_name=other.display_name if other else nudge.other,
                         phase_label=spec.phase.label if spec else "",
                         preferred_language=person.preferred_language if person else None)
-    session = ledgers.live.get(nudge.session_key)
-    url = None
-    if nudge.kind is NudgeKind.notes_request and observed.notes_list is not None:
-        item_id = notes_plan.item_ids.get(nudge.session_key)
-        if item_id and observed.notes_list.web_url:
-            # The list's classic display form opens one item (SharePoint's own item link).
-            url = f"{observed.notes_list.web_url.rstrip('/')}/DispForm.aspx?ID={item_id}"
-    url = url or (session.join_url if session else None) or FALLBACK_URL
+    url = _link(config, observed, notes_plan, ledgers.live.get(nudge.session_key), nudge,
+                label=text.topic)
     parameters = {"sessionTitle": text.topic}
     if nudge.kind.activity_type == "sessionReminder":
         parameters["sessionDate"] = text.date
@@ -254,6 +275,33 @@ def _send(config: Config, observed: Observed, notes_plan: NotesListPlan, ledgers
         user_id=person.user_id if person else "", activity_type=nudge.kind.activity_type,
         topic=text.topic, web_url=url, preview=text.preview, parameters=parameters,
         local_time=_local(nudge), ledger=ledgers.of(nudge.session_key), after=after)
+
+
+def _app_id(config: Config, observed: Observed) -> str:
+    """The id Teams knows our app by in links: the org catalog's id when the catalog was read,
+    else the manifest id (what Teams uses for an app uploaded by a person, not the catalog)."""
+    if observed.catalog is not None:
+        return observed.catalog.catalog_id
+    return config.program.nudges.teams_app_id if config.program.nudges else ""
+
+
+def _link(config: Config, observed: Observed, notes_plan: NotesListPlan,
+          session: ObservedSession | None, nudge: Nudge, *, label: str) -> str:
+    """Where a nudge opens, always inside Teams: the session's meeting when its join link is a
+    Teams deep link (all but the notes request), else the session's item through the app's
+    notes tab (`worker.core.teams_links`); the app itself for a program without a notes list."""
+    if nudge.kind is not NudgeKind.notes_request and session is not None \
+            and is_teams_link(session.join_url):
+        return str(session.join_url)
+    app_id = _app_id(config, observed)
+    if config.program.sharepoint is None:
+        return app_link(app_id)
+    item_id = notes_plan.item_ids.get(nudge.session_key)
+    item_url = None
+    if item_id and observed.notes_list is not None and observed.notes_list.web_url:
+        # SharePoint's own form for one item: what a client that cannot show the tab opens.
+        item_url = f"{observed.notes_list.web_url.rstrip('/')}/DispForm.aspx?ID={item_id}"
+    return tab_link(app_id, label=label, sub_entity_id=item_id, fallback_url=item_url)
 
 
 def _card(config: Config, ledgers: _Ledgers, notes: Mapping[str, NotesState],

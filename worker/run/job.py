@@ -6,7 +6,7 @@ state. Reads happen here, between the plan's pure stages (`worker.plan.planner`)
 once: the organizer's tagged events (one paged listing, every property the run needs expanded),
 the participants, free/busy only for those to book or move, the notes list items only of the
 sessions whose record changed, working hours only of people a nudge is due for, and the Teams
-catalog only when someone needs the app.
+catalog only when someone needs the app or a nudge goes out (its link names the app).
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ from worker.plan.reads import (
     presence_due,
     schedule_window,
 )
-from worker.plan.teams import installs_needed, working_hours_needed
+from worker.plan.teams import catalog_needed, installs_needed, working_hours_needed
 from worker.run.summary import RunSummary
 
 log = logging.getLogger(__name__)
@@ -121,7 +121,8 @@ def _read_and_plan(client: GraphClient, desired: Desired, now: datetime) -> Plan
         observed.schedules.update(found)
         for email, error in errors.items():
             log.warning("no working hours for %s: %s", email, error.code)
-    if installs and config.program.nudges is not None:
+    if catalog_needed(config, observed, projection, notes.notes, now) \
+            and config.program.nudges is not None:
         observed.catalog, observed.catalog_problem = read_catalog(
             client, config.program.nudges.teams_app_id)
     teams = teams_stage(desired, observed, projection, notes, now)

@@ -25,9 +25,11 @@ Microsoft documentation behind each behaviour:
   (https://github.com/microsoftgraph/microsoft-graph-docs-contrib/issues/478).
 - a second install of the same app answers 409 Conflict
   (https://github.com/microsoftgraph/microsoft-graph-docs-contrib/issues/3686).
+- the notification's link (`topic.webUrl`) must be a Teams deep link,
+  `https://teams.microsoft.com/l/...`, of at most 1,024 characters (see `routes`).
 Where the documentation gives no body (app not installed for the recipient, undeclared activity
-type, second install), the sandbox answers with the status above and a plain message, choosing
-the stricter behaviour.
+type, second install, a link that is not a Teams deep link), the sandbox answers with the
+status above and a plain message in Graph's error shape, choosing the stricter behaviour.
 
 The package keeps the state (`store`) apart from the routes (`routes`); the names other
 modules use are re-exported here.

@@ -3,6 +3,16 @@
 The handlers carry the preconditions the worker's install-then-notify logic has to get
 right (licence, app installed for the recipient, activity type declared in the manifest),
 each answered the way Graph answers it.
+
+A notification's link (`topic.webUrl`, required for a text topic) must be a Teams deep link:
+`https://teams.microsoft.com/l/...` (a tab `/l/entity/...`, an app `/l/app/...`, a meeting
+`/l/meetup-join/...`, a message `/l/message/...`). Graph documents webUrl only as "the link the
+user clicks" (https://learn.microsoft.com/graph/api/resources/teamworkactivitytopic), and live
+tenants are reported to refuse other links; Microsoft publishes no status or message for
+that, so the sandbox takes the strict reading: 400 `BadRequest` in Graph's error shape, naming
+the rule, for any webUrl (text or entityUrl topic) that is not one. A webUrl longer than 1,024
+characters is answered 400 `BadRequest` "UnknownError", as reported from live tenants
+(Microsoft Tech Community, "Activity Feed Notifications Fail Due to WebUrl Length Limit").
 """
 
 from __future__ import annotations
@@ -10,6 +20,7 @@ from __future__ import annotations
 import re
 import uuid
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 from graph.clock import Clock
 from graph.sandbox import odata
@@ -27,6 +38,8 @@ GRAPH_ROOT = "https://graph.microsoft.com"
 
 # Teams shows only the first 150 characters of the preview text (sendActivityNotification doc).
 PREVIEW_MAX = 150
+TEAMS_HOST = "teams.microsoft.com"
+WEB_URL_MAX = 1024
 
 CATALOG_READ = ("AppCatalog.Read.All", "AppCatalog.ReadWrite.All")
 INSTALLED_READ = (
@@ -139,6 +152,23 @@ def _render(template: str, params: dict[str, str]) -> str:
     return re.sub(r"\{(\w+)\}", lambda m: params[m.group(1)], template)
 
 
+def is_deep_link(url: object) -> bool:
+    """An https link on Teams' own host whose path is a deep link (`/l/<kind>/...`)."""
+    if not isinstance(url, str):
+        return False
+    parts = urlsplit(url)
+    return (parts.scheme.lower() == "https" and (parts.hostname or "").lower() == TEAMS_HOST
+            and parts.path.startswith("/l/") and len(parts.path) > 3)
+
+
+def _check_web_url(url: object) -> None:
+    if not is_deep_link(url):
+        raise GraphError(400, "BadRequest",
+                         "topic.webUrl must be a Teams deep link (https://teams.microsoft.com/l/...).")
+    if len(str(url)) > WEB_URL_MAX:
+        raise GraphError(400, "BadRequest", "UnknownError")
+
+
 def send_activity_notification(sb: SandboxLike, req: SandboxRequest, user: str) -> SandboxResponse:
     body = req.json()
     if not isinstance(body, dict):
@@ -153,6 +183,8 @@ def send_activity_notification(sb: SandboxLike, req: SandboxRequest, user: str) 
         raise GraphError(400, "BadRequest", "webUrl is required when topic source is text.")
     if topic["source"] == "entityUrl" and not value.lower().startswith(GRAPH_ROOT + "/"):
         raise GraphError(400, "BadRequest", "topic.value must be a Microsoft Graph URL.")
+    if topic.get("webUrl") is not None:
+        _check_web_url(topic["webUrl"])
     activity_type = body.get("activityType")
     if not isinstance(activity_type, str) or not activity_type:
         raise GraphError(400, "BadRequest", "activityType is required.")
