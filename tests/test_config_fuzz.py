@@ -190,9 +190,15 @@ def test_aliases_within_the_limits_are_read_where_the_anchor_is(
     ("id: x\nid: y\n", ":2:1: duplicate key 'id'"),
     ("k: !!python/object:os.system x\n", ":1:4: YAML syntax error: could not determine"),
     ("\x1b[2J: 1\n", ":1:1: control character U+001B is not allowed"),
+    ("id: x\n\tname: y\n", ":2:1: YAML syntax error: found "),
+    ("id: x\n\tname: y\n", " (indent with spaces: YAML does not allow a tab there)"),
 ])
+@pytest.mark.parametrize("parser", ["libyaml", "pure Python"])
 def test_hostile_yaml_gets_one_located_message(
-        directories: dict[str, Path], text: str, expected: str) -> None:
+        directories: dict[str, Path], monkeypatch: pytest.MonkeyPatch, parser: str, text: str,
+        expected: str) -> None:
+    if parser == "pure Python":
+        monkeypatch.setattr(yaml_source, "_Parser", yaml_source.PurePythonParser)
     messages = timed(directories, "program.yaml", text.encode("utf-8", "surrogatepass"))
     assert any(expected in message for message in messages), messages
 

@@ -81,6 +81,14 @@ def position_in(text: str, index: int) -> Position:
     return line, index - start + 1
 
 
+def character_at(text: str, line: int, column: int) -> str | None:
+    """The character at a 1-based line and column, None past the end."""
+    lines = _LINE_BREAK.split(text, maxsplit=line)
+    if line > len(lines) or column > len(lines[line - 1]):
+        return None
+    return lines[line - 1][column - 1]
+
+
 def character_name(char: str) -> str:
     """`U+0007`, for messages: the character itself may not print, or may move the cursor."""
     return f"U+{ord(char):04X}"

@@ -16,9 +16,10 @@ counted as the values it repeats (nine lines of aliases of aliases can stand for
 values), or an alias inside the value it names. Aliases within those limits are allowed, and
 their values are located where the anchor is written. A mapping key must be a plain value, and
 a scalar that cannot be read as its tag says (`!!int abc`, a number longer than Python reads)
-is a problem at its place. The parser is libyaml's where PyYAML has it, about five times faster
-than PyYAML's own, which is the fallback: the limits and the problems are the same with either,
-only a syntax error is worded by the parser that found it.
+is a problem at its place. The parser is libyaml's, which PyYAML's wheels include: five times
+faster than PyYAML's own, which is the fallback, with the same limits and problems (a syntax
+error is worded by the parser that found it) but up to a few seconds for a file near the size
+limit.
 """
 
 from __future__ import annotations
@@ -51,12 +52,14 @@ from worker.config.located import (
     Loc,
     Position,
     Source,
+    character_at,
     character_name,
     read_text,
 )
 from worker.config.problems import ConfigProblem, shown
 
 MAX_DEPTH = 32
+_DEPTH_HINT = "a config needs a handful of levels; is this the right file?"
 _INT_TAG = "tag:yaml.org,2002:int"
 
 
@@ -157,6 +160,14 @@ class PurePythonParser(Reader, Scanner, Parser):
         Scanner.__init__(self)
         Parser.__init__(self)
 
+    def fetch_flow_collection_start(self, TokenClass: Any) -> None:  # PyYAML names it so
+        # The scanner looks up to 1,024 characters ahead for a key, and each open bracket
+        # makes that look-ahead longer (a second for `[[[[...`): stop it at the same depth.
+        if self.flow_level >= MAX_DEPTH:
+            raise _Refused(self.get_mark(), f"values nested more than {MAX_DEPTH} levels deep",
+                           _DEPTH_HINT)
+        Scanner.fetch_flow_collection_start(self, TokenClass)
+
 
 _Parser: Callable[[str], Any]
 try:
@@ -234,7 +245,7 @@ class _Composer:
         self._count(1, event)
         if len(self.open) >= MAX_DEPTH:
             raise _Refused(event.start_mark, f"values nested more than {MAX_DEPTH} levels deep",
-                           "a config needs a handful of levels; is this the right file?")
+                           _DEPTH_HINT)
         self._anchor(event, node)
         self.open.append(_Open(node, anchor=event.anchor))
 
@@ -371,8 +382,10 @@ def read_yaml(path: Path, problems: list[ConfigProblem]) -> Source | None:
         return None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        problems.append(_located(file, mark, f"YAML syntax error: {exc.problem or exc}",
-                                 exc.context or None))
+        hint = exc.context or None
+        if mark is not None and character_at(text, mark.line + 1, mark.column + 1) == "\t":
+            hint = "indent with spaces: YAML does not allow a tab there"
+        problems.append(_located(file, mark, f"YAML syntax error: {exc.problem or exc}", hint))
         return None
     except yaml.YAMLError as exc:
         problems.append(ConfigProblem(file, None, None, f"YAML error: {exc}"))
