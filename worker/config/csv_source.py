@@ -9,18 +9,26 @@ CSV columns (header row required, cells may be empty; lists separated by `;`, `,
     preferred_weekdays (e.g. `tue;wed`), preferred_earliest, preferred_latest (HH:MM),
     topic_order (e.g. `1;4;3;2;5;6;7`), notes
 Session replacements (`tailoring.replace`) need the YAML format.
+
+The text comes from `located.read_text` (size cap, encodings, control characters), as YAML's
+does. A column named twice is a problem (a later cell would silently win, as with a duplicate
+YAML key), and so are a header of more than `MAX_COLUMNS` columns and more than `MAX_VALUES`
+values (non-empty cells, a row counting as one): the YAML file's limit, which keeps the checking
+of a whole file well under a second. Cells beyond the known columns are one problem
+per row, not one per cell.
 """
 
 from __future__ import annotations
 
 import csv
 import difflib
+import io
 import re
 from pathlib import Path
 from typing import Any
 
-from worker.config.located import Loc, Source
-from worker.config.problems import ConfigProblem
+from worker.config.located import MAX_VALUES, Loc, Source, read_text
+from worker.config.problems import ConfigProblem, shown
 
 CSV_COLUMNS = (
     "id", "mentor", "mentee", "start", "status", "preferred_weekdays",
@@ -28,6 +36,8 @@ CSV_COLUMNS = (
 )
 _CSV_TAILORING = ("preferred_weekdays", "preferred_earliest", "preferred_latest", "topic_order")
 _CSV_LISTS = ("preferred_weekdays", "topic_order")
+# More than this is not a pairings export (a spreadsheet's own extra columns stay well below).
+MAX_COLUMNS = 50
 
 
 def _split_list(cell: str) -> list[str]:
@@ -40,65 +50,88 @@ def read_csv(path: Path, problems: list[ConfigProblem]) -> Source | None:
     Unknown columns and stray cells are appended to `problems` but the rows are still returned,
     so that the pairings' own mistakes are reported in the same pass.
     """
-    source = Source(str(path))
-    try:
-        handle = path.open(encoding="utf-8-sig", newline="")
-    except OSError as exc:
-        problems.append(ConfigProblem(str(path), None, None, f"cannot read file: {exc}"))
+    text = read_text(path, problems)
+    if text is None:
         return None
+    source = Source(str(path))
     rows: list[dict[str, Any]] = []
-    with handle:
-        reader = csv.reader(handle)
-        try:
-            header = [name.strip() for name in next(reader, [])]
-            columns: list[str | None] = []
-            for index, heading in enumerate(header, start=1):
-                if heading in CSV_COLUMNS:
-                    columns.append(heading)
-                    continue
-                columns.append(None)
-                close = difflib.get_close_matches(heading, CSV_COLUMNS, n=1)
-                problems.append(ConfigProblem(
-                    str(path), 1, index, f"unknown column {heading!r}",
-                    f"did you mean {close[0]!r}?" if close
-                    else f"valid columns: {', '.join(CSV_COLUMNS)}"))
-            for required in ("id", "mentor", "mentee", "start"):
-                if required not in header:
-                    problems.append(ConfigProblem(str(path), 1, None,
-                                                  f"missing required column {required!r}"))
-            source.values[()] = (1, 1)
-            start_line = reader.line_num + 1
-            for row in reader:
-                if not any(cell.strip() for cell in row):
-                    start_line = reader.line_num + 1
-                    continue
-                loc: Loc = ("pairings", len(rows))
-                source.values[loc] = (start_line, 1)
-                record: dict[str, Any] = {}
-                tailoring: dict[str, Any] = {}
-                for index, cell in enumerate(row, start=1):
-                    name: str | None = columns[index - 1] if index <= len(columns) else None
-                    if name is None:
-                        if cell.strip():
-                            problems.append(ConfigProblem(str(path), start_line, index,
-                                                          "value in a column with no known header"))
-                        continue
-                    if not cell.strip():
-                        continue
-                    value: Any = _split_list(cell) if name in _CSV_LISTS else cell.strip()
-                    if name in _CSV_TAILORING:
-                        tailoring[name] = value
-                        source.values[(*loc, "tailoring")] = (start_line, index)
-                        source.values[(*loc, "tailoring", name)] = (start_line, index)
-                    else:
-                        record[name] = value
-                        source.values[(*loc, name)] = (start_line, index)
-                if tailoring:
-                    record["tailoring"] = tailoring
-                rows.append(record)
-                start_line = reader.line_num + 1
-        except csv.Error as exc:
-            problems.append(ConfigProblem(str(path), reader.line_num, None, f"CSV error: {exc}"))
+    values = 0
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = [name.strip() for name in next(reader, [])]
+        if len(header) > MAX_COLUMNS:
+            problems.append(ConfigProblem(
+                str(path), 1, None, f"the header row has {len(header):,} columns",
+                f"a pairings export has at most {len(CSV_COLUMNS)}: {', '.join(CSV_COLUMNS)}"))
             return None
+        columns: list[str | None] = []
+        first_at: dict[str, int] = {}
+        for index, heading in enumerate(header, start=1):
+            if heading in first_at:
+                columns.append(None)
+                problems.append(ConfigProblem(
+                    str(path), 1, index, f"column {shown(heading)} appears twice",
+                    f"first as column {first_at[heading]}; a later cell would silently win"))
+                continue
+            if heading in CSV_COLUMNS:
+                first_at[heading] = index
+                columns.append(heading)
+                continue
+            columns.append(None)
+            close = difflib.get_close_matches(heading, CSV_COLUMNS, n=1)
+            problems.append(ConfigProblem(
+                str(path), 1, index, f"unknown column {shown(heading)}",
+                "the columns are separated by tabs: save the file as CSV" if "\t" in heading
+                else f"did you mean {close[0]!r}?" if close
+                else f"valid columns: {', '.join(CSV_COLUMNS)}"))
+        for required in ("id", "mentor", "mentee", "start"):
+            if required not in header:
+                problems.append(ConfigProblem(str(path), 1, None,
+                                              f"missing required column {required!r}"))
+        source.values[()] = (1, 1)
+        start_line = reader.line_num + 1
+        for row in reader:
+            if not any(cell.strip() for cell in row):
+                start_line = reader.line_num + 1
+                continue
+            loc: Loc = ("pairings", len(rows))
+            source.values[loc] = (start_line, 1)
+            record: dict[str, Any] = {}
+            tailoring: dict[str, Any] = {}
+            stray: list[int] = []
+            for index, cell in enumerate(row, start=1):
+                name: str | None = columns[index - 1] if index <= len(columns) else None
+                if name is None:
+                    if cell.strip():
+                        stray.append(index)
+                    continue
+                if not cell.strip():
+                    continue
+                value: Any = _split_list(cell) if name in _CSV_LISTS else cell.strip()
+                if name in _CSV_TAILORING:
+                    tailoring[name] = value
+                    source.values[(*loc, "tailoring")] = (start_line, index)
+                    source.values[(*loc, "tailoring", name)] = (start_line, index)
+                else:
+                    record[name] = value
+                    source.values[(*loc, name)] = (start_line, index)
+            if stray:
+                more = f" (and {len(stray) - 1} more in this row)" if len(stray) > 1 else ""
+                problems.append(ConfigProblem(str(path), start_line, stray[0],
+                                              f"value in a column with no known header{more}"))
+            if tailoring:
+                record["tailoring"] = tailoring
+            rows.append(record)
+            values += 1 + sum(1 for cell in row if cell.strip())
+            if values > MAX_VALUES:
+                problems.append(ConfigProblem(
+                    str(path), start_line, None,
+                    f"more than {MAX_VALUES:,} values (non-empty cells, and a row counts as one)",
+                    "a config needs far fewer values"))
+                return None
+            start_line = reader.line_num + 1
+    except csv.Error as exc:
+        problems.append(ConfigProblem(str(path), reader.line_num, None, f"CSV error: {exc}"))
+        return None
     source.data = {"pairings": rows}
     return source

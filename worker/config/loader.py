@@ -7,6 +7,10 @@ problems at once, each with file, line and column, so an admin fixes a config in
 The readers (`yaml_source`, `csv_source`) only turn a file into data that knows where each value
 is written; here that data is validated into the models, and pydantic's errors and the
 cross-pairing findings are turned into problems at those places, with a hint where one helps.
+
+A file can hold tens of thousands of mistakes (every key of a mapping unknown, a column lost
+from every row); past `MAX_PROBLEMS` the checking stops and the list ends by saying so, since
+a longer list helps no one and each problem costs time to place and to phrase.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from pydantic import BaseModel, ValidationError
 from worker.config.csv_source import read_csv
 from worker.config.located import Loc, Source
 from worker.config.pairings import Config, ConfigSource, Pairing, PairingsFile, cross_check
-from worker.config.problems import ConfigError, ConfigProblem
+from worker.config.problems import ConfigError, ConfigProblem, shown
 from worker.config.program import DateRange, Program
 from worker.config.yaml_source import read_yaml
 
@@ -31,6 +35,7 @@ PROGRAM_FILE = "program.yaml"
 PAIRINGS_YAML = "pairings.yaml"
 PAIRINGS_CSV = "pairings.csv"
 STALE_START_DAYS = 365
+MAX_PROBLEMS = 1_000
 
 
 def _unwrap_models(annotation: Any) -> list[Any]:
@@ -84,7 +89,7 @@ def _validation_problems(
     exc: ValidationError, source: Source, root: type[BaseModel], base: Loc = ()
 ) -> list[ConfigProblem]:
     problems: list[ConfigProblem] = []
-    errors = exc.errors(include_url=False)
+    errors = exc.errors(include_url=False)[:MAX_PROBLEMS + 1]  # one more: "stopped"
     # A misspelt key shows up twice (unknown 'mentr', missing 'mentor'): report it once.
     suggested: set[tuple[Any, ...]] = set()
     for error in errors:
@@ -105,7 +110,8 @@ def _validation_problems(
             close = difflib.get_close_matches(str(key), valid, n=1)
             hint = (f"did you mean {close[0]!r}?" if close
                     else f"valid keys: {', '.join(valid)}" if valid else None)
-            problems.append(source.problem(resolved, f"unknown key {key!r}", hint, at_key=True))
+            problems.append(source.problem(resolved, f"unknown key {shown(key)}", hint,
+                                           at_key=True))
             continue
         if kind == "missing":
             problems.append(source.problem(resolved, f"missing required key {loc[-1]!r}"))
@@ -116,9 +122,9 @@ def _validation_problems(
         label = names[-1] if names else ""
         text = f"{label}: {message}" if label else message
         if "input" in error and kind not in ("model_type", "dict_type") and resolved:
-            shown = error["input"]
-            if isinstance(shown, str | int | float | date) and str(shown) not in message:
-                text += f" (got {str(shown)!r})"
+            given = error["input"]
+            if isinstance(given, str | int | float | date) and str(given) not in message:
+                text += f" (got {shown(str(given))})"
         problems.append(source.problem(resolved, text))
     return problems
 
@@ -224,7 +230,7 @@ def load_config(directory: Path, *, today: date, templates_dir: Path | None = No
             program, program_source, [p for _, p in pairings], pairings_source)))
 
     if problems or program is None:
-        raise ConfigError(problems)
+        raise ConfigError(_at_most(problems, directory))
     try:
         return Config(
             program=program,
@@ -234,6 +240,14 @@ def load_config(directory: Path, *, today: date, templates_dir: Path | None = No
         )
     except ValidationError as exc:
         raise ConfigError([ConfigProblem(str(directory), None, None, str(exc))]) from exc
+
+
+def _at_most(problems: list[ConfigProblem], directory: Path) -> list[ConfigProblem]:
+    if len(problems) <= MAX_PROBLEMS:
+        return problems
+    return [*problems[:MAX_PROBLEMS], ConfigProblem(
+        str(directory), None, None, f"more than {MAX_PROBLEMS:,} problems: checking stopped",
+        "fix these and validate again")]
 
 
 def _validate_pairings(source: Source) -> tuple[list[tuple[int, Pairing]], list[ConfigProblem]]:
@@ -257,6 +271,8 @@ def _validate_pairings(source: Source) -> tuple[list[tuple[int, Pairing]], list[
     valid: list[tuple[int, Pairing]] = []
     first_use: dict[str, int] = {}
     for index, item in enumerate(raw):
+        if len(problems) >= MAX_PROBLEMS:
+            break
         try:
             valid.append((index, Pairing.model_validate(item)))
         except ValidationError as exc:
