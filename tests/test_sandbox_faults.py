@@ -179,3 +179,15 @@ def test_the_control_api_resets_the_counts(tenant: Tenant) -> None:
     assert body["lost_answers"] == {} and body["early_requests"] == {"request": 0,
                                                                      "resource": 0}
     assert len(body["rules"]) == 1  # the rules stay
+
+
+def test_requests_of_the_batch_that_carried_the_429_were_not_early(tenant: Tenant) -> None:
+    tenant.sb.faults.add(FaultRule(kind="429", path="^/users/ava", count=1, retry_after=5))
+    lookups = {"requests": [{"id": "1", "method": "GET", "url": "/users/ava@contoso.test"},
+                            {"id": "2", "method": "GET", "url": "/users/margaret@contoso.test"}]}
+    answer = tenant.http.post(f"{GRAPH}/$batch", json=lookups, timeout=5).json()
+    assert [r["status"] for r in answer["responses"]] == [429, 200]
+    assert tenant.sb.retry_after.early_requests() == {"request": 0, "resource": 0}
+    again = {"requests": [{"id": "1", "method": "GET", "url": "/users/ava@contoso.test"}]}
+    tenant.http.post(f"{GRAPH}/$batch", json=again, timeout=5)
+    assert tenant.sb.retry_after.early_requests() == {"request": 1, "resource": 1}

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import logging
 import signal
+import sys
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -42,6 +43,15 @@ class SandboxHTTPServer(ThreadingHTTPServer):
             raise ValueError(f"the sandbox only binds to 127.0.0.1, not {host!r}")
         self.sandbox = sandbox
         super().__init__(("127.0.0.1", port), _Handler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that went away mid-answer (killed, timed out) is part of the job, not an
+        error: logged at debug level, never a traceback on stderr."""
+        exc = sys.exc_info()[1]
+        if isinstance(exc, ConnectionError):
+            log.debug("sandbox http: client %s went away: %s", client_address, exc)
+            return
+        log.exception("sandbox http: request from %s failed", client_address)
 
     @property
     def base_url(self) -> str:

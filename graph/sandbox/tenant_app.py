@@ -164,6 +164,9 @@ class Sandbox:
         self.throttle = Throttle(throttle or ThrottleConfig(), self.clock)
         self.faults = Faults(seed)
         self.retry_after = RetryAfterWatch(self.clock)
+        # The top-level HTTP request this thread is answering (a `$batch` runs its inner
+        # requests in the same thread): whose answers a `Retry-After` arrived in.
+        self._envelope = threading.local()
         self.recorder = Recorder(record_file)
         self.lock = threading.RLock()
         self.token_lifetime = token_lifetime
@@ -267,6 +270,7 @@ class Sandbox:
     def handle(self, req: SandboxRequest) -> SandboxResponse:
         """Answer one request; raises `FaultAbort` only for a simulated dropped connection."""
         service: str | None = None
+        self._envelope.id = req.request_id
         try:
             response, service = self.dispatch(req)
         except GraphError as err:
@@ -306,13 +310,15 @@ class Sandbox:
         caller = _caller(req)
         resource = resource_of(route, self.mailbox_key(route, params))
         request_key = _request_key(req)
-        self.retry_after.check(caller, resource, request_key, f"{req.method} {route.template}")
+        envelope = str(getattr(self._envelope, "id", ""))
+        self.retry_after.check(caller, resource, request_key, f"{req.method} {route.template}",
+                               envelope)
         try:
             return self._pipeline(req, route, params, route_error), service
         except GraphError as err:
             wait = _retry_after(err)
             if wait is not None:
-                self.retry_after.given(caller, resource, request_key, wait)
+                self.retry_after.given(caller, resource, request_key, wait, envelope)
             raise
 
     def _pipeline(self, req: SandboxRequest, route: Route | None, params: dict[str, str],

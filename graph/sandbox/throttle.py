@@ -263,7 +263,8 @@ class RetryAfterWatch:
     def __init__(self, clock: Clock) -> None:
         self._clock = clock
         self._lock = threading.Lock()
-        self._until: dict[tuple[EarlyScope, tuple[str, ...]], datetime] = {}
+        # scope and key -> (until, the HTTP request that carried the answer)
+        self._until: dict[tuple[EarlyScope, tuple[str, ...]], tuple[datetime, str]] = {}
         self._counts: dict[EarlyScope, int] = {"request": 0, "resource": 0}
         self._examples: list[EarlyRequest] = []
 
@@ -273,25 +274,30 @@ class RetryAfterWatch:
         return (("request", (app_id, request_key)), ("resource", (app_id, *resource)))
 
     def given(self, app_id: str, resource: tuple[str, ...], request_key: str,
-              seconds: float) -> None:
-        """The sandbox answered this request 429/503 with `Retry-After: seconds`."""
+              seconds: float, envelope: str = "") -> None:
+        """The sandbox answered this request 429/503 with `Retry-After: seconds`, inside the
+        HTTP request `envelope` (itself, or the `$batch` that carried it)."""
         until = self._clock.now() + timedelta(seconds=max(seconds, 0.0))
         with self._lock:
             for key in self._keys(app_id, resource, request_key):
-                if key not in self._until or self._until[key] < until:
-                    self._until[key] = until
+                if key not in self._until or self._until[key][0] < until:
+                    self._until[key] = (until, envelope)
 
     def check(self, app_id: str, resource: tuple[str, ...], request_key: str,
-              route: str) -> None:
-        """Count this request in each scope whose `Retry-After` has not run out yet."""
+              route: str, envelope: str = "") -> None:
+        """Count this request in each scope whose `Retry-After` has not run out yet. Requests
+        of the `$batch` that carried the 429 were sent with it: they could not have waited."""
         now = self._clock.now()
         with self._lock:
             for key in self._keys(app_id, resource, request_key):
-                until = self._until.get(key)
-                if until is None:
+                found = self._until.get(key)
+                if found is None:
                     continue
+                until, given_in = found
                 if now >= until:
                     del self._until[key]
+                    continue
+                if envelope and given_in == envelope:
                     continue
                 scope = key[0]
                 self._counts[scope] += 1
