@@ -61,6 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
     kill = commands.add_parser("kill", help="SIGKILL the worker process, run it again")
     kill.add_argument("--points", type=int, default=FULL.kill_points)
     kill.add_argument("--pairs", type=int, default=FULL.kill_pairs)
+    kill.add_argument("--keep", type=Path, metavar="DIR",
+                      help="leave the config and each worker process's output in DIR")
     storm = commands.add_parser("storm", help="429/503/timeouts/lost answers until it finishes")
     storm.add_argument("--storms", type=int, default=FULL.storms)
     storm.add_argument("--pairs", type=int, default=FULL.storm_pairs)
@@ -106,7 +108,8 @@ def main(argv: list[str] | None = None) -> int:
         if value < 1:
             parser.error(f"{name.replace('_', ' ')} must be at least 1, not {value}")
     scenarios: dict[str, Callable[[], list[Figure]]] = {
-        "kill": lambda: run_kills(sizes.kill_points, sizes.kill_pairs, seed, say),
+        "kill": lambda: run_kills(sizes.kill_points, sizes.kill_pairs, seed, say,
+                                  getattr(args, "keep", None)),
         "storm": lambda: run_storms(sizes.storms, sizes.storm_pairs, seed, say),
         "edits": lambda: run_edits(sizes.edit_pairs, seed, say),
     }

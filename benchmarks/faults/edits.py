@@ -116,7 +116,7 @@ def _lengthen(world: DemoWorld, directory: Path) -> None:
 def _run_edits(directory: Path, pairs: int, seed: int,
                progress: Callable[[str], None]) -> list[Figure]:
     world = deploy(pairs, directory, seed=seed)
-    if run_once(world) != 0:
+    if run_once(world).code != 0:
         raise RuntimeError("the first run without faults did not finish")
     before = {item.id: human_columns(item) for item in list_items(world.sandbox)}
     _lengthen(world, directory)
@@ -127,10 +127,10 @@ def _run_edits(directory: Path, pairs: int, seed: int,
     codes: list[int] = []
     with People(world.sandbox, seed) as people:
         for _ in range(RUNS_WITH_PEOPLE):
-            codes.append(run_once(world, force=True))
+            codes.append(run_once(world, force=True).code)
     faults.clear()
     while len(codes) < MAX_RUNS and codes[-1] != 0:
-        codes.append(run_once(world, force=True))
+        codes.append(run_once(world, force=True).code)
     conflicts = sum(r["status"] == 412 for r in world.sandbox.recorder.recent(1_000_000))
     progress(f"edits: {people.edits} edits by people on {len(people.typed)} items; exit codes "
              f"{codes}; lost answers {world.sandbox.faults.lost_answers()}")

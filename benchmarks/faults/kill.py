@@ -17,8 +17,8 @@ back from, and answers it heard but never recorded.
 
 from __future__ import annotations
 
-import json
 import os
+import pickle
 import random
 import signal
 import statistics
@@ -98,39 +98,70 @@ class WatchedSandbox(Sandbox):
         return answer
 
 
-@dataclass
 class Worker:
-    """How to start the worker against the served tenant."""
+    """Starts the worker against the served tenant. The next run's process is started while
+    the current one runs (`--wait`), so its imports are done when its turn comes."""
 
-    env: dict[str, str]
-    logs: Path
-    started: int = 0
+    def __init__(self, env: dict[str, str], logs: Path) -> None:
+        self.env = env
+        self.logs = logs
+        self.started = 0
+        self._ready: subprocess.Popen[bytes] | None = None
 
-    def start(self) -> tuple[subprocess.Popen[bytes], float]:
+    def _spawn(self, *args: str) -> subprocess.Popen[bytes]:
         self.started += 1
-        out = (self.logs / f"run-{self.started:03d}.log").open("wb")
-        process = subprocess.Popen(
-            [sys.executable, "-m", "benchmarks.faults.worker_process", "run"],
-            cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT)
-        out.close()
-        return process, time.monotonic()
-
-    def run(self, *args: str) -> int:
-        """A whole run (or another command), to its end."""
-        out = (self.logs / f"command-{self.started:03d}.log").open("wb")
+        out = (self.logs / f"process-{self.started:03d}.log").open("wb")
         try:
-            return subprocess.run(  # noqa: S603 - our own interpreter and module
-                [sys.executable, "-m", "benchmarks.faults.worker_process", *(args or ("run",))],
-                cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT,
-                timeout=RUN_TIMEOUT_S, check=False).returncode
+            return subprocess.Popen(  # noqa: S603 - our own interpreter and module
+                [sys.executable, "-m", "benchmarks.faults.worker_process", *args],
+                cwd=ROOT, env=self.env, stdin=subprocess.PIPE, stdout=out,
+                stderr=subprocess.STDOUT)
         finally:
             out.close()
 
+    def start(self, armed: Callable[[subprocess.Popen[bytes]], None] = lambda p: None
+              ) -> subprocess.Popen[bytes]:
+        """A `run` that has begun: its process was waiting (or is started now); `armed` is
+        given the process before it may send its first request."""
+        process = self._ready or self._spawn("--wait", "run")
+        self._ready = self._spawn("--wait", "run")
+        armed(process)
+        assert process.stdin is not None
+        process.stdin.write(b"go\n")
+        process.stdin.close()
+        return process
+
+    def run(self) -> int:
+        """A whole run, to its end."""
+        process = self.start()
+        try:
+            return process.wait(timeout=RUN_TIMEOUT_S)
+        finally:
+            _stop(process)
+
+    def command(self, *args: str) -> int:
+        """Another command (`sharepoint init`), to its end."""
+        process = self._spawn(*args)
+        assert process.stdin is not None
+        process.stdin.close()
+        try:
+            return process.wait(timeout=RUN_TIMEOUT_S)
+        finally:
+            _stop(process)
+
+    def close(self) -> None:
+        if self._ready is not None:
+            _stop(self._ready)
+            self._ready = None
+
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
+    """SIGKILL a process of ours if it still runs, and reap it."""
     if process.poll() is None:
         process.send_signal(signal.SIGKILL)
     process.wait(timeout=30)
+    if process.stdin is not None and not process.stdin.closed:
+        process.stdin.close()
 
 
 @dataclass(frozen=True)
@@ -151,7 +182,13 @@ class KillPoint:
 
 
 def run_kills(points: int, pairs: int, seed: int,
-              progress: Callable[[str], None] = lambda line: None) -> list[Figure]:
+              progress: Callable[[str], None] = lambda line: None,
+              keep: Path | None = None) -> list[Figure]:
+    """The kill scenario; `keep` is a directory to leave the config and every worker
+    process's output in (by default they go with a temporary one)."""
+    if keep is not None:
+        keep.mkdir(parents=True, exist_ok=True)
+        return _run_kills(keep, points, pairs, seed, progress)
     with tempfile.TemporaryDirectory(prefix="fault-harness-kill-") as tmp:
         return _run_kills(Path(tmp), points, pairs, seed, progress)
 
@@ -168,7 +205,7 @@ def _run_kills(tmp: Path, points: int, pairs: int, seed: int,
     server, base = start_in_thread(sandbox)
     try:
         logs = tmp / "logs"
-        logs.mkdir()
+        logs.mkdir(exist_ok=True)
         env = {k: os.environ[k] for k in _INHERITED if k in os.environ}
         env.update({
             "MENTORING_TENANT_ID": sandbox.state.tenant_id, "MENTORING_CLIENT_ID": client_id,
@@ -178,27 +215,32 @@ def _run_kills(tmp: Path, points: int, pairs: int, seed: int,
             "MENTORING_LOG_FORMAT": "json", "NO_PROXY": "127.0.0.1,localhost",
         })
         worker = Worker(env, logs)
-        code = worker.run("sharepoint", "init")
-        if code != 0:
-            raise RuntimeError(f"`mentoring sharepoint init` exited {code}; see {logs}")
-        snapshot = json.dumps(sandbox.dump_state())
-        return _points(server, worker, snapshot, points, seed, progress)
+        try:
+            code = worker.command("sharepoint", "init")
+            if code != 0:
+                raise RuntimeError(f"`mentoring sharepoint init` exited {code}; see {logs}")
+            snapshot = pickle.dumps(sandbox.dump_state(), protocol=pickle.HIGHEST_PROTOCOL)
+            return _points(server, worker, snapshot, points, seed, progress)
+        finally:
+            worker.close()
     finally:
         server.shutdown()
         server.server_close()
 
 
-def _fresh(server: SandboxHTTPServer, snapshot: str) -> WatchedSandbox:
-    sandbox = WatchedSandbox(TenantState.from_json(json.loads(snapshot)), ManualClock(FIRST_RUN))
+def _fresh(server: SandboxHTTPServer, snapshot: bytes) -> WatchedSandbox:
+    # The snapshot is this process's own, pickled for speed (a tenant is ~10 MB of JSON).
+    state = TenantState.from_json(pickle.loads(snapshot))  # noqa: S301
+    sandbox = WatchedSandbox(state, ManualClock(FIRST_RUN))
     server.sandbox = sandbox
     return sandbox
 
 
-def _points(server: SandboxHTTPServer, worker: Worker, snapshot: str, points: int, seed: int,
-            progress: Callable[[str], None]) -> list[Figure]:
+def _points(server: SandboxHTTPServer, worker: Worker, snapshot: bytes, points: int,
+            seed: int, progress: Callable[[str], None]) -> list[Figure]:
     sandbox = _fresh(server, snapshot)
-    process, started = worker.start()
-    code = process.wait(timeout=RUN_TIMEOUT_S)
+    started = time.monotonic()
+    code = worker.run()
     seconds = time.monotonic() - started
     if code != 0 or sandbox.first_write is None or sandbox.last_write is None:
         raise RuntimeError(f"the reference run exited {code}; see {worker.logs}")
@@ -218,15 +260,16 @@ def _points(server: SandboxHTTPServer, worker: Worker, snapshot: str, points: in
         sandbox = _fresh(server, snapshot)
         sandbox.kill_at, sandbox.kill_delay = rng.randint(1, total), rng.uniform(0, 2 * gap)
         killed = threading.Event()
-        process, _ = worker.start()
 
-        def kill(process: subprocess.Popen[bytes] = process,
-                 killed: threading.Event = killed) -> None:
-            if process.poll() is None:
-                process.send_signal(signal.SIGKILL)
-                killed.set()
+        def arm(process: subprocess.Popen[bytes], sandbox: WatchedSandbox = sandbox,
+                killed: threading.Event = killed) -> None:
+            def kill() -> None:
+                if process.poll() is None:
+                    process.send_signal(signal.SIGKILL)
+                    killed.set()
+            sandbox.kill = kill
 
-        sandbox.kill = kill
+        process = worker.start(arm)
         try:
             process.wait(timeout=RUN_TIMEOUT_S)
         finally:

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from benchmarks.faults.program import (
     Reference,
+    RunResult,
     deploy,
     doubled,
     item_counts,
@@ -62,6 +63,7 @@ class StormResult:
     runs: list[int]  # exit codes, in order; the last one without faults
     faults: dict[str, int]  # fired per kind
     lost_notifications: int
+    unrecorded: int  # nudges sent whose ledger write gave up
     events_doubled: int
     events_missing: int
     items_doubled: int
@@ -83,18 +85,18 @@ def one_storm(index: int, seed: int, pairs: int, reference: Reference,
     world = deploy(pairs, directory, seed=seed)
     for rule in storm_rules():
         world.sandbox.faults.add(rule)
-    codes: list[int] = []
-    while len(codes) < MAX_RUNS and (not codes or codes[-1] != 0):
-        codes.append(run_once(world))
+    runs: list[RunResult] = []
+    while len(runs) < MAX_RUNS and (not runs or runs[-1].code != 0):
+        runs.append(run_once(world))
     faults = fired(world.sandbox)
     world.sandbox.faults.clear()
-    codes.append(run_once(world))
+    runs.append(run_once(world))
     sandbox = world.sandbox
     lost = sum(n for route, n in sandbox.faults.lost_answers().items()
                if route.endswith(NOTIFICATION))
     events, items = session_events(sandbox), item_counts(sandbox)
     return StormResult(
-        index, seed, codes, faults, lost,
+        index, seed, [r.code for r in runs], faults, lost, sum(r.unrecorded for r in runs),
         doubled(events), missing(reference.sessions, events),
         doubled(items), missing(reference.items, items),
         doubled(nudges_sent(sandbox)),
@@ -107,7 +109,7 @@ def run_storms(storms: int, pairs: int, seed: int,
                progress: Callable[[str], None] = lambda line: None) -> list[Figure]:
     with tempfile.TemporaryDirectory(prefix="fault-harness-storm-") as tmp:
         base = deploy(pairs, Path(tmp) / "reference")
-        if run_once(base) != 0:
+        if run_once(base).code != 0:
             raise RuntimeError("the reference run without faults did not finish")
         reference = Reference.of(base.sandbox)
         results = []
@@ -116,7 +118,8 @@ def run_storms(storms: int, pairs: int, seed: int,
             results.append(result)
             progress(f"storm {index} (fault seed {result.seed}): exit codes {result.runs}; "
                      f"faults {result.faults}; lost notification answers "
-                     f"{result.lost_notifications}; doubled {result.events_doubled}/"
+                     f"{result.lost_notifications}; nudges sent but not recorded "
+                     f"{result.unrecorded}; doubled {result.events_doubled}/"
                      f"{result.items_doubled}/{result.nudges_doubled}, missing "
                      f"{result.events_missing}/{result.items_missing} (events/items/nudges); "
                      f"early {result.early}")
@@ -124,12 +127,12 @@ def run_storms(storms: int, pairs: int, seed: int,
 
 
 def _where(results: list[StormResult], broken: Callable[[StormResult], bool],
-           pairs: int) -> str:
+           pairs: int, *, early: bool = False) -> str:
     seeds = [str(r.seed) for r in results if broken(r)]
     if not seeds:
         return ""
     examples = next((r.early_examples[:3] for r in results if broken(r) and r.early_examples),
-                    [])
+                    []) if early else []
     return (f"fault seed {', '.join(seeds)} "
             f"(python -m benchmarks.fault_harness storm --storms 1 --pairs {pairs} "
             f"--seed {seeds[0]})" + (f"; e.g. {'; '.join(examples)}" if examples else ""))
@@ -146,6 +149,8 @@ def figures(results: list[StormResult], pairs: int) -> list[Figure]:
         info(SCENARIO, "timeouts before Graph", total["timeout"]),
         info(SCENARIO, "answers lost after the write", total["lost"]),
         info(SCENARIO, "of which notification answers", lost_notifications),
+        info(SCENARIO, "nudges sent, ledger write given up (the next run resends)",
+             sum(r.unrecorded for r in results)),
         info(SCENARIO, f"runs under the storm (until exit 0, at most {MAX_RUNS}), most",
              max((len(r.runs) - 1 for r in results), default=0)),
         info(SCENARIO, "storms that finished under the storm",
@@ -166,7 +171,7 @@ def figures(results: list[StormResult], pairs: int) -> list[Figure]:
                 _where(results, lambda r: r.nudges_doubled > r.lost_notifications, pairs)),
         at_most(SCENARIO, "requests before their Retry-After",
                 sum(r.early.get("request", 0) for r in results), 0,
-                _where(results, lambda r: r.early.get("request", 0) > 0, pairs)),
+                _where(results, lambda r: r.early.get("request", 0) > 0, pairs, early=True)),
         info(SCENARIO, "requests to a throttled resource before its Retry-After",
              sum(r.early.get("resource", 0) for r in results)),
     ]

@@ -1,6 +1,7 @@
 """The worker as its own OS process, on the sandbox's clock: what the kill harness kills.
 
     python -m benchmarks.faults.worker_process run      # MENTORING_* from the environment
+    python -m benchmarks.faults.worker_process --wait run   # start once a line comes on stdin
 
 This is `mentoring` (`worker.cli.main.main`, the same settings, credential, client and run)
 with one difference: the time. The container job reads the system clock; here the clock is the
@@ -8,6 +9,8 @@ sandbox tenant's, read over its control API, so the worker and the tenant agree 
 instant (the program's first morning, whatever today is) and a run does the same work each
 time it is started. Sleeping (pacing, `Retry-After`) moves that clock forward instead of
 waiting, as `ManualClock` does in-process, so a run takes only the real time its requests take.
+`--wait` lets the harness start the process (and its imports) ahead of time and say when the
+run begins, so the seconds it measures are the run's.
 """
 
 from __future__ import annotations
@@ -48,11 +51,15 @@ class SandboxClock:
 
 
 def main(argv: list[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["--wait"]:
+        args = args[1:]
+        sys.stdin.readline()
     base = os.environ.get("MENTORING_GRAPH_URL")
     if not base:
         print("MENTORING_GRAPH_URL must point at the sandbox", file=sys.stderr)
         return 2
-    return mentoring(argv, clock=SandboxClock(base))
+    return mentoring(args, clock=SandboxClock(base))
 
 
 if __name__ == "__main__":
