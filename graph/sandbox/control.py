@@ -4,8 +4,10 @@ When the sandbox runs as an HTTP server (demo, benchmarks), a test driver in ano
 needs to move the simulated clock, inject faults, and look at the state and at what was sent:
 * ``GET /_sandbox/clock`` -> ``{"now": ISO}``; ``POST /_sandbox/clock`` with ``{"set": ISO}``
   or ``{"advance": seconds}`` (needs a ManualClock);
-* ``GET /_sandbox/faults``; ``POST /_sandbox/faults`` with one rule, ``{"rules": [...]}`` or
-  ``{"clear": true}``; ``DELETE /_sandbox/faults``;
+* ``GET /_sandbox/faults``: the rules, the answers `lost` faults took per route and the
+  requests sent before their `Retry-After` ran out; ``POST /_sandbox/faults`` with one rule,
+  ``{"rules": [...]}``, ``{"clear": true}`` or ``{"reset_counts": true}`` (those two counts);
+  ``DELETE /_sandbox/faults``;
 * ``GET /_sandbox/state``: the tenant state as saved to the state file;
 * ``GET /_sandbox/requests?top=N``: the last N recorded requests (secrets removed).
 Per-person simulation endpoints (``/_sandbox/users/{user}/...``) live with the calendar model.
@@ -53,7 +55,11 @@ def post_clock(sb: Sandbox, req: SandboxRequest) -> SandboxResponse:
 
 
 def get_faults(sb: Sandbox, req: SandboxRequest) -> SandboxResponse:
-    return json_response({"rules": [rule.to_json() for rule in sb.faults.rules()]})
+    return json_response({
+        "rules": [rule.to_json() for rule in sb.faults.rules()],
+        "lost_answers": sb.faults.lost_answers(),
+        "early_requests": sb.retry_after.early_requests(),
+    })
 
 
 def post_faults(sb: Sandbox, req: SandboxRequest) -> SandboxResponse:
@@ -62,7 +68,11 @@ def post_faults(sb: Sandbox, req: SandboxRequest) -> SandboxResponse:
         raise _bad("Expected a JSON object: a rule, {'rules': [...]} or {'clear': true}.")
     if body.get("clear"):
         sb.faults.clear()
-    raw_rules: list[Any] = body.get("rules", []) if "rules" in body or "clear" in body else [body]
+    if body.get("reset_counts"):
+        sb.faults.reset_counts()
+        sb.retry_after.reset()
+    listed = "rules" in body or "clear" in body or "reset_counts" in body
+    raw_rules: list[Any] = body.get("rules", []) if listed else [body]
     try:
         for raw in raw_rules:
             if not isinstance(raw, dict):

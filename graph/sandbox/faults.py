@@ -6,6 +6,13 @@ A `FaultRule` matches requests by method, path regex and (optionally) service, a
 share (probability drawn from a seeded RNG, so a run is reproducible), by count (the next N
 matching requests), or after N matches. Rules are evaluated in the order they were added.
 
+Most kinds refuse the request before it reaches its handler: nothing changes in the tenant.
+`lost` is the other half of a bad network day, and the one that tests idempotency: the sandbox
+carries the request out (the event is created, the notification delivered) and only then does
+the answer fail to arrive, as a read timeout. Graph gives a client no way to tell the two apart,
+so a worker that retries must look before it writes again. Lost answers are counted per route
+(`lost_answers()`), so a harness can hold duplicates against the answers it lost.
+
 Throttling guidance (status codes, Retry-After): https://learn.microsoft.com/graph/throttling
 """
 
@@ -14,13 +21,16 @@ from __future__ import annotations
 import random
 import re
 import threading
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from graph.sandbox.core import GraphError
 
-FaultKind = Literal["403", "429", "503", "504", "drop", "timeout", "latency"]
-FAULT_KINDS: tuple[str, ...] = ("403", "429", "503", "504", "drop", "timeout", "latency")
+FaultKind = Literal["403", "429", "503", "504", "drop", "timeout", "latency", "lost"]
+FAULT_KINDS: tuple[str, ...] = (
+    "403", "429", "503", "504", "drop", "timeout", "latency", "lost",
+)
 
 # Injected latency is real time (it exists to make concurrent requests overlap); a bound keeps a
 # mistyped rule from hanging a test suite.
@@ -39,13 +49,18 @@ class ResponseTimeout(FaultAbort):
     """No response arrives in time (transport: `requests.ReadTimeout`)."""
 
 
+class AnswerLost(ResponseTimeout):
+    """The request was carried out, then its answer never arrived (a `lost` fault)."""
+
+
 @dataclass
 class FaultRule:
     """One fault to inject.
 
-    kind: "403" | "429" | "503" | "504" | "drop" | "timeout" | "latency" ("403" is a
+    kind: "403" | "429" | "503" | "504" | "drop" | "timeout" | "latency" | "lost" ("403" is a
     permission taken away: Graph's accessDenied, as SharePoint answers an app whose site grant
-    was removed).
+    was removed; "lost" lets the request through and loses its answer when it succeeded, see
+    the module docstring; `fired` counts only the answers actually lost).
     method: HTTP method to match, None for any. path: regex searched in the request path (the
     path without the version prefix, e.g. ``/users/.+/events``). service: "outlook",
     "sharepoint", "teams", ... or None for any.
@@ -115,6 +130,8 @@ class FaultOutcome:
 
     latency: float = 0.0
     terminal: FaultRule | None = None
+    # Carry the request out, then lose a successful answer (never together with `terminal`).
+    lost: FaultRule | None = None
 
 
 class Faults:
@@ -124,6 +141,7 @@ class Faults:
         self._rules: list[FaultRule] = []
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
+        self._lost: Counter[str] = Counter()
 
     def add(self, rule: FaultRule) -> FaultRule:
         with self._lock:
@@ -131,8 +149,24 @@ class Faults:
         return rule
 
     def clear(self) -> None:
+        """Remove every rule; the lost-answer counts stay (`reset_counts` clears them)."""
         with self._lock:
             self._rules.clear()
+
+    def reset_counts(self) -> None:
+        with self._lock:
+            self._lost.clear()
+
+    def answer_lost(self, rule: FaultRule, route: str) -> None:
+        """Count one answer a `lost` rule took away, by route (``POST /users/{user}/events``)."""
+        with self._lock:
+            rule.fired += 1
+            self._lost[route] += 1
+
+    def lost_answers(self) -> dict[str, int]:
+        """Answers lost after the request was carried out, per route."""
+        with self._lock:
+            return dict(self._lost)
 
     def rules(self) -> list[FaultRule]:
         with self._lock:
@@ -141,7 +175,9 @@ class Faults:
     def pick(self, method: str, path: str, service: str | None) -> FaultOutcome:
         """Advance every matching rule's counters and say which faults hit this request.
 
-        Latency rules add up (bounded); the first terminal rule that fires wins.
+        Latency rules add up (bounded); the first terminal rule that fires wins, and a
+        terminal fault means no `lost` one (a refused request has no answer to lose). A `lost`
+        rule's `fired` is counted by `answer_lost`, once the answer was really lost.
         """
         outcome = FaultOutcome()
         with self._lock:
@@ -158,9 +194,14 @@ class Faults:
                 if rule.kind == "latency":
                     rule.fired += 1
                     outcome.latency = min(MAX_LATENCY_SECONDS, outcome.latency + rule.latency)
+                elif rule.kind == "lost":
+                    if outcome.lost is None:
+                        outcome.lost = rule
                 elif outcome.terminal is None:
                     rule.fired += 1
                     outcome.terminal = rule
+        if outcome.terminal is not None:
+            outcome.lost = None
         return outcome
 
 

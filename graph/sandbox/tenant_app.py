@@ -3,8 +3,11 @@
 `Sandbox.handle` is the pipeline both front ends (the in-process `requests` adapter and the
 HTTP server) call: record -> injected faults -> route match -> bearer token (401) ->
 permissions (403) -> throttling (429) -> request-body schema check (400) -> handler under the
-state lock -> `request-id` / `client-request-id` / `Date` headers. Any `GraphError` becomes
-Graph's error body; a handler crash becomes 500 `generalException`, logged, never a traceback.
+state lock -> a `lost` fault (the answer of a request carried out never arrives) ->
+`request-id` / `client-request-id` / `Date` headers. Any `GraphError` becomes Graph's error
+body; a handler crash becomes 500 `generalException`, logged, never a traceback. Every Graph
+request is first checked against the `Retry-After`s given earlier (`early_requests`), and every
+429 or 503 with `Retry-After` it ends with is remembered for that check.
 
 Permission errors follow what each workload answers: directory calls
 `Authorization_RequestDenied` ("Insufficient privileges to complete the operation."),
@@ -14,6 +17,8 @@ https://learn.microsoft.com/graph/errors , https://learn.microsoft.com/graph/res
 
 from __future__ import annotations
 
+import base64
+import binascii
 import importlib
 import json
 import logging
@@ -30,10 +35,10 @@ from typing import Any
 from graph.clock import Clock, SystemClock
 from graph.sandbox.core import GraphError, Route, Router, SandboxRequest, SandboxResponse
 from graph.sandbox.directory import AppRegistration
-from graph.sandbox.faults import FaultAbort, Faults, raise_terminal
+from graph.sandbox.faults import AnswerLost, FaultAbort, Faults, raise_terminal
 from graph.sandbox.recorder import Recorder
 from graph.sandbox.state import TenantState
-from graph.sandbox.throttle import Throttle, ThrottleConfig
+from graph.sandbox.throttle import RetryAfterWatch, Throttle, ThrottleConfig, resource_of
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +103,47 @@ def _denied(route: Route, req: SandboxRequest) -> GraphError:
     return GraphError(403, code, message)
 
 
+def _caller(req: SandboxRequest) -> str:
+    """The app a request comes from, read from its token's claims without checking them.
+
+    Bookkeeping only (whose `Retry-After` a request falls under): injected faults answer before
+    the token is checked, and an unreadable token simply counts as no app.
+    """
+    if req.app_id:
+        return req.app_id
+    _, _, token = (req.headers.get("Authorization", "") or "").partition(" ")
+    parts = token.strip().split(".")
+    if len(parts) != 3:
+        return ""
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+    except (binascii.Error, ValueError):
+        return ""
+    return str(claims.get("appid", "")) if isinstance(claims, dict) else ""
+
+
+def _request_key(req: SandboxRequest) -> str:
+    """The same request sent again: a client keeps its `client-request-id` across attempts;
+    without one (a `$batch` inner request), the same method, path and query."""
+    client_id = req.headers.get("client-request-id")
+    if client_id:
+        return f"id:{client_id}"
+    query = "&".join(f"{k}={v}" for k, v in sorted(req.query.items()))
+    return f"{req.method} {req.path.lower()}?{query}"
+
+
+def _retry_after(err: GraphError) -> float | None:
+    if err.status not in (429, 503):
+        return None
+    for name, value in (err.headers or {}).items():
+        if name.lower() == "retry-after":
+            try:
+                return float(value)
+            except ValueError:
+                return None
+    return None
+
+
 class Sandbox:
     """A local Microsoft 365 tenant: directory, mailboxes, SharePoint, Teams, behind Graph."""
 
@@ -117,6 +163,10 @@ class Sandbox:
         self.router = router or build_router()
         self.throttle = Throttle(throttle or ThrottleConfig(), self.clock)
         self.faults = Faults(seed)
+        self.retry_after = RetryAfterWatch(self.clock)
+        # The top-level HTTP request this thread is answering (a `$batch` runs its inner
+        # requests in the same thread): whose answers a `Retry-After` arrived in.
+        self._envelope = threading.local()
         self.recorder = Recorder(record_file)
         self.lock = threading.RLock()
         self.token_lifetime = token_lifetime
@@ -220,12 +270,14 @@ class Sandbox:
     def handle(self, req: SandboxRequest) -> SandboxResponse:
         """Answer one request; raises `FaultAbort` only for a simulated dropped connection."""
         service: str | None = None
+        self._envelope.id = req.request_id
         try:
             response, service = self.dispatch(req)
         except GraphError as err:
             response = self.error_response(req, err)
-        except FaultAbort:
-            self.recorder.record(req, "dropped", service, self.clock.now().isoformat())
+        except FaultAbort as abort:
+            status = "lost" if isinstance(abort, AnswerLost) else "dropped"
+            self.recorder.record(req, status, service, self.clock.now().isoformat())
             raise
         except Exception:  # a sandbox bug must still look like Graph, never a traceback
             log.exception("sandbox pipeline failed for %s %s", req.method, req.path)
@@ -253,6 +305,25 @@ class Sandbox:
             route_error = err
             route = None
         service = route.service if route else None
+        if route is None or route.service in _NON_GRAPH:
+            return self._pipeline(req, route, params, route_error), service
+        caller = _caller(req)
+        resource = resource_of(route, self.mailbox_key(route, params))
+        request_key = _request_key(req)
+        envelope = str(getattr(self._envelope, "id", ""))
+        self.retry_after.check(caller, resource, request_key, f"{req.method} {route.template}",
+                               envelope)
+        try:
+            return self._pipeline(req, route, params, route_error), service
+        except GraphError as err:
+            wait = _retry_after(err)
+            if wait is not None:
+                self.retry_after.given(caller, resource, request_key, wait, envelope)
+            raise
+
+    def _pipeline(self, req: SandboxRequest, route: Route | None, params: dict[str, str],
+                  route_error: GraphError | None) -> SandboxResponse:
+        service = route.service if route else None
         faults = self.faults.pick(req.method, req.path, service)
         if faults.terminal is not None:
             raise_terminal(faults.terminal)
@@ -274,7 +345,12 @@ class Sandbox:
             if faults.latency > 0:
                 # Real time on purpose: it makes concurrent requests overlap in flight.
                 time.sleep(faults.latency)
-            return self._run_handler(route, req, params), service
+            response = self._run_handler(route, req, params)
+        if faults.lost is not None and response.status < 400:
+            # Carried out; the client never hears so (batch: the inner answer is a 504).
+            self.faults.answer_lost(faults.lost, f"{req.method} {route.template}")
+            raise AnswerLost("the answer was lost after the request was carried out")
+        return response
 
     def _check_body(self, type_name: str, req: SandboxRequest) -> None:
         schema = _optional_module("graph.sandbox.schema")

@@ -19,6 +19,17 @@ when a benchmark wants to reach them quickly). Sources:
 
 Windows are measured on the sandbox clock (so `ManualClock` tests are exact); concurrency is
 measured on real in-flight requests, counted around handler execution outside the state lock.
+
+`RetryAfterWatch` keeps the other side of a 429: Graph tells the client to wait `Retry-After`
+seconds ("wait the number of seconds specified in the Retry-After header, then retry",
+https://learn.microsoft.com/graph/throttling#best-practices-to-handle-throttling). What Graph
+does with a request that comes sooner is not documented, so the sandbox answers it as usual and
+only counts it, in two scopes: the same request sent again (its `client-request-id`, which a
+client keeps across attempts, else method, path and query), and any request to the throttled
+resource as this module models it (the app's mailbox for Outlook, the app's notifications for
+Teams, the app's SharePoint units, else the app's calls to that service). "Throttling limits
+any further requests from that client app for some time" (same page) is the stricter reading
+the second scope takes.
 """
 
 from __future__ import annotations
@@ -29,6 +40,7 @@ from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from typing import Literal
 
 from graph.clock import Clock
@@ -99,6 +111,15 @@ def sharepoint_cost(method: str, path: str, query: dict[str, str]) -> int:
     return 2 if last in _SHAREPOINT_COLLECTIONS else 1
 
 
+def resource_of(route: Route, mailbox: str | None) -> tuple[str, ...]:
+    """What a request is counted against, per app: the key of its limit in this module."""
+    if route.service == "outlook" and mailbox is not None:
+        return ("outlook", mailbox)
+    if route.service == "teams" and route.template.lower().endswith("sendactivitynotification"):
+        return ("teams-notification",)
+    return (route.service,)
+
+
 class Throttle:
     """Counts requests per limit and refuses, like Graph, with 429 and `Retry-After`."""
 
@@ -147,9 +168,11 @@ class Throttle:
         if not cfg.enabled:
             return
         now = self._now()
+        kind, *rest = resource_of(route, mailbox)
+        key = (kind, app_id, *rest)
         with self._lock:
-            if route.service == "outlook" and mailbox is not None:
-                window = self._window(("outlook", app_id, mailbox))
+            if kind == "outlook" and mailbox is not None:
+                window = self._window(key)
                 window.prune(now, cfg.outlook_window_s)
                 window.add(now, 1)
                 if window.total > cfg.outlook_limit:
@@ -159,10 +182,8 @@ class Throttle:
                         "Application is over its MailboxRequests limit.",
                         headers={"Retry-After": str(window.retry_after(now, cfg.outlook_window_s))},
                     )
-            elif route.service == "teams" and route.template.lower().endswith(
-                "sendactivitynotification"
-            ):
-                window = self._window(("teams-notification", app_id))
+            elif kind == "teams-notification":
+                window = self._window(key)
                 window.prune(now, cfg.teams_notification_window_s)
                 window.add(now, 1)
                 if window.total > cfg.teams_notification_limit:
@@ -176,8 +197,8 @@ class Throttle:
                             )
                         },
                     )
-            elif route.service == "sharepoint":
-                window = self._window(("sharepoint", app_id))
+            elif kind == "sharepoint":
+                window = self._window(key)
                 window.prune(now, cfg.sharepoint_window_s)
                 window.add(now, sharepoint_cost(method, path, query))
                 if window.total > cfg.sharepoint_ru_limit:
@@ -215,3 +236,86 @@ class Throttle:
                 self._in_flight[key] -= 1
                 if not self._in_flight[key]:
                     del self._in_flight[key]
+
+
+EarlyScope = Literal["request", "resource"]
+
+
+@dataclass(frozen=True)
+class EarlyRequest:
+    """One request sent before the `Retry-After` it was given ran out."""
+
+    scope: EarlyScope
+    route: str  # "POST /users/{user}/events"
+    early_by: float  # seconds still to wait when it came
+
+
+class RetryAfterWatch:
+    """Remembers each `Retry-After` the sandbox gave and counts the requests that came sooner.
+
+    Thread-safe; times on the sandbox clock. `given` is called for every 429 or 503 carrying
+    `Retry-After` (the throttle's own, an injected fault's, or a `$batch` inner one), `check`
+    for every Graph request before it is answered.
+    """
+
+    EXAMPLES = 20  # the first early requests are kept, for a report to name
+
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+        self._lock = threading.Lock()
+        # scope and key -> (until, the HTTP request that carried the answer)
+        self._until: dict[tuple[EarlyScope, tuple[str, ...]], tuple[datetime, str]] = {}
+        self._counts: dict[EarlyScope, int] = {"request": 0, "resource": 0}
+        self._examples: list[EarlyRequest] = []
+
+    @staticmethod
+    def _keys(app_id: str, resource: tuple[str, ...], request_key: str
+              ) -> tuple[tuple[EarlyScope, tuple[str, ...]], ...]:
+        return (("request", (app_id, request_key)), ("resource", (app_id, *resource)))
+
+    def given(self, app_id: str, resource: tuple[str, ...], request_key: str,
+              seconds: float, envelope: str = "") -> None:
+        """The sandbox answered this request 429/503 with `Retry-After: seconds`, inside the
+        HTTP request `envelope` (itself, or the `$batch` that carried it)."""
+        until = self._clock.now() + timedelta(seconds=max(seconds, 0.0))
+        with self._lock:
+            for key in self._keys(app_id, resource, request_key):
+                if key not in self._until or self._until[key][0] < until:
+                    self._until[key] = (until, envelope)
+
+    def check(self, app_id: str, resource: tuple[str, ...], request_key: str,
+              route: str, envelope: str = "") -> None:
+        """Count this request in each scope whose `Retry-After` has not run out yet. Requests
+        of the `$batch` that carried the 429 were sent with it: they could not have waited."""
+        now = self._clock.now()
+        with self._lock:
+            for key in self._keys(app_id, resource, request_key):
+                found = self._until.get(key)
+                if found is None:
+                    continue
+                until, given_in = found
+                if now >= until:
+                    del self._until[key]
+                    continue
+                if envelope and given_in == envelope:
+                    continue
+                scope = key[0]
+                self._counts[scope] += 1
+                if len(self._examples) < self.EXAMPLES:
+                    self._examples.append(
+                        EarlyRequest(scope, route, (until - now).total_seconds()))
+
+    def early_requests(self) -> dict[str, int]:
+        """Requests that came before their Retry-After ran out: {"request": n, "resource": m}."""
+        with self._lock:
+            return {str(scope): count for scope, count in self._counts.items()}
+
+    def examples(self) -> list[EarlyRequest]:
+        with self._lock:
+            return list(self._examples)
+
+    def reset(self) -> None:
+        with self._lock:
+            self._until.clear()
+            self._counts = {"request": 0, "resource": 0}
+            self._examples.clear()
