@@ -163,6 +163,8 @@ class RunResult:
     code: int  # the exit code `mentoring run` would end with
     # Nudges Graph took whose ledger entry could not be written (the next run may send again).
     unrecorded: int = 0
+    # Nudges whose ledger write was refused at first and made later in the same run.
+    recorded_late: int = 0
 
 
 def run_once(world: DemoWorld, *, force: bool = False) -> RunResult:
@@ -177,7 +179,9 @@ def run_once(world: DemoWorld, *, force: bool = False) -> RunResult:
     except GraphClientError as exc:
         stop = stop_for(exc)
         return RunResult(int(stop.code) if stop else int(ExitCode.INCOMPLETE))
-    return RunResult(int(summary.exit_code), sum(o.unrecorded for o in summary.outcomes))
+    late = sum(1 for o in summary.outcomes
+               if o.action.kind == "send-nudge" and (o.warning or "").startswith("recorded"))
+    return RunResult(int(summary.exit_code), sum(o.unrecorded for o in summary.outcomes), late)
 
 
 # --- what Microsoft 365 holds ------------------------------------------------------------------

@@ -64,6 +64,7 @@ class StormResult:
     faults: dict[str, int]  # fired per kind
     lost_notifications: int
     unrecorded: int  # nudges sent whose ledger write gave up
+    recorded_late: int  # nudges whose ledger write was refused, then made later in the run
     events_doubled: int
     events_missing: int
     items_doubled: int
@@ -97,6 +98,7 @@ def one_storm(index: int, seed: int, pairs: int, reference: Reference,
     events, items = session_events(sandbox), item_counts(sandbox)
     return StormResult(
         index, seed, [r.code for r in runs], faults, lost, sum(r.unrecorded for r in runs),
+        sum(r.recorded_late for r in runs),
         doubled(events), missing(reference.sessions, events),
         doubled(items), missing(reference.items, items),
         doubled(nudges_sent(sandbox)),
@@ -149,6 +151,8 @@ def figures(results: list[StormResult], pairs: int) -> list[Figure]:
         info(SCENARIO, "timeouts before Graph", total["timeout"]),
         info(SCENARIO, "answers lost after the write", total["lost"]),
         info(SCENARIO, "of which notification answers", lost_notifications),
+        info(SCENARIO, "nudges sent, ledger write refused then made later in the run",
+             sum(r.recorded_late for r in results)),
         info(SCENARIO, "nudges sent, ledger write given up (the next run resends)",
              sum(r.unrecorded for r in results)),
         info(SCENARIO, f"runs under the storm (until exit 0, at most {MAX_RUNS}), most",

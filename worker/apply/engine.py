@@ -23,7 +23,7 @@ from worker.apply.calendar import apply_calendar
 from worker.apply.context import Context
 from worker.apply.notes_list import create_item, remove_item, tag_events, update_item
 from worker.apply.outcome import Outcome, RunStopped, Status, outcome_for, stop_for
-from worker.apply.teams import apply_teams
+from worker.apply.teams import apply_teams, record_late
 from worker.plan.actions import (
     Action,
     CalendarAction,
@@ -59,18 +59,25 @@ class Applier:
             if isinstance(action, CreateItem | UpdateItem | RemoveItem):
                 self._one(action, self._item)
         self._tags([a for a in notes if isinstance(a, TagEvent)])
-        unrecorded: str | None = None
+        unrecorded: Outcome | None = None
         for action in plan.actions:
             if action.resource is not Resource.teams:
                 continue
             if unrecorded is not None and isinstance(action, SendNudge):
                 # The ledger cannot be written now: every nudge sent from here on could be
                 # sent again by the next run. Stop at the one already unrecorded.
-                self._finish(Outcome.deferred(action, f"nudges paused for this run: {unrecorded}"))
+                self._finish(Outcome.deferred(
+                    action, "nudges paused for this run: the nudge ledger could not be "
+                            f"written after {unrecorded.action.id}"))
                 continue
             outcome = self._one(action, self._teams)
             if outcome.unrecorded:
-                unrecorded = "the nudge ledger could not be written"
+                unrecorded = outcome
+        if unrecorded is not None and self.ctx.stopped is None:
+            late = record_late(self.ctx, unrecorded)  # its outcome replaces the first one
+            self.ctx.record(late)
+            if late.status is not Status.done:
+                log.error("%s: %s", late.action.id, late.reason)
         return [self.ctx.outcomes[a.id] for a in plan.actions]
 
     # -- one action ---------------------------------------------------------------------------

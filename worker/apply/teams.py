@@ -26,7 +26,7 @@ from graph import calendar, teams
 from graph.errors import Forbidden, GraphClientError, PreconditionFailed
 from graph.values import odata_string
 from worker.apply.context import Context
-from worker.apply.outcome import Outcome, outcome_for
+from worker.apply.outcome import Outcome, outcome_for, stop_for
 from worker.core.exit_codes import ExitCode
 from worker.core.properties import NUDGES_PROPERTY_ID
 from worker.observe.state import ledger_in
@@ -36,6 +36,8 @@ from worker.plan.booking import ledger_property
 log = logging.getLogger(__name__)
 
 MAX_RECORD_ATTEMPTS = 3
+# How long a run keeps trying to record a nudge Graph took (seconds, waits included).
+LEDGER_PATIENCE = 600.0
 
 
 class LedgerError(GraphClientError):
@@ -112,9 +114,45 @@ def _send(ctx: Context, action: SendNudge) -> Outcome:
     try:
         remember(ctx, action.ledger, action.key)
     except GraphClientError as exc:
-        return replace(Outcome.failed(action, f"sent, but not recorded ({exc}); the next run "
-                                              "may send it once more"), unrecorded=True)
+        if stop_for(exc) is not None:
+            raise
+        # The mailbox keeps refusing (throttled, failing): no further nudge goes out, and the
+        # run keeps trying to record this one before it ends (`record_late`).
+        return replace(Outcome.failed(action, f"sent, but not recorded yet ({exc})"),
+                       unrecorded=True)
     return Outcome.done(action)
+
+
+def record_late(ctx: Context, outcome: Outcome) -> Outcome:
+    """Record a nudge Graph took whose ledger write failed, patiently: rounds of the client's
+    retries with growing waits between them, up to `LEDGER_PATIENCE` seconds in all. A nudge
+    recorded late is done; one the mailbox never takes is the one the next run may send again
+    (the run ends with that named), which is the bound the README promises."""
+    action = outcome.action
+    assert isinstance(action, SendNudge)
+    waited = 0.0
+    attempt = 0
+    while True:
+        attempt += 1
+        wait = min(ctx.client.backoff(attempt) * 4, LEDGER_PATIENCE - waited)
+        if wait <= 0:
+            break
+        ctx.client.clock.sleep(wait)
+        waited += wait
+        try:
+            remember(ctx, action.ledger, action.key)
+        except GraphClientError as exc:
+            if stop_for(exc) is not None:
+                break
+            log.warning("recording nudge %s: %s (round %d; %.0f s of %.0f s waited)",
+                        action.key, exc, attempt, waited, LEDGER_PATIENCE)
+            continue
+        log.info("nudge %s recorded after %d more round(s)", action.key, attempt,
+                 extra={"pairing": action.pairing_id})
+        return Outcome.done(action, warning=f"recorded {waited:.0f} s late: the mailbox "
+                                            "refused the ledger write for a while")
+    return replace(outcome, reason=f"sent, but not recorded in {LEDGER_PATIENCE:.0f} s of "
+                                   "trying; the next run may send it once more")
 
 
 def _post_card(ctx: Context, action: PostCard) -> Outcome:
@@ -130,4 +168,4 @@ def _post_card(ctx: Context, action: PostCard) -> Outcome:
     return Outcome.done(action)
 
 
-__all__ = ["apply_teams", "outcome_for", "remember"]
+__all__ = ["apply_teams", "outcome_for", "record_late", "remember"]
