@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -367,8 +368,9 @@ def compatible_pairs(state: TenantState, min_overlap_hours: int = 4) -> list[tup
     at least `min_overlap_hours` working hours, as a program admin would pair people (an
     Eastern executive with a Pacific mentor, not one in India). The hardest to place first."""
     users = list(state.directory.users.values())
-    mentees = [u for u in users if u.userPrincipalName.startswith("mentee")]
-    mentors = [u for u in users if u.userPrincipalName.startswith("mentor")]
+    # By role and number: "mentoring@" (the program mailbox) is nobody's mentor.
+    mentees = [u for u in users if re.match(r"mentee\d", u.userPrincipalName)]
+    mentors = [u for u in users if re.match(r"mentor\d", u.userPrincipalName)]
     hours = {u.id: _utc_working_hours(u) for u in mentees + mentors}
 
     def overlap(a: User, b: User) -> int:
