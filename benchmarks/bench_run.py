@@ -82,6 +82,10 @@ def measure(pairs: int, latency: float = 0.0) -> dict[str, float]:
         "first_requests": first.requests,
         "first_writes": first.writes,
         "first_429": first.throttled,
+        # Outlook allows 4 requests in flight per mailbox: at `latency` seconds each, at most
+        # 4 / latency a second. The share of that the whole first run reached.
+        "ceiling": (first.by_service.get("outlook", 0) * latency / (4 * first_seconds)
+                    if latency else 0.0),
         "booked": first.booked,
         "failed_pairs": len(first.failed),
         "peak_mib": peak / 2**20,
@@ -98,7 +102,7 @@ def main() -> None:
                         help="seconds added to every Outlook request, like Graph's own latency")
     args = parser.parse_args()
     header = ("pairs", "first run s", "requests", "writes", "429s", "booked", "failed",
-              "peak MiB", "steady s", "steady req", "steady writes")
+              "peak MiB", "steady s", "steady req", "steady writes", "Outlook ceiling share")
     print(" | ".join(header))
     for pairs in args.pairs:
         r = measure(pairs, args.latency)
@@ -107,6 +111,7 @@ def main() -> None:
             f"{r['first_writes']:.0f}", f"{r['first_429']:.0f}", f"{r['booked']:.0f}",
             f"{r['failed_pairs']:.0f}", f"{r['peak_mib']:.1f}", f"{r['steady_s']:.2f}",
             f"{r['steady_requests']:.0f}", f"{r['steady_writes']:.0f}",
+            f"{r['ceiling']:.2f}" if args.latency else "-",
         ]), flush=True)
 
 
