@@ -59,6 +59,7 @@ PEER_ROLES = ("Calendars.ReadWrite",)  # all the script needs: getSchedule and e
 # (metric, first-run bound, rerun bound): worker / peer must stay at or under them.
 BOUNDS = {"seconds": (0.2, 0.1), "http_requests": (0.6, 0.1)}
 ROOT = Path(__file__).resolve().parent.parent
+GRACE_SECONDS = 15.0  # after the deadline, how long a run may take to notice
 
 
 @dataclass
@@ -204,7 +205,17 @@ def measure(tool: str, pairs: int, latency: float, deadline: float,
            "roles": list(WORKER_APP_ROLES if tool == "worker" else PEER_ROLES), "name": tool}
     remaining = max(1.0, deadline - time.monotonic())
     with Tenant(pairs, latency, [app], remaining) as tenant:
-        watchdog = threading.Timer(remaining, tenant.kill)
+        finished = threading.Event()
+
+        def expire() -> None:
+            # Past the deadline: stop the tenant, so both tools get connection errors; a tool
+            # still retrying after the grace period is not waited for.
+            tenant.kill()
+            if not finished.wait(GRACE_SECONDS):
+                print(f"stopped: past --max-seconds, {tool} still running", flush=True)
+                os._exit(1)
+
+        watchdog = threading.Timer(remaining, expire)
         watchdog.daemon = True
         watchdog.start()
         try:
@@ -220,6 +231,7 @@ def measure(tool: str, pairs: int, latency: float, deadline: float,
                 tenant.advance(RERUN_AFTER)
                 rerun = once()
         finally:
+            finished.set()
             watchdog.cancel()
     return first, rerun
 
@@ -314,8 +326,15 @@ def main(argv: list[str] | None = None) -> int:
     deadline = time.monotonic() + args.max_seconds
     print(machine(), flush=True)
     for pairs in args.pairs:
-        worker = measure("worker", pairs, args.latency, deadline, args.peer_requests_delay)
-        peer = measure("peer", pairs, args.latency, deadline, args.peer_requests_delay)
+        try:
+            worker = measure("worker", pairs, args.latency, deadline, args.peer_requests_delay)
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"past --max-seconds {args.max_seconds:.0f}")
+            peer = measure("peer", pairs, args.latency, deadline, args.peer_requests_delay)
+        except (requests.RequestException, RuntimeError) as exc:
+            # The watchdog stopped the tenant mid-run (or it never started): no figures.
+            print(f"stopped at {pairs} pairs: {type(exc).__name__}: {exc}", flush=True)
+            return 1
         print("\n" + render(pairs, args.latency, worker, peer), flush=True)
         if time.monotonic() > deadline:
             print(f"stopped: past --max-seconds {args.max_seconds:.0f}", flush=True)
