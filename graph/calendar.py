@@ -43,24 +43,49 @@ def user_path(user: str) -> str:
     return "/users/" + quote(user, safe="@.")
 
 
+USER_FIELDS = "id,displayName,mail,userPrincipalName,usageLocation,preferredLanguage"
+
+
 def lookup_users(
     client: GraphClient, emails: Sequence[str]
 ) -> dict[str, dict[str, Any] | Exception]:
-    """`GET /users/{upn}` for each address, batched 20 at a time."""
-    requests = [
-        BatchRequest(
-            id=str(index),
-            method="GET",
-            url=user_path(email)
-            + "?$select=id,displayName,mail,userPrincipalName,usageLocation,preferredLanguage",
-        )
-        for index, email in enumerate(emails)
-    ]
-    results = client.batch(requests)
+    """Each address's user: `GET /users` filtered by `userPrincipalName in (...)`, 15 names a
+    request, in `$batch`es (one Graph operation per 15 people, not one per person). A name the
+    filter does not return is asked for directly (`GET /users/{upn}`), so someone not in the
+    directory gets Graph's own 404, and a name the filter could not check its own error."""
+    names = list(dict.fromkeys(e.lower() for e in emails))
+    chunks = [names[i:i + IN_FILTER_MAX] for i in range(0, len(names), IN_FILTER_MAX)]
+    listed = client.batch([
+        BatchRequest(id=str(index), method="GET", url="/users?" + _users_in(chunk))
+        for index, chunk in enumerate(chunks)
+    ])
     found: dict[str, dict[str, Any] | Exception] = {}
-    for email, result in zip(emails, results, strict=True):
-        found[email] = result.error if result.error is not None else dict(result.body or {})
-    return found
+    for chunk, result in zip(chunks, listed, strict=True):
+        if result.error is not None:
+            for name in chunk:
+                found[name] = result.error
+            continue
+        for user in (result.body or {}).get("value") or []:
+            if isinstance(user, dict):
+                name = str(user.get("userPrincipalName") or "").lower()
+                if name in chunk:
+                    found[name] = dict(user)
+    unlisted = [name for name in names if name not in found]
+    direct = client.batch([
+        BatchRequest(id=str(index), method="GET", url=user_path(name) + f"?$select={USER_FIELDS}")
+        for index, name in enumerate(unlisted)
+    ]) if unlisted else []
+    for name, result in zip(unlisted, direct, strict=True):
+        found[name] = result.error if result.error is not None else dict(result.body or {})
+    return {email: found[email.lower()] for email in emails}
+
+
+def _users_in(names: Sequence[str]) -> str:
+    return urlencode({
+        "$filter": "userPrincipalName in (" + ",".join(odata_string(n) for n in names) + ")",
+        "$select": USER_FIELDS,
+        "$top": "999",
+    }, quote_via=quote)
 
 
 # An `in` list holds at most 15 values without advanced query capabilities.
@@ -76,12 +101,7 @@ def users_present(client: GraphClient, emails: Sequence[str]) -> tuple[set[str],
     requests = [
         BatchRequest(
             id=str(index), method="GET",
-            url="/users?" + urlencode({
-                "$filter": "userPrincipalName in ("
-                + ",".join(odata_string(name) for name in chunk) + ")",
-                "$select": "id,userPrincipalName",
-                "$top": "999",
-            }, quote_via=quote),
+            url="/users?" + _users_in(chunk),
         )
         for index, chunk in enumerate(chunks)
     ]
