@@ -37,7 +37,8 @@ from urllib.parse import urlsplit
 import requests
 from tenacity import RetryCallState, Retrying, retry_if_exception
 
-from graph import retry
+from graph import paging, retry
+from graph.answers import decode_json, expect_object
 from graph.batch import BatchRequest, BatchResult, run_batch
 from graph.clock import Clock
 from graph.errors import (
@@ -45,7 +46,7 @@ from graph.errors import (
     GraphApiError,
     GraphClientError,
     MalformedResponse,
-    PagingLimitExceeded,
+    OversizedResponse,
     TransientError,
     error_from_body,
     is_transient,
@@ -55,7 +56,12 @@ from graph.errors import (
 from graph.pacing import MailboxPacer
 from graph.stats import ClientStats
 
-DEFAULT_MAX_PAGES = 1000
+DEFAULT_MAX_PAGES = paging.DEFAULT_MAX_PAGES
+# Read at most this much of one answer. Graph's largest answers here (a page of 1000 list
+# items, 20 people's free/busy over 61 days) stay in single megabytes; past this bound an
+# answer is broken or hostile, and reading on would only take the worker's memory.
+DEFAULT_MAX_RESPONSE_BYTES = 16 * 1024 * 1024
+_CHUNK = 64 * 1024
 _LOG = logging.getLogger("graph.client")
 T = TypeVar("T")
 
@@ -106,17 +112,15 @@ class GraphResponse:
     label: str = ""  # "GET /v1.0/...", for the error an unreadable body raises
 
     def json(self) -> Any:
-        """The body as JSON; None for an empty body (204 No Content). A body that is not
-        JSON raises `MalformedResponse` (never a bare decoding error)."""
-        if self.status == 204 or not self.content:
-            return None
-        try:
-            return jsonlib.loads(self.content)
-        except (ValueError, UnicodeDecodeError) as exc:
-            method, _, path = self.label.partition(" ")
-            raise MalformedResponse(self.status, f"the answer is not JSON ({exc})",
-                                    method=method, path=path,
-                                    body=self.content[:200].decode("utf-8", "replace")) from exc
+        """The body as JSON; None for an empty body (204 No Content). A body that is not JSON,
+        or not labelled as JSON, raises `MalformedResponse` (never a bare decoding error)."""
+        return decode_json(self.status, self.headers, self.content, self.label)
+
+    def json_object(self, *required: str) -> dict[str, Any]:
+        """The body as a JSON object whose `required` fields are non-empty strings; anything
+        else raises `MalformedResponse` naming the request."""
+        return expect_object(self.json(), status=self.status, label=self.label,
+                             required=required)
 
     @property
     def etag(self) -> str | None:
@@ -146,6 +150,7 @@ class GraphClient:
         pacer: MailboxPacer | None = None,
         logger: logging.Logger | None = None,
         rng: random.Random | None = None,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
@@ -159,6 +164,7 @@ class GraphClient:
         self.timeout = timeout
         self.max_attempts = max_attempts
         self.max_retry_wait = max_retry_wait
+        self.max_response_bytes = max_response_bytes
         # Outlook's per-mailbox limits apply to every client, so pacing is on unless a caller
         # passes its own pacer (tests pass a tighter or looser one).
         self.pacer = pacer if pacer is not None else MailboxPacer(clock)
@@ -255,19 +261,60 @@ class GraphClient:
                 json=request.json,
                 headers=sent,
                 timeout=self.timeout,
+                stream=True,  # read through `_read`, which stops at `max_response_bytes`
             )
         except (requests.ConnectionError, requests.Timeout) as exc:
             self.stats.count(request.method, None, url=request.path)
             raise TransientError(request.method, request.path, type(exc).__name__) from exc
         self.stats.count(request.method, raw.status_code, url=request.path)
-        return GraphResponse(raw.status_code, dict(raw.headers), raw.content, request.label)
+        try:
+            content = self._read(raw, request)
+        finally:
+            if raw.raw is not None:
+                raw.close()
+        return GraphResponse(raw.status_code, dict(raw.headers), content, request.label)
+
+    def _read(self, raw: requests.Response, request: GraphRequest) -> bytes:
+        """The body, at most `max_response_bytes` of it (decompressed, so a small gzip bomb
+        is caught too). A successful answer over the bound raises `OversizedResponse`; an
+        error answer is cut there (only its first lines are ever shown)."""
+        limit = self.max_response_bytes
+        failed = raw.status_code >= 400
+        declared = raw.headers.get("Content-Length", "")
+        if not failed and declared.isdigit() and int(declared) > limit:
+            raise OversizedResponse(raw.status_code, limit, method=request.method,
+                                    path=request.path)
+        chunks: list[bytes] = []
+        size = 0
+        # An adapter may hand back a response already read (no stream behind it).
+        stream = raw.iter_content(_CHUNK) if raw.raw is not None else iter([raw.content or b""])
+        try:
+            for chunk in stream:
+                size += len(chunk)
+                if size > limit:
+                    if failed:
+                        chunks.append(chunk[: len(chunk) - (size - limit)])
+                        break
+                    raise OversizedResponse(raw.status_code, limit, method=request.method,
+                                            path=request.path)
+                chunks.append(chunk)
+        except requests.exceptions.ContentDecodingError as exc:
+            raise MalformedResponse(raw.status_code, f"the answer cannot be decompressed "
+                                    f"({type(exc).__name__})", method=request.method,
+                                    path=request.path) from exc
+        except (requests.exceptions.ChunkedEncodingError, requests.ConnectionError,
+                requests.Timeout) as exc:
+            # The answer broke off: like no answer at all (retried when that is safe).
+            raise TransientError(request.method, request.path,
+                                 f"the answer broke off ({type(exc).__name__})") from exc
+        return b"".join(chunks)
 
     def _error(self, request: GraphRequest, response: GraphResponse) -> GraphApiError:
         text = response.content.decode("utf-8", errors="replace")
         try:
             parsed = jsonlib.loads(text) if text else None
-        except ValueError:
-            parsed = None
+        except (ValueError, RecursionError):
+            parsed = None  # the status still says what happened; the text is kept trimmed
         return error_from_body(
             response.status,
             parsed,
@@ -358,22 +405,10 @@ class GraphClient:
         max_pages: int = DEFAULT_MAX_PAGES,
     ) -> Iterator[dict[str, Any]]:
         """Every item of a collection, following `@odata.nextLink` (which already carries the
-        query, so `params` apply to the first page only) up to `max_pages` pages."""
-        url = path
-        page_params = params
-        for _ in range(max_pages):
-            body = self.request(
-                "GET", url, params=page_params, headers=headers, mailbox=mailbox
-            ).json()
-            if not isinstance(body, dict) or not isinstance(body.get("value", []), list):
-                raise MalformedResponse(200, "a collection page without a `value` list",
-                                        method="GET", path=safe_path(self._url(url)))
-            yield from body.get("value") or []
-            next_link = body.get("@odata.nextLink")
-            if not next_link:
-                return
-            url, page_params = str(next_link), None
-        raise PagingLimitExceeded(safe_path(self._url(path)), max_pages)
+        query, so `params` apply to the first page only) up to `max_pages` pages; a nextLink
+        that loops or leaves Graph raises `BrokenPaging` (see `graph.paging`)."""
+        return paging.items(self, path, params, headers=headers, mailbox=mailbox,
+                            max_pages=max_pages)
 
     # -- $batch ----------------------------------------------------------------------------
 
