@@ -65,12 +65,12 @@ def expect_object(body: Any, *, status: int, label: str,
     if body is None and not required:
         return {}
     if not isinstance(body, dict):
-        raise MalformedResponse(status, f"the answer is {_kind(body)}, not a JSON object",
+        raise MalformedResponse(status, f"the answer is {kind_of(body)}, not a JSON object",
                                 method=method, path=path)
     for name in required:
         value = body.get(name)
         if not isinstance(value, str) or not value:
-            raise MalformedResponse(status, f"the answer's `{name}` is {_kind(value)}, not a "
+            raise MalformedResponse(status, f"the answer's `{name}` is {kind_of(value)}, not a "
                                     "string", method=method, path=path)
     return body
 
@@ -83,19 +83,19 @@ def expect_entries(body: Any, *, status: int, label: str, max_entries: int | Non
     page = expect_object(body, status=status, label=label)
     value = page.get("value")
     if not isinstance(value, list):
-        raise MalformedResponse(status, f"a collection answer whose `value` is {_kind(value)}, "
+        raise MalformedResponse(status, f"a collection answer whose `value` is {kind_of(value)}, "
                                 "not a list", method=method, path=path)
     if max_entries is not None and len(value) > max_entries:
         raise MalformedResponse(status, f"a page of {len(value)} entries, more than the "
                                 f"{max_entries} asked for", method=method, path=path)
     for index, entry in enumerate(value):
         if not isinstance(entry, dict):
-            raise MalformedResponse(status, f"entry {index} of `value` is {_kind(entry)}, not "
+            raise MalformedResponse(status, f"entry {index} of `value` is {kind_of(entry)}, not "
                                     "an object", method=method, path=path)
     return value
 
 
-def _kind(value: Any) -> str:
+def kind_of(value: Any) -> str:
     """What a JSON value is, for a message: never the value itself (it may be personal)."""
     if value is None:
         return "missing"

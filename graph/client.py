@@ -38,7 +38,7 @@ import requests
 from tenacity import RetryCallState, Retrying, retry_if_exception
 
 from graph import paging, retry
-from graph.answers import decode_json, expect_object
+from graph.answers import decode_json, expect_entries, expect_object
 from graph.batch import BatchRequest, BatchResult, run_batch
 from graph.clock import Clock
 from graph.errors import (
@@ -121,6 +121,10 @@ class GraphResponse:
         else raises `MalformedResponse` naming the request."""
         return expect_object(self.json(), status=self.status, label=self.label,
                              required=required)
+
+    def entries(self) -> list[dict[str, Any]]:
+        """The body's `value` list of objects (a collection answer read in one request)."""
+        return expect_entries(self.json(), status=self.status, label=self.label)
 
     @property
     def etag(self) -> str | None:
