@@ -1,11 +1,13 @@
 """What a Graph answer must look like before anything reads a field of it.
 
-Graph documents JSON answers (`Content-Type: application/json`, an object per resource, a
-`value` list of objects per collection page). A proxy's HTML page, a body cut off mid-way, a
-body nested deeper than any Graph resource, or an object where a list belongs are not answers
-the worker can act on: each becomes `MalformedResponse` naming the request, here in one place,
-so the resource helpers (`graph.calendar`, `graph.sharepoint`, `graph.teams`) and the paging
-and `$batch` loops all read answers the same way and never meet a bare decoding error.
+An answer is read up to a size bound (`read_body`): past it the worker stops reading rather
+than hold a hostile or broken body in memory. Graph documents JSON answers (`Content-Type:
+application/json`, an object per resource, a `value` list of objects per collection page). A
+proxy's HTML page, a body cut off mid-way, a body nested deeper than any Graph resource, or an
+object where a list belongs are not answers the worker can act on: each becomes
+`MalformedResponse` naming the request, here in one place, so the resource helpers
+(`graph.calendar`, `graph.sharepoint`, `graph.teams`) and the paging and `$batch` loops all read
+answers the same way and never meet a bare decoding error.
 
 A successful answer whose body is labelled as something else than JSON (`text/html` from a
 login proxy, `text/plain`) is refused even when the bytes happen to parse: what sent it is not
@@ -19,7 +21,11 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from graph.errors import MalformedResponse
+import requests
+
+from graph.errors import MalformedResponse, OversizedResponse, TransientError
+
+_CHUNK = 64 * 1024
 
 
 def _split(label: str) -> tuple[str, str]:
@@ -29,6 +35,39 @@ def _split(label: str) -> tuple[str, str]:
 
 def _snippet(content: bytes) -> str:
     return content[:200].decode("utf-8", "replace")
+
+
+def read_body(raw: requests.Response, *, limit: int, method: str, path: str) -> bytes:
+    """The body of a streamed answer, at most `limit` bytes of it (decompressed, so a small
+    gzip bomb is caught too). A successful answer over the bound raises `OversizedResponse`
+    (a declared `Content-Length` over it, before reading anything); an error answer is cut
+    there, since only its first lines are ever shown."""
+    failed = raw.status_code >= 400
+    declared = raw.headers.get("Content-Length", "")
+    if not failed and declared.isdigit() and int(declared) > limit:
+        raise OversizedResponse(raw.status_code, limit, method=method, path=path)
+    chunks: list[bytes] = []
+    size = 0
+    # An adapter may hand back a response already read (no stream behind it).
+    stream = raw.iter_content(_CHUNK) if raw.raw is not None else iter([raw.content or b""])
+    try:
+        for chunk in stream:
+            size += len(chunk)
+            if size > limit:
+                if failed:
+                    chunks.append(chunk[: len(chunk) - (size - limit)])
+                    break
+                raise OversizedResponse(raw.status_code, limit, method=method, path=path)
+            chunks.append(chunk)
+    except requests.exceptions.ContentDecodingError as exc:
+        raise MalformedResponse(raw.status_code, "the answer cannot be decompressed "
+                                f"({type(exc).__name__})", method=method, path=path) from exc
+    except (requests.exceptions.ChunkedEncodingError, requests.ConnectionError,
+            requests.Timeout) as exc:
+        # The answer broke off: like no answer at all (retried when that is safe).
+        raise TransientError(method, path,
+                             f"the answer broke off ({type(exc).__name__})") from exc
+    return b"".join(chunks)
 
 
 def is_json_type(content_type: str | None) -> bool:

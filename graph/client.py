@@ -7,7 +7,13 @@ tests use `responses` or the in-process sandbox and sleep on a `ManualClock`. Ea
 one frozen `GraphRequest` from the moment it is built, so pacing, authorization, sending,
 retrying, error mapping and logging all see the same request, attempt after attempt.
 
+An answer is trusted no further than it is checked: bodies are streamed and read up to
+`max_response_bytes` (`OversizedResponse` past it), an answer that breaks off is a lost answer
+(`TransientError`), and a body is JSON of the documented shape or `MalformedResponse`
+(`graph.answers`). Neither is retried at once: the same request would read the same way.
+
 What lives beside it: `graph.batch` (`$batch`, whose inner requests are retried one by one),
+`graph.paging` (following nextLinks safely), `graph.answers` (what an answer must look like),
 `graph.pacing` (per-mailbox limits, applied before sending), `graph.retry` (waits and log
 wording shared by both retry paths), `graph.stats` (the run summary's counters).
 
@@ -38,15 +44,13 @@ import requests
 from tenacity import RetryCallState, Retrying, retry_if_exception
 
 from graph import paging, retry
-from graph.answers import decode_json, expect_entries, expect_object
+from graph.answers import decode_json, expect_entries, expect_object, read_body
 from graph.batch import BatchRequest, BatchResult, run_batch
 from graph.clock import Clock
 from graph.errors import (
     AnswerLost,
     GraphApiError,
     GraphClientError,
-    MalformedResponse,
-    OversizedResponse,
     TransientError,
     error_from_body,
     is_transient,
@@ -61,7 +65,6 @@ DEFAULT_MAX_PAGES = paging.DEFAULT_MAX_PAGES
 # items, 20 people's free/busy over 61 days) stay in single megabytes; past this bound an
 # answer is broken or hostile, and reading on would only take the worker's memory.
 DEFAULT_MAX_RESPONSE_BYTES = 16 * 1024 * 1024
-_CHUNK = 64 * 1024
 _LOG = logging.getLogger("graph.client")
 T = TypeVar("T")
 
@@ -265,53 +268,19 @@ class GraphClient:
                 json=request.json,
                 headers=sent,
                 timeout=self.timeout,
-                stream=True,  # read through `_read`, which stops at `max_response_bytes`
+                stream=True,  # read by `read_body`, which stops at `max_response_bytes`
             )
         except (requests.ConnectionError, requests.Timeout) as exc:
             self.stats.count(request.method, None, url=request.path)
             raise TransientError(request.method, request.path, type(exc).__name__) from exc
         self.stats.count(request.method, raw.status_code, url=request.path)
         try:
-            content = self._read(raw, request)
+            content = read_body(raw, limit=self.max_response_bytes, method=request.method,
+                                path=request.path)
         finally:
             if raw.raw is not None:
                 raw.close()
         return GraphResponse(raw.status_code, dict(raw.headers), content, request.label)
-
-    def _read(self, raw: requests.Response, request: GraphRequest) -> bytes:
-        """The body, at most `max_response_bytes` of it (decompressed, so a small gzip bomb
-        is caught too). A successful answer over the bound raises `OversizedResponse`; an
-        error answer is cut there (only its first lines are ever shown)."""
-        limit = self.max_response_bytes
-        failed = raw.status_code >= 400
-        declared = raw.headers.get("Content-Length", "")
-        if not failed and declared.isdigit() and int(declared) > limit:
-            raise OversizedResponse(raw.status_code, limit, method=request.method,
-                                    path=request.path)
-        chunks: list[bytes] = []
-        size = 0
-        # An adapter may hand back a response already read (no stream behind it).
-        stream = raw.iter_content(_CHUNK) if raw.raw is not None else iter([raw.content or b""])
-        try:
-            for chunk in stream:
-                size += len(chunk)
-                if size > limit:
-                    if failed:
-                        chunks.append(chunk[: len(chunk) - (size - limit)])
-                        break
-                    raise OversizedResponse(raw.status_code, limit, method=request.method,
-                                            path=request.path)
-                chunks.append(chunk)
-        except requests.exceptions.ContentDecodingError as exc:
-            raise MalformedResponse(raw.status_code, f"the answer cannot be decompressed "
-                                    f"({type(exc).__name__})", method=request.method,
-                                    path=request.path) from exc
-        except (requests.exceptions.ChunkedEncodingError, requests.ConnectionError,
-                requests.Timeout) as exc:
-            # The answer broke off: like no answer at all (retried when that is safe).
-            raise TransientError(request.method, request.path,
-                                 f"the answer broke off ({type(exc).__name__})") from exc
-        return b"".join(chunks)
 
     def _error(self, request: GraphRequest, response: GraphResponse) -> GraphApiError:
         text = response.content.decode("utf-8", errors="replace")
