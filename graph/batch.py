@@ -7,6 +7,15 @@ So retrying the whole envelope would repeat what already succeeded; instead each
 only the inner requests that may succeed later (and the 424s waiting on them), within the
 client's attempt and wait limits. That round loop cannot be one tenacity call, which is why it
 lives here rather than in the single-request pipeline of `graph.client`.
+
+What an inner answer must be (the docs promise one per request, with `id`, `status`, `headers`,
+`body`; where they are silent the stricter reading is taken): the envelope must be an object
+with a `responses` list, else the whole batch is `MalformedResponse`. An inner request that
+got no answer, an answer without an HTTP status or with headers that are no object, or two
+different answers for one id, ends as a 502 `MalformedResponse` of its own (retried in the next
+round like any server failure; the other inner answers stand). Answers naming an id this batch
+did not send are left out and counted in the log. A body is read by the caller, through
+`BatchResult.json_object` or `BatchResult.entries`, which refuse a body of the wrong shape.
 """
 
 from __future__ import annotations
@@ -17,10 +26,10 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from graph.answers import expect_entries, expect_object
 from graph.errors import (
     GraphApiError,
     MalformedResponse,
-    ServerError,
     error_from_body,
     is_transient,
     safe_path,
@@ -55,6 +64,7 @@ class BatchResult:
     headers: Mapping[str, str]
     body: Any
     error: GraphApiError | None = None
+    label: str = ""  # "GET /v1.0/users/...", for the error an unreadable body raises
 
     @property
     def ok(self) -> bool:
@@ -62,6 +72,16 @@ class BatchResult:
 
     def json(self) -> Any:
         return self.body
+
+    def json_object(self, *required: str) -> dict[str, Any]:
+        """The inner body as a JSON object whose `required` fields are non-empty strings;
+        anything else raises `MalformedResponse` naming the inner request."""
+        return expect_object(self.body, status=self.status, label=self.label,
+                             required=required)
+
+    def entries(self) -> list[dict[str, Any]]:
+        """The inner body's `value` list of objects (a collection answered inside a batch)."""
+        return expect_entries(self.body, status=self.status, label=self.label)
 
 
 def run_batch(client: GraphClient, requests_: Sequence[BatchRequest]) -> list[BatchResult]:
@@ -142,43 +162,80 @@ def _post_batch(client: GraphClient, pending: list[BatchRequest]) -> dict[str, B
         client.pacer.slots(mailboxes) if client.pacer and mailboxes else nullcontext()
     )
     with pace:
-        body = client.request("POST", "/$batch", json={"requests": payload}).json()
-    if not isinstance(body, dict) or not isinstance(body.get("responses", []), list):
-        raise MalformedResponse(200, "a `$batch` answer without a `responses` list",
-                                method="POST", path="/v1.0/$batch")
-    by_id: dict[str, dict[str, Any]] = {}
-    for answer in (body or {}).get("responses") or []:
-        if isinstance(answer, dict) and "id" in answer:
-            by_id[str(answer["id"])] = answer
+        response = client.request("POST", "/$batch", json={"requests": payload})
+    envelope = expect_object(response.json(), status=response.status, label=response.label)
+    answers = envelope.get("responses")
+    if not isinstance(answers, list):
+        raise MalformedResponse(response.status, "a `$batch` answer without a `responses` "
+                                "list", method="POST", path=response.label.partition(" ")[2])
+    by_id = _answers_by_id(client, answers, ids)
     now = client.clock.now()
     results: dict[str, BatchResult] = {}
     for req in pending:
-        answer = by_id.get(req.id)
         path = safe_path(client.relative_url(req.url))
-        if answer is None:
-            # Graph promises an answer per id; a missing one is treated as a server error
-            # (retryable), the conservative reading.
-            error: GraphApiError | None = ServerError(
-                502,
-                "MissingBatchResponse",
-                "no inner response for this id",
-                method=req.method.upper(),
-                path=path,
-            )
-            results[req.id] = BatchResult(req.id, 502, {}, None, error)
+        method = req.method.upper()
+        answer = by_id.get(req.id)
+        problem = _unreadable(answer)
+        if problem is not None:
+            # Graph promises one readable answer per id; without one, the request is treated
+            # as a server failure of its own (retried in the next round), the others stand.
+            code, reason = problem
+            error: GraphApiError | None = MalformedResponse(502, reason, method=method,
+                                                            path=path, code=code)
+            results[req.id] = BatchResult(req.id, 502, {}, None, error, f"{method} {path}")
             client.stats.count(req.method, 502, inner=True, url=req.url)
             continue
-        status = int(answer.get("status", 0))
+        assert isinstance(answer, dict)
+        status = int(answer["status"])
         headers = {str(k): str(v) for k, v in (answer.get("headers") or {}).items()}
         inner_body = answer.get("body")
         error = None
         if status >= 400:
-            error = error_from_body(
-                status, inner_body, headers, method=req.method.upper(), path=path, now=now
-            )
+            error = error_from_body(status, inner_body, headers, method=method, path=path,
+                                    now=now)
         client.stats.count(req.method, status, inner=True, url=req.url)
-        results[req.id] = BatchResult(req.id, status, headers, inner_body, error)
+        results[req.id] = BatchResult(req.id, status, headers, inner_body, error,
+                                      f"{method} {path}")
     return results
+
+
+# An id answered twice, differently: which answer is true cannot be told.
+_AMBIGUOUS = object()
+
+
+def _answers_by_id(client: GraphClient, answers: list[Any], ids: set[str]
+                   ) -> dict[str, Any]:
+    """The inner answers by id. Entries that name no id of this batch are left out and
+    named in the log; an id answered twice keeps its answer only when both are the same."""
+    by_id: dict[str, Any] = {}
+    stray = 0
+    for answer in answers:
+        answer_id = answer.get("id") if isinstance(answer, dict) else None
+        if not isinstance(answer_id, str) or answer_id not in ids:
+            stray += 1
+            continue
+        if answer_id in by_id and by_id[answer_id] != answer:
+            by_id[answer_id] = _AMBIGUOUS
+        elif answer_id not in by_id:
+            by_id[answer_id] = answer
+    if stray:
+        client.log.warning("POST /$batch: %d inner answer(s) without an id of this batch; "
+                           "left out", stray)
+    return by_id
+
+
+def _unreadable(answer: Any) -> tuple[str, str] | None:
+    """(code, reason) when `answer` is no readable inner answer; None when it is."""
+    if answer is None:
+        return "MissingBatchResponse", "no inner response for this id"
+    if answer is _AMBIGUOUS:
+        return "AmbiguousBatchResponse", "this id was answered twice, differently"
+    status = answer.get("status")
+    if isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599:
+        return "MalformedBatchResponse", "the inner response has no HTTP status"
+    if not isinstance(answer.get("headers") or {}, dict):
+        return "MalformedBatchResponse", "the inner response's headers are not an object"
+    return None
 
 
 def _retryable(pending: list[BatchRequest], answers: Mapping[str, BatchResult]) -> set[str]:

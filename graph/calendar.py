@@ -10,10 +10,16 @@ them) with the headers it needs, returning Graph's JSON. The mentoring meaning l
   a window under 62 days)
 - transactionId: https://learn.microsoft.com/graph/api/resources/event (optional client id
   that avoids redundant POST operations when a client retries)
+
+Answers are read through `GraphResponse.json_object` / `entries` (`graph.answers`): an answer
+of the wrong shape is `MalformedResponse` for that request. Inside a `$batch` of user lookups,
+one person's unreadable answer is that person's error only; a getSchedule entry naming no
+address is left out (the reader names every address that got no schedule).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
@@ -22,8 +28,10 @@ from urllib.parse import quote, urlencode
 
 from graph.batch import BatchRequest
 from graph.client import GraphClient
-from graph.errors import NotFound
+from graph.errors import MalformedResponse, NotFound
 from graph.values import graph_datetime, odata_string
+
+_LOG = logging.getLogger("graph.calendar")
 
 # Graph limits for getSchedule.
 SCHEDULE_MAX_ADDRESSES = 20
@@ -61,22 +69,34 @@ def lookup_users(
     ])
     found: dict[str, dict[str, Any] | Exception] = {}
     for chunk, result in zip(chunks, listed, strict=True):
-        if result.error is not None:
+        error: Exception | None = result.error
+        users: list[dict[str, Any]] = []
+        if error is None:
+            try:
+                users = result.entries()
+            except MalformedResponse as exc:
+                error = exc  # these people's answer only; the others stand
+        if error is not None:
             for name in chunk:
-                found[name] = result.error
+                found[name] = error
             continue
-        for user in (result.body or {}).get("value") or []:
-            if isinstance(user, dict):
-                name = str(user.get("userPrincipalName") or "").lower()
-                if name in chunk:
-                    found[name] = dict(user)
+        for user in users:
+            name = str(user.get("userPrincipalName") or "").lower()
+            if name in chunk and isinstance(user.get("id"), str) and user.get("id"):
+                found[name] = dict(user)
     unlisted = [name for name in names if name not in found]
     direct = client.batch([
         BatchRequest(id=str(index), method="GET", url=user_path(name) + f"?$select={USER_FIELDS}")
         for index, name in enumerate(unlisted)
     ]) if unlisted else []
     for name, result in zip(unlisted, direct, strict=True):
-        found[name] = result.error if result.error is not None else dict(result.body or {})
+        if result.error is not None:
+            found[name] = result.error
+            continue
+        try:
+            found[name] = result.json_object("id")
+        except MalformedResponse as exc:
+            found[name] = exc
     return {email: found[email.lower()] for email in emails}
 
 
@@ -111,9 +131,15 @@ def users_present(client: GraphClient, emails: Sequence[str]) -> tuple[set[str],
         if result.error is not None:
             unchecked.update(chunk)
             continue
-        for user in (result.body or {}).get("value") or []:
-            if isinstance(user, dict):
-                present.add(str(user.get("userPrincipalName") or "").lower())
+        try:
+            users = result.entries()
+        except MalformedResponse:
+            unchecked.update(chunk)  # an unreadable answer says nobody is gone
+            continue
+        for user in users:
+            name = user.get("userPrincipalName")
+            if isinstance(name, str):
+                present.add(name.lower())
     return present, unchecked
 
 
@@ -171,7 +197,8 @@ def get_schedules(
         for window_start, window_end in windows
     ]
 
-    def call(chunk: list[str], window_start: datetime, window_end: datetime) -> list[Any]:
+    def call(chunk: list[str], window_start: datetime, window_end: datetime
+             ) -> list[dict[str, Any]]:
         response = client.request(
             "POST",
             user_path(mailbox) + "/calendar/getSchedule",
@@ -184,7 +211,7 @@ def get_schedules(
             headers={"Prefer": UTC_PREFER},
             mailbox=mailbox,
         )
-        return list((response.json() or {}).get("value", []))
+        return response.entries()
 
     # Side by side: the client's mailbox pacer holds them to Outlook's 4 concurrent requests.
     if len(calls) > 1 and workers > 1:
@@ -194,21 +221,32 @@ def get_schedules(
     else:
         answers = [call(*args) for args in calls]
     items: dict[str, list[dict[str, Any]]] = {}
-    for answer in answers:
+    for answer in answers:  # in call order: each person's windows follow one another
         for item in answer:
-            if isinstance(item, dict):
-                items.setdefault(str(item.get("scheduleId", "")).lower(), []).append(item)
+            schedule_id = item.get("scheduleId")
+            if not isinstance(schedule_id, str) or not schedule_id:
+                # Nobody's: the caller names each address that got no schedule.
+                _LOG.warning("getSchedule answered a schedule without a scheduleId; left out")
+                continue
+            items.setdefault(schedule_id.lower(), []).append(item)
     return [_merge_schedule_items(parts) for parts in items.values()]
 
 
 def _merge_schedule_items(parts: list[dict[str, Any]]) -> dict[str, Any]:
-    """One schedule item per person from several windows: errors win, busy items add up."""
+    """One schedule item per person from several windows (in time order): errors win, busy
+    items add up, the views follow one another. A part whose items or view are not what
+    Graph documents is kept as it is, for `worker.observe.availability` to name."""
     for part in parts:
         if part.get("error"):
             return part
+    for part in parts:
+        if (not isinstance(part.get("scheduleItems"), list)
+                or not isinstance(part.get("availabilityView", ""), str)):
+            return part
     merged = dict(parts[0])
-    merged["scheduleItems"] = [item for part in parts for item in part.get("scheduleItems", [])]
-    merged["availabilityView"] = ""
+    merged["scheduleItems"] = [item for part in parts for item in part["scheduleItems"]]
+    merged["availabilityView"] = "".join(str(part.get("availabilityView") or "")
+                                         for part in parts)
     return merged
 
 
@@ -240,7 +278,7 @@ def event_by_id(client: GraphClient, mailbox: str, event_id: str) -> dict[str, A
         )
     except NotFound:
         return None
-    return dict(response.json() or {})
+    return response.json_object("id")
 
 
 def create_event(
@@ -252,7 +290,7 @@ def create_event(
         "POST", user_path(mailbox) + "/events", json=event, headers=PREFER_HEADERS,
         mailbox=mailbox, idempotent=idempotent,
     )
-    return dict(response.json() or {})
+    return response.json_object("id")
 
 
 def update_event(
@@ -265,7 +303,7 @@ def update_event(
         headers=PREFER_HEADERS,
         mailbox=mailbox,
     )
-    return dict(response.json() or {})
+    return response.json_object()
 
 
 def cancel_event(client: GraphClient, mailbox: str, event_id: str, comment: str) -> None:

@@ -7,7 +7,13 @@ tests use `responses` or the in-process sandbox and sleep on a `ManualClock`. Ea
 one frozen `GraphRequest` from the moment it is built, so pacing, authorization, sending,
 retrying, error mapping and logging all see the same request, attempt after attempt.
 
+An answer is trusted no further than it is checked: bodies are streamed and read up to
+`max_response_bytes` (`OversizedResponse` past it), an answer that breaks off is a lost answer
+(`TransientError`), and a body is JSON of the documented shape or `MalformedResponse`
+(`graph.answers`). Neither is retried at once: the same request would read the same way.
+
 What lives beside it: `graph.batch` (`$batch`, whose inner requests are retried one by one),
+`graph.paging` (following nextLinks safely), `graph.answers` (what an answer must look like),
 `graph.pacing` (per-mailbox limits, applied before sending), `graph.retry` (waits and log
 wording shared by both retry paths), `graph.stats` (the run summary's counters).
 
@@ -37,15 +43,14 @@ from urllib.parse import urlsplit
 import requests
 from tenacity import RetryCallState, Retrying, retry_if_exception
 
-from graph import retry
+from graph import paging, retry
+from graph.answers import decode_json, expect_entries, expect_object, read_body
 from graph.batch import BatchRequest, BatchResult, run_batch
 from graph.clock import Clock
 from graph.errors import (
     AnswerLost,
     GraphApiError,
     GraphClientError,
-    MalformedResponse,
-    PagingLimitExceeded,
     TransientError,
     error_from_body,
     is_transient,
@@ -55,7 +60,11 @@ from graph.errors import (
 from graph.pacing import MailboxPacer
 from graph.stats import ClientStats
 
-DEFAULT_MAX_PAGES = 1000
+DEFAULT_MAX_PAGES = paging.DEFAULT_MAX_PAGES
+# Read at most this much of one answer. Graph's largest answers here (a page of 1000 list
+# items, 20 people's free/busy over 61 days) stay in single megabytes; past this bound an
+# answer is broken or hostile, and reading on would only take the worker's memory.
+DEFAULT_MAX_RESPONSE_BYTES = 16 * 1024 * 1024
 _LOG = logging.getLogger("graph.client")
 T = TypeVar("T")
 
@@ -106,17 +115,19 @@ class GraphResponse:
     label: str = ""  # "GET /v1.0/...", for the error an unreadable body raises
 
     def json(self) -> Any:
-        """The body as JSON; None for an empty body (204 No Content). A body that is not
-        JSON raises `MalformedResponse` (never a bare decoding error)."""
-        if self.status == 204 or not self.content:
-            return None
-        try:
-            return jsonlib.loads(self.content)
-        except (ValueError, UnicodeDecodeError) as exc:
-            method, _, path = self.label.partition(" ")
-            raise MalformedResponse(self.status, f"the answer is not JSON ({exc})",
-                                    method=method, path=path,
-                                    body=self.content[:200].decode("utf-8", "replace")) from exc
+        """The body as JSON; None for an empty body (204 No Content). A body that is not JSON,
+        or not labelled as JSON, raises `MalformedResponse` (never a bare decoding error)."""
+        return decode_json(self.status, self.headers, self.content, self.label)
+
+    def json_object(self, *required: str) -> dict[str, Any]:
+        """The body as a JSON object whose `required` fields are non-empty strings; anything
+        else raises `MalformedResponse` naming the request."""
+        return expect_object(self.json(), status=self.status, label=self.label,
+                             required=required)
+
+    def entries(self) -> list[dict[str, Any]]:
+        """The body's `value` list of objects (a collection answer read in one request)."""
+        return expect_entries(self.json(), status=self.status, label=self.label)
 
     @property
     def etag(self) -> str | None:
@@ -146,6 +157,7 @@ class GraphClient:
         pacer: MailboxPacer | None = None,
         logger: logging.Logger | None = None,
         rng: random.Random | None = None,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
@@ -159,6 +171,7 @@ class GraphClient:
         self.timeout = timeout
         self.max_attempts = max_attempts
         self.max_retry_wait = max_retry_wait
+        self.max_response_bytes = max_response_bytes
         # Outlook's per-mailbox limits apply to every client, so pacing is on unless a caller
         # passes its own pacer (tests pass a tighter or looser one).
         self.pacer = pacer if pacer is not None else MailboxPacer(clock)
@@ -255,19 +268,26 @@ class GraphClient:
                 json=request.json,
                 headers=sent,
                 timeout=self.timeout,
+                stream=True,  # read by `read_body`, which stops at `max_response_bytes`
             )
         except (requests.ConnectionError, requests.Timeout) as exc:
             self.stats.count(request.method, None, url=request.path)
             raise TransientError(request.method, request.path, type(exc).__name__) from exc
         self.stats.count(request.method, raw.status_code, url=request.path)
-        return GraphResponse(raw.status_code, dict(raw.headers), raw.content, request.label)
+        try:
+            content = read_body(raw, limit=self.max_response_bytes, method=request.method,
+                                path=request.path)
+        finally:
+            if raw.raw is not None:
+                raw.close()
+        return GraphResponse(raw.status_code, dict(raw.headers), content, request.label)
 
     def _error(self, request: GraphRequest, response: GraphResponse) -> GraphApiError:
         text = response.content.decode("utf-8", errors="replace")
         try:
             parsed = jsonlib.loads(text) if text else None
-        except ValueError:
-            parsed = None
+        except (ValueError, RecursionError):
+            parsed = None  # the status still says what happened; the text is kept trimmed
         return error_from_body(
             response.status,
             parsed,
@@ -358,22 +378,10 @@ class GraphClient:
         max_pages: int = DEFAULT_MAX_PAGES,
     ) -> Iterator[dict[str, Any]]:
         """Every item of a collection, following `@odata.nextLink` (which already carries the
-        query, so `params` apply to the first page only) up to `max_pages` pages."""
-        url = path
-        page_params = params
-        for _ in range(max_pages):
-            body = self.request(
-                "GET", url, params=page_params, headers=headers, mailbox=mailbox
-            ).json()
-            if not isinstance(body, dict) or not isinstance(body.get("value", []), list):
-                raise MalformedResponse(200, "a collection page without a `value` list",
-                                        method="GET", path=safe_path(self._url(url)))
-            yield from body.get("value") or []
-            next_link = body.get("@odata.nextLink")
-            if not next_link:
-                return
-            url, page_params = str(next_link), None
-        raise PagingLimitExceeded(safe_path(self._url(path)), max_pages)
+        query, so `params` apply to the first page only) up to `max_pages` pages; a nextLink
+        that loops or leaves Graph raises `BrokenPaging` (see `graph.paging`)."""
+        return paging.items(self, path, params, headers=headers, mailbox=mailbox,
+                            max_pages=max_pages)
 
     # -- $batch ----------------------------------------------------------------------------
 

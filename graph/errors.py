@@ -9,7 +9,6 @@ need a small, stable tree keyed by HTTP status rather than raw responses::
     │   └── IdentityUnavailable        the identity platform did not answer, or said "try later"
     ├── TransientError                 connection error or timeout, still failing after retries
     │   └── AnswerLost                 no answer to a request Graph may have carried out
-    ├── PagingLimitExceeded            @odata.nextLink kept coming past the page guard
     └── GraphApiError                  Graph answered with an error status
         ├── BadRequest                 400
         ├── Unauthorized               401 (even after a fresh token)
@@ -20,6 +19,9 @@ need a small, stable tree keyed by HTTP status rather than raw responses::
         ├── Throttled                  429
         └── ServerError                5xx
             └── MalformedResponse      an answer that is not the JSON Graph documents
+                ├── OversizedResponse  an answer (a page) over the client's size bound
+                └── BrokenPaging       a nextLink that loops, leaves Graph, or is no URL
+                    └── PagingLimitExceeded   nextLinks kept coming past the page guard
 
 Every error carries the method and the URL path (never the query string, which may carry
 filters with personal data, and never the token) plus a trimmed body, and chains the original
@@ -135,15 +137,6 @@ class AnswerLost(TransientError):
     nothing about Graph being reachable, so it does not stop the run."""
 
 
-class PagingLimitExceeded(GraphClientError):
-    """A collection kept returning `@odata.nextLink` past the client's page guard."""
-
-    def __init__(self, path: str, max_pages: int) -> None:
-        self.path = path
-        self.max_pages = max_pages
-        super().__init__(f"GET {path}: still more pages after {max_pages}; stopped")
-
-
 class GraphApiError(GraphClientError):
     """Graph answered with an error status."""
 
@@ -211,13 +204,42 @@ class ServerError(GraphApiError):
 
 class MalformedResponse(ServerError):
     """Graph answered, but not with the JSON it documents (cut off, an HTML page from a proxy,
-    `value` that is no list): treated like a server failure, since retrying later may help
-    and nothing in the answer can be trusted."""
+    `value` that is no list, a `$batch` answer missing an id): treated like a server failure,
+    since retrying later may help and nothing in the answer can be trusted.
+
+    `status` is the answer's own status (200 for a broken page), so the client does not retry
+    it at once; inside `$batch` a missing or unreadable inner answer is given 502, which the
+    batch loop does retry (the other inner requests were answered)."""
 
     def __init__(self, status: int, reason: str, *, method: str = "", path: str = "",
-                 body: str = "") -> None:
-        super().__init__(status, "MalformedResponse", reason, method=method, path=path,
-                         body=body)
+                 body: str = "", code: str = "MalformedResponse") -> None:
+        super().__init__(status, code, reason, method=method, path=path, body=body)
+
+
+class OversizedResponse(MalformedResponse):
+    """An answer larger than the client reads (`GraphClient.max_response_bytes`): stopped
+    while reading it, so a hostile or broken answer cannot take the worker's memory."""
+
+    def __init__(self, status: int, limit: int, *, method: str = "", path: str = "") -> None:
+        self.limit = limit
+        super().__init__(status, f"the answer is over {limit} bytes; not read further",
+                         method=method, path=path, code="OversizedResponse")
+
+
+class BrokenPaging(MalformedResponse):
+    """A collection whose `@odata.nextLink` cannot be followed safely: it repeats a page
+    already read, leads away from Graph's base URL (the token would go there), or is no URL."""
+
+    def __init__(self, reason: str, *, path: str, status: int = 200) -> None:
+        super().__init__(status, reason, method="GET", path=path, code="BrokenPaging")
+
+
+class PagingLimitExceeded(BrokenPaging):
+    """A collection kept returning `@odata.nextLink` past the client's page guard."""
+
+    def __init__(self, path: str, max_pages: int) -> None:
+        self.max_pages = max_pages
+        super().__init__(f"still more pages after {max_pages}; stopped", path=path)
 
 
 _BY_STATUS: dict[int, type[GraphApiError]] = {

@@ -20,6 +20,10 @@ Graph facts relied on here:
   we filter on and still send the header, as the design notes ask, so a list an admin altered
   (an index dropped) degrades to "may fail on large lists" instead of failing at once.
 - `$batch`: at most 20 requests per call (https://learn.microsoft.com/graph/json-batching).
+
+Answers are read through `json_object` / `entries` (`graph.answers`): a site, list or item
+without a string `id`, or a collection that is no `value` list of objects, is
+`MalformedResponse` for that request; inside a `$batch`, for that one item or key only.
 """
 
 from __future__ import annotations
@@ -28,9 +32,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import quote, urlencode
 
+from graph.answers import expect_object
 from graph.batch import BatchRequest
 from graph.client import GraphClient
-from graph.errors import GraphApiError, NotFound
+from graph.errors import GraphApiError, MalformedResponse, NotFound
 from graph.values import odata_string
 
 PREFER_NON_INDEXED = "HonorNonIndexedQueriesWarningMayFailRandomly"
@@ -49,7 +54,7 @@ def _query(params: Mapping[str, str]) -> str:
 
 def get_site(client: GraphClient, site: str) -> dict[str, Any]:
     """The site for `hostname:/sites/path` (its `id` is the composite id)."""
-    return dict(client.request("GET", site_path(site)).json() or {})
+    return client.request("GET", site_path(site)).json_object("id")
 
 
 def lists_path(site_id: str) -> str:
@@ -62,14 +67,16 @@ def items_path(site_id: str, list_id: str) -> str:
 
 def find_list(client: GraphClient, site_id: str, display_name: str) -> dict[str, Any] | None:
     """The list with this display name, with its columns, or None."""
-    found = client.request(
+    response = client.request(
         "GET",
         lists_path(site_id),
         params={"$filter": f"displayName eq {odata_string(display_name)}"},
-    ).json() or {}
-    for candidate in found.get("value") or []:
+    )
+    for candidate in response.entries():
         if str(candidate.get("displayName", "")).lower() == display_name.lower():
-            return get_list(client, site_id, str(candidate["id"]))
+            found = expect_object(candidate, status=response.status, label=response.label,
+                                  required=("id",))
+            return get_list(client, site_id, found["id"])
     return None
 
 
@@ -79,7 +86,7 @@ def list_by_title(client: GraphClient, site: str, title: str) -> dict[str, Any] 
     None when Graph answers 404."""
     path = site_path(site) + ":/lists/" + quote(title, safe="")
     try:
-        return dict(client.request("GET", path).json() or {})
+        return client.request("GET", path).json_object("id")
     except NotFound:
         return None
 
@@ -88,7 +95,7 @@ def get_list(client: GraphClient, site_id: str, list_id: str) -> dict[str, Any]:
     response = client.request(
         "GET", f"{lists_path(site_id)}/{quote(list_id, safe='')}", params={"$expand": "columns"}
     )
-    return dict(response.json() or {})
+    return response.json_object("id")
 
 
 def create_list(
@@ -99,21 +106,21 @@ def create_list(
         "columns": [dict(c) for c in columns],
         "list": {"template": "genericList"},
     }
-    return dict(client.request("POST", lists_path(site_id), json=body).json() or {})
+    return client.request("POST", lists_path(site_id), json=body).json_object("id")
 
 
 def add_column(
     client: GraphClient, site_id: str, list_id: str, column: Mapping[str, Any]
 ) -> dict[str, Any]:
     path = f"{lists_path(site_id)}/{quote(list_id, safe='')}/columns"
-    return dict(client.request("POST", path, json=dict(column)).json() or {})
+    return client.request("POST", path, json=dict(column)).json_object()
 
 
 def update_column(
     client: GraphClient, site_id: str, list_id: str, column_id: str, changes: Mapping[str, Any]
 ) -> dict[str, Any]:
     path = f"{lists_path(site_id)}/{quote(list_id, safe='')}/columns/{quote(column_id, safe='')}"
-    return dict(client.request("PATCH", path, json=dict(changes)).json() or {})
+    return client.request("PATCH", path, json=dict(changes)).json_object()
 
 
 def _expand(select: Sequence[str] | None) -> str:
@@ -175,8 +182,11 @@ def items_by_value(
     for value, result in zip(values, client.batch(requests_), strict=True):
         if result.error is not None:
             found[value] = result.error
-        else:
-            found[value] = list((result.body or {}).get("value") or [])
+            continue
+        try:
+            found[value] = result.entries()
+        except MalformedResponse as exc:
+            found[value] = exc  # this value's answer only; the others stand
     return found
 
 
@@ -205,7 +215,10 @@ def items_by_id(
         elif result.error is not None:
             found[item_id] = result.error
         else:
-            found[item_id] = dict(result.body or {})
+            try:
+                found[item_id] = result.json_object("id")
+            except MalformedResponse as exc:
+                found[item_id] = exc
     return found
 
 
@@ -222,7 +235,7 @@ def get_item(
         f"{items_path(site_id, list_id)}/{quote(item_id, safe='')}",
         params={"$expand": _expand(select)},
     )
-    return dict(response.json() or {})
+    return response.json_object("id")
 
 
 def create_item(
@@ -233,7 +246,7 @@ def create_item(
     item up by its key first (`AnswerLost` or a 504 `ServerError` tell it to)."""
     response = client.request("POST", items_path(site_id, list_id),
                               json={"fields": dict(fields)}, idempotent=False)
-    return dict(response.json() or {})
+    return response.json_object("id")
 
 
 def update_item_fields(
@@ -253,7 +266,7 @@ def update_item_fields(
         json=dict(fields),
         headers={"If-Match": etag},
     )
-    return dict(response.json() or {})
+    return response.json_object()
 
 
 def delete_item(client: GraphClient, site_id: str, list_id: str, item_id: str, *,

@@ -34,7 +34,7 @@ import requests
 from graph.calendar import user_path
 from graph.client import GraphClient
 from graph.clock import Clock
-from graph.errors import Conflict, GraphClientError
+from graph.errors import Conflict, GraphClientError, MalformedResponse, safe_path
 from graph.values import odata_string
 
 # Stay under Teams' 5 requests/s with a margin for clock skew between us and Graph.
@@ -76,6 +76,9 @@ def find_catalog_app(client: GraphClient, external_id: str) -> dict[str, Any] | 
     """The org catalog entry of the app whose manifest id is `external_id`, or None."""
     params = {"$filter": f"externalId eq {odata_string(external_id)}"}
     for app in client.paged("/appCatalogs/teamsApps", params=params, max_pages=5):
+        if not isinstance(app.get("id"), str) or not app["id"]:
+            raise MalformedResponse(200, "a catalog app without an `id`", method="GET",
+                                    path=safe_path(client.base_url + "/appCatalogs/teamsApps"))
         return dict(app)
     return None
 

@@ -38,7 +38,8 @@ def serve_batch(answer: Answer) -> list[list[dict[str, Any]]]:
         inner = json.loads(request.body or b"{}")["requests"]
         seen.append(inner)
         answers = [{"id": r["id"], **answer(r, len(seen))} for r in inner]
-        return 200, {}, json.dumps({"responses": list(reversed(answers))})
+        return 200, {"Content-Type": "application/json"}, json.dumps(
+            {"responses": list(reversed(answers))})
 
     responses.add_callback(responses.POST, f"{GRAPH}/$batch", callback=callback)
     return seen

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -222,10 +223,14 @@ def test_paging_follows_next_link_to_the_end() -> None:
 @responses.activate
 def test_paging_stops_with_an_error_when_next_links_never_end() -> None:
     clock = ManualClock(START)
-    responses.get(
-        f"{GRAPH}/users",
-        json={"value": [{"id": 1}], "@odata.nextLink": f"{GRAPH}/users?$skiptoken=again"},
-    )
+    pages = iter(range(100))
+
+    def next_page(request: requests.PreparedRequest) -> tuple[int, dict[str, str], str]:
+        link = f"{GRAPH}/users?$skiptoken={next(pages)}"  # a new page each time: no loop
+        return 200, {"Content-Type": "application/json"}, json.dumps(
+            {"value": [{"id": 1}], "@odata.nextLink": link})
+
+    responses.add_callback(responses.GET, f"{GRAPH}/users", callback=next_page)
     client, _ = make(clock)
     with pytest.raises(PagingLimitExceeded):
         list(client.paged("/users", max_pages=5))

@@ -21,6 +21,7 @@ from graph.errors import (
     GraphApiError,
     GraphClientError,
     IdentityUnavailable,
+    MalformedResponse,
     ServerError,
     Throttled,
     TransientError,
@@ -89,6 +90,9 @@ def outcome_for(action: Action, exc: GraphClientError) -> Outcome:
     if isinstance(exc, AnswerLost):
         return Outcome.deferred(action, f"no answer from Graph ({exc.reason}); whether it was "
                                         "carried out is looked up before it is tried again")
+    if isinstance(exc, MalformedResponse):
+        # Not retried (it would read the same way): what was wrong with the answer is named.
+        return Outcome.deferred(action, f"{exc.short()}: {exc.message}; next run")
     if isinstance(exc, Throttled | ServerError):
         return Outcome.deferred(action, f"{exc.short()} after retries; next run")
     if isinstance(exc, Forbidden):

@@ -19,9 +19,13 @@ Choices, each the conservative reading where the docs are silent:
   sample shows "Busy"/"Tentative", the scheduleItem reference lists lower camel case.
 * Busy time comes from `scheduleItems`. Only when there are none but the availabilityView shows
   non-free slots is the view used: digit i covers [window_start + i*interval, + interval);
-  digits 0 free, 1 tentative, 2 busy, 3 oof, 4 working elsewhere, anything else blocks. Without
+  digits 0 free, 1 tentative, 2 busy, 3 oof, 4 working elsewhere, any other digit blocks. Without
   `window_start` such a view cannot be placed, so the person is reported as an error rather than
   treated as free.
+* What cannot be read is the person's `ScheduleError` ("MalformedSchedule"), never free time
+  and never a crash: `scheduleItems` that is not a list (null included: busy time unknown), an
+  item that is not an object or has no readable start/end, a view with anything but digits,
+  working hours without days, times or zone.
 * Item times are read in the time zone each item names (the worker asks for UTC with
   `Prefer: outlook.timezone`), falling back to `response_zone` when an item names none.
 * The person's zone is the working-hours zone: getSchedule returns no other.
@@ -94,8 +98,13 @@ def parse_schedule_item(
     blocking_statuses = frozenset(s.lower() for s in blocking)
     try:
         working = _working_hours(item.get("workingHours"))
-        busy = _busy_from_items(item.get("scheduleItems") or [], response_zone, blocking_statuses)
-        view = str(item.get("availabilityView") or "")
+        items = item.get("scheduleItems")
+        if not isinstance(items, list):
+            raise _Malformed("scheduleItems is not a list: this person's busy time is unknown")
+        busy = _busy_from_items(items, response_zone, blocking_statuses)
+        view = item.get("availabilityView") or ""
+        if not isinstance(view, str) or (view and not (view.isascii() and view.isdigit())):
+            raise _Malformed("availabilityView is not a string of digits")
         if not busy and _view_blocks(view, blocking_statuses):
             if window_start is None:
                 return ScheduleError(
@@ -107,6 +116,11 @@ def parse_schedule_item(
             busy = _busy_from_view(view, window_start, interval, blocking_statuses)
     except (_Malformed, UnknownTimeZone) as problem:
         return ScheduleError(email, "MalformedSchedule", str(problem))
+    except (TypeError, ValueError, KeyError, AttributeError) as problem:
+        # A part of the answer in a shape no check above foresaw (a custom zone's rules of
+        # the wrong types, say): still this person's unreadable schedule, not a crash.
+        return ScheduleError(email, "MalformedSchedule",
+                             f"unreadable schedule ({type(problem).__name__})")
     return PersonSchedule(email, working.zone, working, _merged(busy))
 
 
@@ -114,7 +128,10 @@ def _working_hours(raw: object) -> WorkingHours:
     if not isinstance(raw, Mapping):
         raise _Malformed("no workingHours in the schedule")
     days = set()
-    for name in raw.get("daysOfWeek") or []:
+    names = raw.get("daysOfWeek") or []
+    if not isinstance(names, list):
+        raise _Malformed("workingHours.daysOfWeek is not a list")
+    for name in names:
         try:
             days.add(_DAYS.index(str(name).lower()))
         except ValueError as error:

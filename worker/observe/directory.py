@@ -4,12 +4,19 @@ Participants are looked up in `$batch`es of 20; free/busy comes through the orga
 calendar (`getSchedule` sees everyone's free/busy even when the app's mailbox access is scoped
 to the program mailbox), and each schedule also carries the person's working hours and zone,
 which the nudges need. A person is read at most once per run.
+
+Answers that cannot be read: a user lookup whose answer is unreadable (no string `id`, not an
+object; see `graph.calendar.lookup_users`) is a failed lookup for that person, tried again next
+run, never "does not exist"; optional labels (name, country, language) of another type read as
+absent. A schedule that cannot be read is that person's `ScheduleError` (see
+`worker.observe.availability`), and so is an address getSchedule gave no schedule for: the
+slot finder then books nothing for them, and says so.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from graph import calendar
 from graph.client import GraphClient
@@ -47,12 +54,17 @@ def read_people(client: GraphClient, emails: Iterable[str]
             continue
         people[email] = Person(
             email=email,
-            user_id=str(found.get("id", "")),
-            display_name=str(found.get("displayName") or email),
-            country=found.get("usageLocation"),
-            preferred_language=found.get("preferredLanguage"),
+            user_id=str(found["id"]),  # a non-empty string: `lookup_users` checks it
+            display_name=_text(found.get("displayName")) or email,
+            country=_text(found.get("usageLocation")),
+            preferred_language=_text(found.get("preferredLanguage")),
         )
     return people, missing
+
+
+def _text(value: object) -> str | None:
+    """An optional text field of a user; anything else reads as absent (it only labels)."""
+    return value if isinstance(value, str) and value else None
 
 
 def active_participants(config: Config) -> set[str]:
@@ -72,9 +84,16 @@ def read_schedules(client: GraphClient, config: Config, emails: Iterable[str],
     mailbox = schedule_mailbox(config, set(wanted))
     for item in calendar.get_schedules(client, mailbox, wanted, start, end,
                                        interval_minutes=interval_minutes):
-        parsed = parse_schedule_item(item)
+        parsed = parse_schedule_item(item, window_start=start,
+                                     interval=timedelta(minutes=interval_minutes))
         if isinstance(parsed, ScheduleError):
             errors[parsed.email.lower()] = parsed
         else:
             schedules[parsed.email.lower()] = parsed
+    for email in wanted:
+        if email not in schedules and email not in errors:
+            # Graph answers one schedule per address asked for; without it nothing is known
+            # of the person's time, and free is not a safe guess.
+            errors[email] = ScheduleError(email, "NoSchedule",
+                                          "getSchedule gave no schedule for this address")
     return schedules, errors

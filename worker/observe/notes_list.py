@@ -2,6 +2,12 @@
 the items of the sessions the plan must look at, and what to tell an admin when the app may not
 use the site (403). Graph: https://learn.microsoft.com/graph/api/site-post-permissions,
 https://learn.microsoft.com/graph/permissions-selected-overview.
+
+An item that cannot be understood (its `id` not a list item number, its `fields` no object;
+a `$batch` answer of the wrong shape, see `graph.sharepoint`) is never guessed around: the
+session it was read for gets a read error, so the plan neither creates a second item for it nor
+updates one on a guess, and names it (exit 1); the next run reads it again. The list itself
+without an `id` is `MalformedResponse` (a server failure: the run stops, exit 3).
 """
 
 from __future__ import annotations
@@ -68,10 +74,12 @@ def find_list_ref(client: GraphClient, settings: SharePointSettings) -> NotesLis
         raise PermissionMissing(grant_instructions(settings, None, None)) from exc
     if found is None:
         return None
-    site_id = str((found.get("parentReference") or {}).get("siteId") or "")
-    if not site_id:
-        site_id = str(resolve_site(client, settings).get("id", ""))
-    return NotesList(site_id, str(found["id"]), str(found.get("webUrl", "")))
+    parent = found.get("parentReference")
+    site_id = parent.get("siteId") if isinstance(parent, Mapping) else None
+    if not isinstance(site_id, str) or not site_id:
+        site_id = str(resolve_site(client, settings)["id"])
+    web_url = found.get("webUrl")
+    return NotesList(site_id, str(found["id"]), web_url if isinstance(web_url, str) else "")
 
 
 def read_items(client: GraphClient, notes_list: NotesList, wanted: Mapping[str, str | None],
@@ -94,7 +102,9 @@ def read_items(client: GraphClient, notes_list: NotesList, wanted: Mapping[str, 
             item = items[item_id]
             if isinstance(item, Exception):
                 errors[key] = f"reading item {item_id}: {_short(item)}"
-            elif item is not None and (item.get("fields") or {}).get(KEY_COLUMN) == key:
+            elif item is not None and (problem := unreadable_item(item)) is not None:
+                errors[key] = f"item {item_id} cannot be read: {problem}"
+            elif item is not None and item["fields"].get(KEY_COLUMN) == key:
                 found[key] = item
     unknown: Sequence[str] = [k for k in sorted(wanted) if k not in found and k not in errors]
     if unknown:
@@ -105,10 +115,27 @@ def read_items(client: GraphClient, notes_list: NotesList, wanted: Mapping[str, 
             if isinstance(answer, Exception):
                 errors[key] = f"looking up the item: {_short(answer)}"
                 continue
+            problems = [p for p in map(unreadable_item, answer) if p is not None]
+            if problems:
+                # The unreadable one may be the session's own item: choosing among the others
+                # could write a second one, so the session waits for a readable answer.
+                errors[key] = f"an item found for it cannot be read: {problems[0]}"
+                continue
             found[key] = oldest_item(answer)
             if len(answer) > 1:
                 several[key] = [dict(item) for item in answer]
     return found, errors, several
+
+
+def unreadable_item(item: Mapping[str, Any]) -> str | None:
+    """Why a list item answer cannot be used, or None: the worker needs its numeric `id`
+    (the oldest item of a session is the smallest) and its `fields` object."""
+    item_id = item.get("id")
+    if not isinstance(item_id, str) or not item_id.isascii() or not item_id.isdigit():
+        return "its `id` is not a list item number"
+    if not isinstance(item.get("fields"), Mapping):
+        return "its `fields` is not an object"
+    return None
 
 
 def oldest_item(items: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:

@@ -81,17 +81,21 @@ class ObservedSession:
 
 
 def parse_ledger(value: object) -> frozenset[str]:
-    """The nudge ledger property: one entry per line."""
+    """The nudge ledger property: one entry per line (none when the property is absent; the
+    event reader refuses a ledger that is not text before it gets here)."""
     if not isinstance(value, str):
         return frozenset()
     return frozenset(line for line in value.splitlines() if line)
 
 
-def ledger_in(raw: Mapping[str, Any]) -> frozenset[str]:
-    """The nudge ledger among an event's (or an event body's) extended properties."""
-    props = raw.get("singleValueExtendedProperties")
+def ledger_in(raw: object) -> frozenset[str]:
+    """The nudge ledger among an event's (or an event body's) extended properties. What is
+    not in the documented shape reads as no entries: the only caller reading Graph with it
+    (a ledger re-read after a 412) merges them with the entries it already holds."""
+    props = raw.get("singleValueExtendedProperties") if isinstance(raw, Mapping) else None
     for prop in props if isinstance(props, list) else []:
-        if str(prop.get("id", "")).lower() == NUDGES_PROPERTY_ID.lower():
+        if (isinstance(prop, Mapping)
+                and str(prop.get("id", "")).lower() == NUDGES_PROPERTY_ID.lower()):
             return parse_ledger(prop.get("value"))
     return frozenset()
 
@@ -159,6 +163,9 @@ class Observed:
     """
 
     sessions: dict[str, list[ObservedSession]] = field(default_factory=dict)
+    # Sessions whose event is ours but cannot be read (`worker.observe.events`): key -> why.
+    # The planner changes nothing in their pairing's calendar until it can be read.
+    unreadable: dict[str, str] = field(default_factory=dict)
     people: dict[str, Person] = field(default_factory=dict)  # lower-cased e-mail -> person
     missing_people: dict[str, str] = field(default_factory=dict)  # e-mail -> reason
     schedules: dict[str, PersonSchedule] = field(default_factory=dict)  # lower-cased e-mail

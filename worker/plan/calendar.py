@@ -10,6 +10,8 @@ number past the curriculum) is reported and left untouched: removing a pairing b
 not cancel its sessions; `status: ended` does that on purpose.
 
 Rules, per pairing:
+- a pairing one of whose events is ours but cannot be read (`Observed.unreadable`) is left as
+  it is, and named: whatever the planner did could double or undo what that event holds;
 - a pairing that is paused or ended has its future sessions cancelled (past ones are history
   and stay);
 - two live events for one session (a crash between Graph creating an event and us learning its
@@ -195,6 +197,16 @@ def _plan_pairing(
         return PairState(
             pairing.id, pairing.mentor, pairing.mentee, pairing.status, booked, booked - changed
         )
+
+    unreadable = [(spec.number, observed.unreadable[key]) for spec in specs
+                  if (key := session_key(program.id, pairing.id, spec.number))
+                  in observed.unreadable]
+    if unreadable:
+        # Its event may exist: booking, moving or cancelling on a guess could double it.
+        number, why = unreadable[0]
+        return [], [PairProblem(pairing.id, f"session {number}: its event cannot be read "
+                                f"({why}); the pairing's calendar is left as it is until it "
+                                "can (next run)")], state(0)
 
     if pairing.status != "active":
         cancels = [

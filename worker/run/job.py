@@ -26,7 +26,7 @@ from worker.config import Config, SharePointSettings
 from worker.config.templates import Templates
 from worker.core.exit_codes import ExitCode
 from worker.observe.directory import active_participants, read_people, read_schedules
-from worker.observe.events import read_sessions
+from worker.observe.events import read_events
 from worker.observe.notes_list import PermissionMissing, find_list_ref, read_items
 from worker.observe.state import Observed, invited_people
 from worker.observe.teams import read_catalog
@@ -73,7 +73,8 @@ def build_plan(client: GraphClient, desired: Desired, now: datetime) -> Plan:
 
 def _read_and_plan(client: GraphClient, desired: Desired, now: datetime) -> Plan:
     config = desired.config
-    observed = Observed(sessions=read_sessions(client, config))
+    observed = Observed()
+    observed.sessions, observed.unreadable = read_events(client, config)
     # People are looked up only where the plan may act for them: those with something to book
     # or move, and anyone no invite names yet. Everyone else is planned with the names their
     # invites carry, so a run with nothing to do reads pages of events, not people.
