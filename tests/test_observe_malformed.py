@@ -193,7 +193,7 @@ def test_json_under_the_wrong_content_type_is_refused_like_a_page_that_is_not_js
     world = make_world()  # a first run looks every participant up
     relabelled = raw_body(200, "text/plain; charset=utf-8", lambda body: body)
     corrupt = wrap_session(world.client.session,
-                           lambda i: Corrupt(i, batch_of("$select=id,displayName"), relabelled))
+                           lambda i: Corrupt(i, batch_of("/users?"), relabelled))
     log = stopped_without_writing(world, corrupt, caplog, capsys)
     assert "MalformedResponse: the answer is text/plain, not JSON on POST /v1.0/$batch" in log
     assert_each_session_once_after_a_clean_run(world, corrupt, caplog, capsys)
@@ -293,7 +293,7 @@ def test_batch_answers_missing_their_ids_defer_the_lookups_and_book_nobody(
         return body
 
     corrupt = wrap_session(world.client.session, lambda i: Corrupt(
-        i, batch_of("$select=id,displayName"), json_body(no_ids)))
+        i, batch_of("/users?"), json_body(no_ids)))
     code, document, _ = run(world, caplog, capsys)
     assert code == ExitCode.INCOMPLETE and document is not None
     assert document["summary"]["booked"] == 0
