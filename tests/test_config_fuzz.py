@@ -154,8 +154,8 @@ def timed(directories: dict[str, Path], target: str, data: bytes) -> list[str]:
 def test_an_alias_bomb_is_refused_within_a_second(directories: dict[str, Path]) -> None:
     bomb = example("program.yaml") + alias_bomb(9, 9).encode()
     (message,) = timed(directories, "program.yaml", bomb)
-    # Where the count passes the limit: on the bomb's sixth line, its fifth level of aliases.
-    line = example("program.yaml").count(b"\n") + 6
+    # Where the count passes the limit: on the bomb's seventh line, its sixth level of aliases.
+    line = example("program.yaml").count(b"\n") + 7
     assert re.search(rf"program\.yaml:{line}:\d+: more than {MAX_VALUES:,} values, counting",
                      message), message
 
@@ -233,7 +233,8 @@ def test_binary_and_oversized_files_are_refused_before_parsing(
                            'spreadsheet\'s "CSV UTF-8" export) and try again)')
     big = example("pairings.yaml") + b"#" * MAX_FILE_BYTES
     (oversized,) = timed(directories, "pairings.yaml", big)
-    assert oversized.endswith("pairings.yaml: file is larger than 128 KiB (a config file holds "
+    assert oversized.endswith(f"pairings.yaml: file is larger than {MAX_FILE_BYTES // 1024:,} KiB "
+                              "(a config file holds "
                               "a few kilobytes per hundred pairings; is this the right file?)")
 
 

@@ -27,11 +27,11 @@ Loc = tuple[str | int, ...]
 
 Position = tuple[int, int]  # 1-based line, column
 
-MAX_FILE_BYTES = 128 * 1024
+# Room for a program of 10,000 pairings and more (about 100 bytes and ten values each).
+MAX_FILE_BYTES = 4 * 1024 * 1024
 # Values in one file, keys included and each use of a YAML alias counted as the values it
-# repeats: reading and checking them takes a fraction of a second (a pairing has about ten,
-# and a file of MAX_FILE_BYTES about a thousand pairings).
-MAX_VALUES = 20_000
+# repeats: what bounds an alias bomb, which is refused as soon as it passes this count.
+MAX_VALUES = 400_000
 
 # The characters YAML 1.1 allows in a stream (PyYAML's reader uses the same set), applied to
 # CSV too: tab and line breaks, printable ASCII, NEL, and the rest of Unicode minus the C1
@@ -105,7 +105,7 @@ def read_text(path: Path, problems: list[ConfigProblem]) -> str | None:
         return None
     if len(raw) > MAX_FILE_BYTES:
         problems.append(ConfigProblem(
-            file, None, None, f"file is larger than {MAX_FILE_BYTES // 1024} KiB",
+            file, None, None, f"file is larger than {MAX_FILE_BYTES // 1024:,} KiB",
             "a config file holds a few kilobytes per hundred pairings; is this the right file?"))
         return None
     encoding, name, body = "utf-8", "UTF-8", raw
