@@ -40,12 +40,17 @@ def write_config(directory: Path, pairs: list[tuple[str, str]]) -> Path:
         "holidays: {countries: [], use_participant_location: true}\n",
         encoding="utf-8",
     )
+    write_pairings(directory, pairs, START)
+    return directory
+
+
+def write_pairings(directory: Path, pairs: list[tuple[str, str]], start: date) -> None:
+    """`pairings.yaml` of generated pairs `pair-0000`, `pair-0001`, ... all starting on `start`."""
     lines = ["pairings:"]
     for index, (mentor, mentee) in enumerate(pairs):
         lines += [f"  - id: pair-{index:04d}", f"    mentor: {mentor}",
-                  f"    mentee: {mentee}", f"    start: {START.isoformat()}"]
+                  f"    mentee: {mentee}", f"    start: {start.isoformat()}"]
     (directory / "pairings.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return directory
 
 
 def measure(pairs: int, latency: float = 0.0) -> dict[str, float]:

@@ -17,7 +17,7 @@ from requests.adapters import BaseAdapter
 
 from tests.conftest import EXAMPLE_CONFIG, tagged_event_counts, wrap_session
 from tests.records_helpers import items
-from tests.test_nudges_e2e import feed, nudge_world
+from tests.test_nudges_e2e import nudge_world, nudges_received
 from tests.test_run_e2e import START, failures_besides_unlicensed, make_world
 from worker.config import load_config
 from worker.core.exit_codes import ExitCode
@@ -114,17 +114,6 @@ def test_a_lost_answer_to_a_cancellation_is_not_a_failure(tmp_path: Path) -> Non
     assert len(lost.lost) == 2
     assert summary.cancelled == 2 and not summary.not_done(), summary.not_done()
     assert paused.run().writes == 0
-
-
-def nudges_received(world: Any) -> Counter[tuple[str, str, str]]:
-    per_key: Counter[tuple[str, str, str]] = Counter()
-    for pairing in world.config.pairings:
-        for email in (pairing.mentor, pairing.mentee):
-            for entry in feed(world, email):
-                params = entry["templateParameters"]
-                per_key[(email, entry["activityType"], params.get("sessionTitle", "") +
-                         params.get("sessionDate", ""))] += 1
-    return per_key
 
 
 def run_program(world: Any, days: int) -> None:

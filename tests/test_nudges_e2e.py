@@ -88,6 +88,18 @@ def feed(world: DemoWorld, email: str) -> list[dict[str, Any]]:
     return list(world.sandbox.state.teams.feed(user.id))
 
 
+def nudges_received(world: DemoWorld) -> Counter[tuple[str, str, str]]:
+    """How often each participant got each nudge (kind, session title and date)."""
+    per_key: Counter[tuple[str, str, str]] = Counter()
+    for pairing in world.config.pairings:
+        for email in (pairing.mentor, pairing.mentee):
+            for entry in feed(world, email):
+                params = entry["templateParameters"]
+                per_key[(email, entry["activityType"], params.get("sessionTitle", "") +
+                         params.get("sessionDate", ""))] += 1
+    return per_key
+
+
 def hours_of(world: DemoWorld, email: str) -> WorkingHours:
     settings = world.sandbox.state.directory.get(email).mailboxSettings
     working = settings["workingHours"]
@@ -273,14 +285,7 @@ def test_a_run_killed_right_after_a_notification_duplicates_that_one_nudge_only(
     for _ in range(24 * 4):
         world.run()
         world.clock.advance(timedelta(minutes=15))
-    per_key: Counter[tuple[str, str, str]] = Counter()
-    for pairing in world.config.pairings:
-        for email in (pairing.mentor, pairing.mentee):
-            for entry in feed(world, email):
-                params = entry["templateParameters"]
-                per_key[(email, entry["activityType"], params.get("sessionTitle", "") +
-                         params.get("sessionDate", ""))] += 1
-    duplicates = {k: n for k, n in per_key.items() if n > 1}
+    duplicates = {k: n for k, n in nudges_received(world).items() if n > 1}
     # README, "Exactly once": a crash between Graph accepting a notification and the ledger
     # write makes the next run send that one nudge again. Exactly one duplicate, no more.
     assert len(duplicates) == 1 and set(duplicates.values()) == {2}, duplicates

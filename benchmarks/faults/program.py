@@ -27,6 +27,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from benchmarks.bench_run import write_pairings
 from graph.clock import ManualClock
 from graph.errors import GraphClientError
 from graph.sandbox.calendar import store_of
@@ -132,11 +133,7 @@ def write_config(directory: Path, pairs: list[tuple[str, str]], *,
         "nudges:\n  reminder_hours_before: 72\n",
         encoding="utf-8",
     )
-    lines = ["pairings:"]
-    for index, (mentor, mentee) in enumerate(pairs):
-        lines += [f"  - id: pair-{index:04d}", f"    mentor: {mentor}",
-                  f"    mentee: {mentee}", f"    start: {START.isoformat()}"]
-    (directory / "pairings.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    write_pairings(directory, pairs, START)
     return directory
 
 

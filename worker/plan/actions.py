@@ -217,15 +217,22 @@ CalendarAction = Book | Move | Cancel | UpdateEvent
 
 
 @dataclass(frozen=True, kw_only=True)
-class CreateItem(_Action):
-    """Add the session's item to the notes list (the worker's columns and the agenda)."""
+class _ItemAction(_Action):
+    """An action on one session's item of the notes list."""
 
-    kind: ClassVar[str] = "create-item"
     resource: ClassVar[Resource] = Resource.notes_list
 
     number: int
     site_id: str
     list_id: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class CreateItem(_ItemAction):
+    """Add the session's item to the notes list (the worker's columns and the agenda)."""
+
+    kind: ClassVar[str] = "create-item"
+
     values: Mapping[str, Value] = field(default_factory=dict)
     record: Mapping[str, Value] = field(default_factory=dict)  # for its digest
 
@@ -235,7 +242,7 @@ class CreateItem(_Action):
 
 
 @dataclass(frozen=True, kw_only=True)
-class UpdateItem(_Action):
+class UpdateItem(_ItemAction):
     """Update the worker's own columns of an item, with If-Match: `before` -> `changes`.
 
     `record` is the worker's whole wanted record: when someone saved the item since it was
@@ -244,11 +251,7 @@ class UpdateItem(_Action):
     """
 
     kind: ClassVar[str] = "update-item"
-    resource: ClassVar[Resource] = Resource.notes_list
 
-    number: int
-    site_id: str
-    list_id: str
     item_id: str
     etag: str
     before: Mapping[str, Value] = field(default_factory=dict)
@@ -285,16 +288,12 @@ class TagEvent(_Action):
 
 
 @dataclass(frozen=True, kw_only=True)
-class RemoveItem(_Action):
+class RemoveItem(_ItemAction):
     """Delete a second item of a session that the worker made and nobody touched (a create
     whose answer was lost, two runs at once), with If-Match: an edit since the read keeps it."""
 
     kind: ClassVar[str] = "remove-item"
-    resource: ClassVar[Resource] = Resource.notes_list
 
-    number: int
-    site_id: str
-    list_id: str
     item_id: str
     etag: str
     kept: str  # the session's own item
