@@ -55,8 +55,8 @@ def kind_of(entry: dict[str, Any]) -> str | None:
             return "list"
         if "appcatalogs" in lowered:
             return "catalog"
-        if lowered.startswith("/users/") and lowered.count("/") == 2:
-            return "people"
+        if lowered == "/users" or (lowered.startswith("/users/") and lowered.count("/") == 2):
+            return "people"  # 15 to a filtered listing, or one by one
         return "other"
     if "/sites/" in lowered:
         return "notes list writes"
