@@ -52,6 +52,8 @@ def user_path(user: str) -> str:
 
 
 USER_FIELDS = "id,displayName,mail,userPrincipalName,usageLocation,preferredLanguage"
+# An `in` list holds at most 15 values without advanced query capabilities.
+IN_FILTER_MAX = 15
 
 
 def lookup_users(
@@ -108,39 +110,6 @@ def _users_in(names: Sequence[str]) -> str:
     }, quote_via=quote)
 
 
-# An `in` list holds at most 15 values without advanced query capabilities.
-IN_FILTER_MAX = 15
-
-
-def users_present(client: GraphClient, emails: Sequence[str]) -> tuple[set[str], set[str]]:
-    """Which of these user principal names the directory still has: `GET /users` filtered with
-    `userPrincipalName in (...)`, 15 names a request, in `$batch`es. Returns the names found
-    and those that could not be checked (the request failed)."""
-    names = sorted({e.lower() for e in emails})
-    chunks = [names[i:i + IN_FILTER_MAX] for i in range(0, len(names), IN_FILTER_MAX)]
-    requests = [
-        BatchRequest(
-            id=str(index), method="GET",
-            url="/users?" + _users_in(chunk),
-        )
-        for index, chunk in enumerate(chunks)
-    ]
-    present: set[str] = set()
-    unchecked: set[str] = set()
-    for chunk, result in zip(chunks, client.batch(requests), strict=True):
-        if result.error is not None:
-            unchecked.update(chunk)
-            continue
-        try:
-            users = result.entries()
-        except MalformedResponse:
-            unchecked.update(chunk)  # an unreadable answer says nobody is gone
-            continue
-        for user in users:
-            name = user.get("userPrincipalName")
-            if isinstance(name, str):
-                present.add(name.lower())
-    return present, unchecked
 
 
 def tagged_events(

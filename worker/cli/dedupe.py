@@ -24,7 +24,7 @@ from worker.config import Config
 from worker.core.exit_codes import ExitCode
 from worker.core.notes_list import KEY_COLUMN
 from worker.observe.events import read_sessions
-from worker.observe.notes_list import PermissionMissing, find_list_ref
+from worker.observe.notes_list import NotesListUnavailable, require_list
 from worker.plan.duplicates import plan_duplicates
 
 # What the rule reads of each item (the fields people write, and the key).
@@ -39,11 +39,7 @@ def cmd_sharepoint_dedupe(client: GraphClient, config: Config, *, apply: bool,
               file=sys.stderr)
         return ExitCode.CONFIG
     try:
-        ref = find_list_ref(client, settings)
-        if ref is None:
-            print(f"list '{settings.list}' not found on {settings.site}: run "
-                  "`mentoring sharepoint init`", file=sys.stderr)
-            return ExitCode.CONFIG
+        ref = require_list(client, settings)
         items = sharepoint.items_where(
             client, ref.site_id, ref.list_id,
             sharepoint.eq_filter("ProgramId", config.program.id), select=DEDUPE_COLUMNS)
@@ -54,7 +50,7 @@ def cmd_sharepoint_dedupe(client: GraphClient, config: Config, *, apply: bool,
                 by_key.setdefault(key, []).append(item)
         several = {k: v for k, v in by_key.items() if len(v) > 1}
         sessions = read_sessions(client, config) if several else {}
-    except PermissionMissing as exc:
+    except NotesListUnavailable as exc:
         print(str(exc), file=sys.stderr)
         return ExitCode.CONFIG
     except GraphClientError as exc:

@@ -30,7 +30,7 @@ from worker.core.notes_list import (
     HELD,
     READ_COLUMNS,
 )
-from worker.observe.notes_list import PermissionMissing, find_list_ref
+from worker.observe.notes_list import NotesListUnavailable, require_list
 from worker.observe.state import item_order
 from worker.plan.items import has_notes
 
@@ -164,12 +164,9 @@ def read_report(client: GraphClient, config: Config, generated: datetime) -> Rep
     if settings is None:
         raise ReportError("program.yaml has no sharepoint section: there is no list to report")
     try:
-        ref = find_list_ref(client, settings)
-    except PermissionMissing as exc:
+        ref = require_list(client, settings)
+    except NotesListUnavailable as exc:
         raise ReportError(str(exc)) from exc
-    if ref is None:
-        raise ReportError(f"list '{settings.list}' not found on {settings.site}: "
-                          "run `mentoring sharepoint init`")
     items = sharepoint.all_items(client, ref.site_id, ref.list_id, select=READ_COLUMNS)
     return build_report(items, config, generated, ref.web_url)
 

@@ -23,8 +23,16 @@ from worker.core.notes_list import KEY_COLUMN, READ_COLUMNS
 from worker.observe.state import NotesList, item_order
 
 
-class PermissionMissing(Exception):
+class NotesListUnavailable(Exception):
+    """The program's list cannot be used; the message says what to do about it."""
+
+
+class PermissionMissing(NotesListUnavailable):
     """The app may not use the site: the message says what an admin must grant, and how."""
+
+
+class ListMissing(NotesListUnavailable):
+    """The site has no list of that title: `mentoring sharepoint init` makes it."""
 
 
 def grant_instructions(settings: SharePointSettings, client_id: str | None,
@@ -80,6 +88,15 @@ def find_list_ref(client: GraphClient, settings: SharePointSettings) -> NotesLis
         site_id = str(resolve_site(client, settings)["id"])
     web_url = found.get("webUrl")
     return NotesList(site_id, str(found["id"]), web_url if isinstance(web_url, str) else "")
+
+
+def require_list(client: GraphClient, settings: SharePointSettings) -> NotesList:
+    """The program's list; `NotesListUnavailable` (no grant, or no list yet) otherwise."""
+    found = find_list_ref(client, settings)
+    if found is None:
+        raise ListMissing(f"list '{settings.list}' not found on {settings.site}: run "
+                          "`mentoring sharepoint init`")
+    return found
 
 
 def read_items(client: GraphClient, notes_list: NotesList, wanted: Mapping[str, str | None],

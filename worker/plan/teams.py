@@ -109,13 +109,14 @@ def installs_needed(config: Config, projection: Projection, now: datetime) -> se
 
 
 def catalog_needed(config: Config, observed: Observed, projection: Projection,
-                   notes: Mapping[str, NotesState], now: datetime) -> bool:
-    """Whether the Teams catalog must be read this run: someone needs the app installed, or a
-    nudge goes out now (its link names the app by its catalog id, see `worker.core.teams_links`).
-    Call it once the working hours the policy needs are in `observed.schedules`."""
+                   notes: Mapping[str, NotesState], now: datetime, installs: set[str]) -> bool:
+    """Whether the Teams catalog must be read this run: someone needs the app installed
+    (`installs`, from `installs_needed`), or a nudge goes out now (its link names the app by its
+    catalog id, see `worker.core.teams_links`). Call it once the working hours the policy needs
+    are in `observed.schedules`."""
     if config.program.nudges is None:
         return False
-    if installs_needed(config, projection, now):
+    if installs:
         return True
     ledgers = _Ledgers(projection)
     reachable = _reachable(config, ledgers, now)

@@ -16,7 +16,6 @@ import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from graph.calendar import users_present
 from graph.client import GraphClient
 from graph.clock import Clock
 from graph.errors import Forbidden, GraphClientError, ServerError, Throttled
@@ -27,8 +26,13 @@ from worker.config.templates import Templates
 from worker.core.exit_codes import ExitCode
 from worker.observe.directory import active_participants, read_people, read_schedules
 from worker.observe.events import read_events
-from worker.observe.notes_list import PermissionMissing, find_list_ref, read_items
-from worker.observe.state import Observed, invited_people
+from worker.observe.notes_list import (
+    NotesListUnavailable,
+    PermissionMissing,
+    read_items,
+    require_list,
+)
+from worker.observe.state import NO_SUCH_USER, Observed, invited_people
 from worker.observe.teams import read_catalog
 from worker.plan.actions import Action
 from worker.plan.notes_list import items_to_read
@@ -84,8 +88,12 @@ def _read_and_plan(client: GraphClient, desired: Desired, now: datetime) -> Plan
     _look_up(client, observed, to_schedule | (active - set(invited)))
     checked = presence_due(config, now) - set(observed.people)
     if checked:
-        present, unchecked = users_present(client, sorted(checked))
-        _look_up(client, observed, checked - present - unchecked)  # gone, or renamed
+        # The rotating check that notices people who left: only the directory's "no such
+        # user" counts; a lookup that failed says nothing about them (next run, next round).
+        here, not_read = read_people(client, checked)
+        observed.people.update(here)
+        observed.missing_people.update(
+            {email: why for email, why in not_read.items() if why == NO_SUCH_USER})
     for email, person in invited.items():
         if email not in observed.missing_people:
             observed.people.setdefault(email, person)
@@ -122,7 +130,7 @@ def _read_and_plan(client: GraphClient, desired: Desired, now: datetime) -> Plan
         observed.schedules.update(found)
         for email, error in errors.items():
             log.warning("no working hours for %s: %s", email, error.code)
-    if catalog_needed(config, observed, projection, notes.notes, now) \
+    if catalog_needed(config, observed, projection, notes.notes, now, installs) \
             and config.program.nudges is not None:
         observed.catalog, observed.catalog_problem = read_catalog(
             client, config.program.nudges.teams_app_id)
@@ -149,15 +157,10 @@ def _read_notes_list(client: GraphClient, observed: Observed, settings: SharePoi
     where the event remembers it)."""
     if observed.notes_list is None and observed.notes_list_problem is None:
         try:
-            found = find_list_ref(client, settings)
-        except PermissionMissing as exc:
+            observed.notes_list = require_list(client, settings)
+        except NotesListUnavailable as exc:
             observed.notes_list_problem = str(exc)
             return
-        if found is None:
-            observed.notes_list_problem = (f"list '{settings.list}' not found on "
-                                           f"{settings.site}: run `mentoring sharepoint init`")
-            return
-        observed.notes_list = found
     if observed.notes_list is None or not wanted:
         return
     items, errors, several = read_items(client, observed.notes_list, wanted)
