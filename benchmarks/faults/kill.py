@@ -44,7 +44,7 @@ from benchmarks.faults.program import (
     tenant,
     write_config,
 )
-from benchmarks.faults.report import Figure, at_most, info
+from benchmarks.faults.report import Figure, at_most, info, sessions_once
 from graph.clock import ManualClock
 from graph.sandbox.core import SandboxRequest, SandboxResponse
 from graph.sandbox.server import SandboxHTTPServer, start_in_thread
@@ -320,14 +320,7 @@ def figures(results: list[KillPoint], seconds: float, writing: float, reference_
         at_most(SCENARIO, "reruns that did not finish (exit != 0)",
                 sum(p.exit_code != 0 for p in results), 0,
                 _where(results, lambda p: p.exit_code != 0, seed)),
-        at_most(SCENARIO, "duplicate events", sum(p.events_doubled for p in results), 0,
-                _where(results, lambda p: p.events_doubled > 0, seed)),
-        at_most(SCENARIO, "missing events", sum(p.events_missing for p in results), 0,
-                _where(results, lambda p: p.events_missing > 0, seed)),
-        at_most(SCENARIO, "duplicate items", sum(p.items_doubled for p in results), 0,
-                _where(results, lambda p: p.items_doubled > 0, seed)),
-        at_most(SCENARIO, "missing items", sum(p.items_missing for p in results), 0,
-                _where(results, lambda p: p.items_missing > 0, seed)),
+        *sessions_once(SCENARIO, results, lambda broken: _where(results, broken, seed)),
         at_most(SCENARIO, "duplicate nudges, most in one kill",
                 max((p.nudges_doubled for p in results), default=0), 1,
                 _where(results, lambda p: p.nudges_doubled > 1, seed)),

@@ -6,8 +6,9 @@ a figure whose bound is broken makes the command exit non-zero.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,33 @@ class Figure:
 
 def at_most(scenario: str, name: str, measured: float, bound: float, note: str = "") -> Figure:
     return Figure(scenario, name, measured, bound, note)
+
+
+class SessionCounts(Protocol):
+    """What one kill or storm found in Microsoft 365 afterwards."""
+
+    @property
+    def events_doubled(self) -> int: ...
+    @property
+    def events_missing(self) -> int: ...
+    @property
+    def items_doubled(self) -> int: ...
+    @property
+    def items_missing(self) -> int: ...
+
+
+def sessions_once(scenario: str, results: Sequence[SessionCounts],
+                  where: Callable[[Callable[[Any], bool]], str]) -> list[Figure]:
+    """The four bounds every scenario holds: no event or item doubled or missing. `where`
+    names the runs that broke one (seed, command to reproduce)."""
+    rows = (("duplicate events", "events_doubled"), ("missing events", "events_missing"),
+            ("duplicate items", "items_doubled"), ("missing items", "items_missing"))
+    def broke(attr: str) -> Callable[[Any], bool]:
+        return lambda result: bool(getattr(result, attr) > 0)
+
+    return [at_most(scenario, name, sum(getattr(r, attr) for r in results), 0,
+                    where(broke(attr)))
+            for name, attr in rows]
 
 
 def info(scenario: str, name: str, measured: float, note: str = "") -> Figure:

@@ -30,7 +30,7 @@ from benchmarks.faults.program import (
     run_once,
     session_events,
 )
-from benchmarks.faults.report import Figure, at_most, info
+from benchmarks.faults.report import Figure, at_most, info, sessions_once
 from graph.sandbox.faults import FaultRule
 from graph.sandbox.tenant_app import Sandbox
 
@@ -162,14 +162,7 @@ def figures(results: list[StormResult], pairs: int) -> list[Figure]:
         at_most(SCENARIO, "storms not finished by a clean run (exit != 0)",
                 sum(r.runs[-1] != 0 for r in results), 0,
                 _where(results, lambda r: r.runs[-1] != 0, pairs)),
-        at_most(SCENARIO, "duplicate events", sum(r.events_doubled for r in results), 0,
-                _where(results, lambda r: r.events_doubled > 0, pairs)),
-        at_most(SCENARIO, "missing events", sum(r.events_missing for r in results), 0,
-                _where(results, lambda r: r.events_missing > 0, pairs)),
-        at_most(SCENARIO, "duplicate items", sum(r.items_doubled for r in results), 0,
-                _where(results, lambda r: r.items_doubled > 0, pairs)),
-        at_most(SCENARIO, "missing items", sum(r.items_missing for r in results), 0,
-                _where(results, lambda r: r.items_missing > 0, pairs)),
+        *sessions_once(SCENARIO, results, lambda broken: _where(results, broken, pairs)),
         at_most(SCENARIO, "duplicate nudges (bound: lost notification answers)",
                 sum(r.nudges_doubled for r in results), lost_notifications,
                 _where(results, lambda r: r.nudges_doubled > r.lost_notifications, pairs)),
