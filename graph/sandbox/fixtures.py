@@ -20,6 +20,7 @@ import json
 import random
 import re
 import uuid
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
@@ -363,29 +364,43 @@ def _utc_working_hours(user: User) -> set[int]:
     return {(start.astimezone(UTC) + timedelta(hours=h)).hour for h in range(span)}
 
 
-def compatible_pairs(state: TenantState, min_overlap_hours: int = 4) -> list[tuple[str, str]]:
+def compatible_pairs(state: TenantState, min_overlap_hours: int = 4, *,
+                     skip_unmatched: bool = False) -> list[tuple[str, str]]:
     """(mentor, mentee) addresses for a generated tenant, each mentee with a mentor who shares
     at least `min_overlap_hours` working hours, as a program admin would pair people (an
-    Eastern executive with a Pacific mentor, not one in India). The hardest to place first."""
+    Eastern executive with a Pacific mentor, not one in India). The hardest to place first.
+
+    People with the same UTC working hours are interchangeable here, so mentors are grouped by
+    their hours (a generated tenant has a few dozen such groups): linear in the tenant's size,
+    and the same pairs as comparing every mentee with every mentor. A mentee no free mentor
+    shares enough hours with is an error, or (`skip_unmatched`) left without a pair."""
     users = list(state.directory.users.values())
     # By role and number: "mentoring@" (the program mailbox) is nobody's mentor.
     mentees = [u for u in users if re.match(r"mentee\d", u.userPrincipalName)]
     mentors = [u for u in users if re.match(r"mentor\d", u.userPrincipalName)]
-    hours = {u.id: _utc_working_hours(u) for u in mentees + mentors}
-
-    def overlap(a: User, b: User) -> int:
-        return len(hours[a.id] & hours[b.id])
+    hours = {u.id: frozenset(_utc_working_hours(u)) for u in mentees + mentors}
+    groups: dict[frozenset[int], deque[User]] = {}
+    for mentor in sorted(mentors, key=lambda u: u.userPrincipalName):
+        groups.setdefault(hours[mentor.id], deque()).append(mentor)
+    sizes = {group: len(members) for group, members in groups.items()}
 
     def options(mentee: User) -> int:
-        return sum(overlap(m, mentee) >= min_overlap_hours for m in mentors)
+        return sum(size for group, size in sizes.items()
+                   if len(group & hours[mentee.id]) >= min_overlap_hours)
 
-    free = sorted(mentors, key=lambda u: u.userPrincipalName)
     pairs = []
     for mentee in sorted(mentees, key=lambda u: (options(u), u.userPrincipalName)):
-        mentor = max(free, key=lambda m: overlap(m, mentee))
-        if overlap(mentor, mentee) < min_overlap_hours:
+        # The free mentor of most overlap, the first by address among equals.
+        own = hours[mentee.id]
+        heads = [(len(group & own), members[0].userPrincipalName, group)
+                 for group, members in groups.items() if members]
+        most = max((overlap for overlap, _, _ in heads), default=0)
+        if most < min_overlap_hours:
+            if skip_unmatched:
+                continue
             raise ValueError(f"no mentor left who shares working hours with {mentee.mail}")
-        free.remove(mentor)
+        best = min((upn, group) for overlap, upn, group in heads if overlap == most)[1]
+        mentor = groups[best].popleft()
         pairs.append((mentor.userPrincipalName, mentee.userPrincipalName))
     return sorted(pairs, key=lambda pair: pair[1])
 

@@ -226,10 +226,14 @@ def mailbox_zone(mailbox_settings: Mapping[str, Any]) -> tzinfo:
 # --- dateTimeTimeZone -------------------------------------------------------------------------
 
 _FRACTION = re.compile(r"(\.\d{6})\d+")
+# Graph's own form, seven fraction digits and no offset: read without the general rewrites.
+_GRAPH_FORM = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{7}")
 
 
 def parse_local(text: str) -> datetime:
     """A Graph `dateTime` string (``2026-12-01T09:00:00.0000000``), offset dropped if given."""
+    if _GRAPH_FORM.fullmatch(text):
+        return datetime.fromisoformat(text[:26])
     raw = text.strip().replace("Z", "")
     raw = _FRACTION.sub(r"\1", raw)
     raw = re.sub(r"[+-]\d{2}:\d{2}$", "", raw)
@@ -254,8 +258,8 @@ def parse_dtz(value: Any, *, field: str = "dateTime") -> datetime:
 
 def format_local(instant: datetime, tz: tzinfo) -> str:
     """Graph's seven-digit fraction, no offset: ``2026-12-01T14:00:00.0000000``."""
-    local = instant.astimezone(tz)
-    return local.strftime("%Y-%m-%dT%H:%M:%S") + f".{local.microsecond:06d}0"
+    local = instant.astimezone(tz).replace(tzinfo=None)
+    return local.isoformat(timespec="microseconds") + "0"
 
 
 def to_dtz(instant: datetime, zone_name: str) -> dict[str, str]:

@@ -39,7 +39,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta, tzinfo
 from typing import Any
 
-from worker.core.intervals import Interval, WorkingHours
+from worker.core.freebusy import BusyTime
+from worker.core.intervals import WorkingHours
 from worker.core.timezones import UnknownTimeZone, zone_for
 
 __all__ = [
@@ -59,7 +60,11 @@ class PersonSchedule:
     email: str
     zone: tzinfo
     working: WorkingHours
-    busy: tuple[Interval, ...]  # sorted, merged, UTC
+    busy: BusyTime  # sorted, merged, UTC (any iterable of `Interval` is turned into one)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.busy, BusyTime):
+            object.__setattr__(self, "busy", BusyTime.of(self.busy))
 
 
 @dataclass(frozen=True)
@@ -121,7 +126,7 @@ def parse_schedule_item(
         # the wrong types, say): still this person's unreadable schedule, not a crash.
         return ScheduleError(email, "MalformedSchedule",
                              f"unreadable schedule ({type(problem).__name__})")
-    return PersonSchedule(email, working.zone, working, _merged(busy))
+    return PersonSchedule(email, working.zone, working, BusyTime(busy))
 
 
 def _working_hours(raw: object) -> WorkingHours:
@@ -154,6 +159,23 @@ def _time(value: object, field: str) -> time:
         raise _Malformed(f"workingHours.{field} {value!r} is not a time of day") from error
 
 
+# Graph's own rendering of a UTC time (the worker asks for UTC): read without the checks.
+_UTC_NAMES = frozenset({"UTC", "utc", "Etc/UTC"})
+
+
+def _seconds(raw: object, default_zone: tzinfo, field: str) -> float:
+    """A scheduleItem's start or end (a dateTimeTimeZone) as Unix seconds."""
+    if type(raw) is dict:
+        text = raw.get("dateTime")
+        if (type(text) is str and len(text) == 27 and text[19] == "."
+                and raw.get("timeZone") in _UTC_NAMES):
+            try:
+                return datetime.fromisoformat(text[:26]).replace(tzinfo=UTC).timestamp()
+            except ValueError:
+                pass  # the general reading below names the problem
+    return _moment(raw, default_zone, field).timestamp()
+
+
 def _moment(raw: object, default_zone: tzinfo, field: str) -> datetime:
     if not isinstance(raw, Mapping) or "dateTime" not in raw:
         raise _Malformed(f"scheduleItem.{field} is not a dateTimeTimeZone")
@@ -170,17 +192,18 @@ def _moment(raw: object, default_zone: tzinfo, field: str) -> datetime:
 
 def _busy_from_items(
     items: Iterable[Any], zone: tzinfo, blocking: frozenset[str]
-) -> list[Interval]:
-    busy: list[Interval] = []
+) -> list[tuple[float, float]]:
+    busy: list[tuple[float, float]] = []
     for raw in items:
         if not isinstance(raw, Mapping):
             raise _Malformed("scheduleItems holds something that is not an object")
-        if str(raw.get("status") or "unknown").lower() not in blocking:
+        status = raw.get("status") or "unknown"
+        if status not in blocking and str(status).lower() not in blocking:
             continue
-        start = _moment(raw.get("start"), zone, "start")
-        end = _moment(raw.get("end"), zone, "end")
+        start = _seconds(raw.get("start"), zone, "start")
+        end = _seconds(raw.get("end"), zone, "end")
         if end > start:
-            busy.append(Interval(start, end))
+            busy.append((start, end))
     return busy
 
 
@@ -190,22 +213,13 @@ def _view_blocks(view: str, blocking: frozenset[str]) -> bool:
 
 def _busy_from_view(
     view: str, window_start: datetime, interval: timedelta, blocking: frozenset[str]
-) -> list[Interval]:
+) -> list[tuple[float, float]]:
     if window_start.tzinfo is None:
         raise _Malformed("window_start must be timezone-aware")
+    first = window_start.timestamp()
+    step = interval.total_seconds()
     return [
-        Interval(window_start + i * interval, window_start + (i + 1) * interval)
+        (first + i * step, first + (i + 1) * step)
         for i, digit in enumerate(view)
         if _VIEW_STATUS.get(digit, "unknown") in blocking
     ]
-
-
-def _merged(busy: list[Interval]) -> tuple[Interval, ...]:
-    out: list[Interval] = []
-    for interval in sorted(busy, key=lambda i: (i.start, i.end)):
-        if out and interval.start <= out[-1].end:
-            if interval.end > out[-1].end:
-                out[-1] = Interval(out[-1].start, interval.end)
-        else:
-            out.append(interval)
-    return tuple(out)

@@ -183,10 +183,8 @@ class SlotContext:
         # The session's own event must not block it (for those who are attendees already).
         attending = {a.email.lower() for a in session.attendees}
         people = tuple(Participant(p.email, p.zone, p.working,
-                                   tuple(b for b in p.busy
-                                         if p.email.lower() not in attending
-                                         or not (b.start == session.start
-                                                 and b.end == session.end)),
+                                   p.busy.without(session.start, session.end)
+                                   if p.email.lower() in attending else p.busy,
                                    p.holidays) for p in people)
         end = session.start + self.duration
         slot = Interval(session.start, end)
@@ -238,16 +236,9 @@ class SlotContext:
             return None, PairProblem(self.pairing.id, f"session {session.number}: {people}")
         old = Interval(session.start, session.end)
         # The session's own event is on both calendars: it must not block its own move.
-        people = tuple(
-            Participant(
-                p.email,
-                p.zone,
-                p.working,
-                tuple(b for b in p.busy if not (b.start == old.start and b.end == old.end)),
-                p.holidays,
-            )
-            for p in people
-        )
+        people = tuple(Participant(p.email, p.zone, p.working,
+                                   p.busy.without(old.start, old.end), p.holidays)
+                       for p in people)
         emails = (self.pairing.mentor, self.pairing.mentee)
         # Every time this session was declined at stays refused (invariant 7: no loops).
         avoid = (old, *(Interval(s, e) for s, e in declined_slots(session.nudges)))

@@ -33,10 +33,13 @@ tests (and the end-to-end suite) can verify any booked session without trusting 
 from __future__ import annotations
 
 import bisect
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from functools import lru_cache
 
+from worker.core.freebusy import BusyTime
 from worker.core.intervals import Interval, WorkingHours
 from worker.core.timezones import zone_label
 
@@ -49,11 +52,13 @@ __all__ = [
 ]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_SETTLE_IN = timedelta(hours=1)  # "at least an hour into the working day" tie-break
+_SETTLE_IN = 3600  # seconds: "at least an hour into the working day" tie-break
 _DAY = timedelta(days=1)
+_DAY_S = 86_400
+_FAR = 1 << 62  # after any moment, in seconds
 _WEEKDAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
-Span = tuple[datetime, datetime]  # half-open [start, end), aware UTC
+Span = tuple[int, int]  # half-open [start, end), Unix seconds
 
 
 @dataclass(frozen=True)
@@ -61,8 +66,12 @@ class Participant:
     email: str
     zone: tzinfo
     working: WorkingHours
-    busy: tuple[Interval, ...]
+    busy: BusyTime  # any iterable of `Interval` is turned into one
     holidays: frozenset[date]  # public holidays of the person's country, local dates
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.busy, BusyTime):
+            object.__setattr__(self, "busy", BusyTime.of(self.busy))
 
 
 @dataclass(frozen=True)
@@ -95,7 +104,12 @@ class SlotRequest:
             raise ValueError("not_before must be timezone-aware")
 
 
-# --- small span algebra on sorted, half-open UTC spans ---------------------------------------
+# --- small span algebra on sorted, half-open spans of Unix seconds --------------------------
+#
+# The search works in whole Unix seconds (ints): comparing aware datetimes costs a zone lookup
+# each time, and a program of thousands of pairs makes millions of comparisons. Busy time is
+# already held that way (`worker.core.freebusy`); rules' spans come from local times of day,
+# which are whole seconds. Only the chosen slot becomes a datetime again.
 
 
 def _merge(spans: Iterable[Span]) -> list[Span]:
@@ -114,12 +128,15 @@ def _intersect(a: Sequence[Span], b: Sequence[Span]) -> list[Span]:
     """Pairwise overlaps; touching spans stay separate, so "inside one span" is preserved."""
     out: list[Span] = []
     i = j = 0
-    while i < len(a) and j < len(b):
-        start = max(a[i][0], b[j][0])
-        end = min(a[i][1], b[j][1])
+    len_a, len_b = len(a), len(b)
+    while i < len_a and j < len_b:
+        a_start, a_end = a[i]
+        b_start, b_end = b[j]
+        start = a_start if a_start > b_start else b_start
+        end = a_end if a_end < b_end else b_end
         if start < end:
             out.append((start, end))
-        if a[i][1] <= b[j][1]:
+        if a_end <= b_end:
             i += 1
         else:
             j += 1
@@ -130,48 +147,83 @@ def _subtract(spans: Sequence[Span], holes: Sequence[Span]) -> list[Span]:
     """`spans` minus merged, sorted `holes`."""
     out: list[Span] = []
     j = 0
+    count = len(holes)
     for start, end in spans:
-        while j < len(holes) and holes[j][1] <= start:
+        while j < count and holes[j][1] <= start:
             j += 1
         k = j
         cursor = start
-        while k < len(holes) and holes[k][0] < end:
+        while k < count and holes[k][0] < end:
             if holes[k][0] > cursor:
                 out.append((cursor, holes[k][0]))
-            cursor = max(cursor, holes[k][1])
+            if holes[k][1] > cursor:
+                cursor = holes[k][1]
             k += 1
         if cursor < end:
             out.append((cursor, end))
     return out
 
 
-def _local(day: date, at: time, zone: tzinfo) -> datetime:
-    return datetime.combine(day, at, tzinfo=zone).astimezone(UTC)
+def _seconds(moment: datetime) -> int:
+    """Unix seconds of an aware datetime, rounded up (a rule's start, a notice's end)."""
+    return math.ceil(moment.timestamp())
+
+
+def _moment(seconds: int) -> datetime:
+    return datetime.fromtimestamp(seconds, UTC)
+
+
+def _local(day: date, at: time, zone: tzinfo) -> int:
+    return _seconds(datetime.combine(day, at, tzinfo=zone))
+
+
+@lru_cache(maxsize=1 << 16)
+def _day_span(day: date, start: time, end: time, zone: tzinfo) -> Span:
+    """One local day's [start, end) in Unix seconds (past midnight when `end` is not after
+    `start`). Remembered: the pairs of a program share a few zones, hours and weeks, and
+    turning local times into UTC through a zone's rules is most of a search's work."""
+    end_day = day if end > start else day + _DAY
+    return _local(day, start, zone), _local(end_day, end, zone)
 
 
 def _daily_spans(
     first: date, last: date, start: time, end: time, zone: tzinfo, days: frozenset[int] | None
 ) -> list[Span]:
-    """One UTC span per local day in [first, last] whose weekday is in `days` (None: all)."""
+    """One span per local day in [first, last] whose weekday is in `days` (None: all)."""
     spans: list[Span] = []
     day = first
     while day <= last:
         if days is None or day.weekday() in days:
-            end_day = day if end > start else day + _DAY
-            spans.append((_local(day, start, zone), _local(end_day, end, zone)))
+            spans.append(_day_span(day, start, end, zone))
         day += _DAY
     return spans
 
 
 def _day_spans(dates: Iterable[date], zone: tzinfo) -> list[Span]:
-    return _merge((_local(d, time(0), zone), _local(d + _DAY, time(0), zone)) for d in dates)
+    return _merge(_day_span(d, time(0), time(0), zone) for d in dates)
 
 
-def _ceil_to_step(moment: datetime, step: timedelta) -> datetime:
+@lru_cache(maxsize=1 << 12)
+def _rules_spans(lo: date, hi: date, wh: WorkingHours, zone: tzinfo, earliest: time,
+                 latest: time, holidays: frozenset[date], blackout: frozenset[date],
+                 ) -> tuple[list[Span], list[Span]]:
+    """A person's working-hours spans on local days [lo, hi], and those spans within the
+    program's hours less holidays and blackout days. Remembered, as most people of a program
+    share their rules and weeks with many others (callers never change the lists)."""
+    work = _daily_spans(lo, hi, wh.start, wh.end, wh.zone, wh.days)
+    program = _daily_spans(lo, hi, earliest, latest, zone, None)
+    excluded = _day_spans((d for d in holidays | blackout if lo <= d <= hi), zone)
+    return work, _subtract(_intersect(work, program), excluded)
+
+
+def _ceil_to_step(moment: int, step: int) -> int:
     """The first `step` boundary (counted from the Unix epoch) at or after `moment`."""
-    step_us = step // timedelta(microseconds=1)
-    since_us = (moment - _EPOCH) // timedelta(microseconds=1)
-    return _EPOCH + timedelta(microseconds=-(-since_us // step_us) * step_us)
+    return -(-moment // step) * step
+
+
+def _whole_seconds(delta: timedelta) -> int:
+    """A duration in seconds, rounded up (a session never shorter than asked)."""
+    return math.ceil(delta.total_seconds())
 
 
 # --- the search ----------------------------------------------------------------------------
@@ -193,11 +245,13 @@ class _Plan:
     target: date
     first_day: date
     last_day: date
-    window: Span  # UTC span of the anchor's allowed days
+    window: Span  # the anchor's allowed days
     horizon: Span  # window widened so spans of people in other zones are fully covered
     working: tuple[list[Span], ...]  # per person: working-hours spans
     allowed: tuple[list[Span], ...]  # per person: working ∩ program hours − excluded days
     busy: list[Span]  # everyone's busy + also_busy + avoid, merged
+    not_before: int
+    duration: int
 
 
 def _plan(req: SlotRequest) -> _Plan:
@@ -205,26 +259,25 @@ def _plan(req: SlotRequest) -> _Plan:
     target = _target_day(req)
     slack = timedelta(days=req.tolerance.days)
     first_day, last_day = target - slack, target + slack
-    window = (_local(first_day, time(0), anchor), _local(last_day + _DAY, time(0), anchor))
-    horizon = (window[0] - 2 * _DAY, window[1] + 2 * _DAY)
+    window = (_day_span(first_day, time(0), time(0), anchor)[0],
+              _day_span(last_day, time(0), time(0), anchor)[1])
+    horizon = (window[0] - 2 * _DAY_S, window[1] + 2 * _DAY_S)
+    around = (_moment(horizon[0]), _moment(horizon[1]))
     working: list[list[Span]] = []
     allowed: list[list[Span]] = []
-    busy: list[Span] = [(i.start, i.end) for i in (*req.also_busy, *req.avoid)]
+    busy: list[Span] = [(math.floor(i.start.timestamp()), _seconds(i.end))
+                        for i in (*req.also_busy, *req.avoid)]
     for person in req.people:
-        lo = horizon[0].astimezone(person.zone).date() - _DAY
-        hi = horizon[1].astimezone(person.zone).date() + _DAY
-        wh = person.working
-        work = _daily_spans(lo, hi, wh.start, wh.end, wh.zone, wh.days)
-        program = _daily_spans(lo, hi, req.earliest, req.latest, person.zone, None)
-        excluded = _day_spans(
-            (d for d in person.holidays | req.blackout if lo <= d <= hi), person.zone
-        )
+        lo = around[0].astimezone(person.zone).date() - _DAY
+        hi = around[1].astimezone(person.zone).date() + _DAY
+        work, allowed_spans = _rules_spans(lo, hi, person.working, person.zone, req.earliest,
+                                           req.latest, person.holidays, req.blackout)
         working.append(work)
-        allowed.append(_subtract(_intersect(work, program), excluded))
-        busy.extend((i.start, i.end) for i in person.busy)
-    return _Plan(
-        target, first_day, last_day, window, horizon, tuple(working), tuple(allowed), _merge(busy)
-    )
+        allowed.append(allowed_spans)
+        # Only busy time near the days searched: the rest cannot touch a span of the horizon.
+        busy.extend(person.busy.seconds_between(*horizon))
+    return _Plan(target, first_day, last_day, window, horizon, tuple(working), tuple(allowed),
+                 _merge(busy), _seconds(req.not_before), _whole_seconds(req.duration))
 
 
 def _common(plan: _Plan) -> list[Span]:
@@ -234,13 +287,13 @@ def _common(plan: _Plan) -> list[Span]:
     return spans
 
 
-def _free(plan: _Plan, req: SlotRequest) -> list[Span]:
-    spans = _intersect(_common(plan), [(max(req.not_before, plan.horizon[0]), plan.horizon[1])])
+def _free(plan: _Plan) -> list[Span]:
+    spans = _intersect(_common(plan), [(max(plan.not_before, plan.horizon[0]), plan.horizon[1])])
     return _subtract(spans, plan.busy)
 
 
-def _span_start_containing(spans: list[Span], moment: datetime) -> datetime:
-    index = bisect.bisect_right(spans, (moment, datetime.max.replace(tzinfo=UTC))) - 1
+def _span_start_containing(spans: list[Span], moment: int) -> int:
+    index = bisect.bisect_right(spans, (moment, _FAR)) - 1
     return spans[index][0]
 
 
@@ -248,36 +301,39 @@ def find_slot(req: SlotRequest) -> Interval | None:
     """The best slot for `req` (see the module docstring for the order), or None."""
     plan = _plan(req)
     anchor = req.people[0].zone
-    tiny = timedelta(microseconds=1)
-    best: tuple[tuple[bool, bool, int, bool, bool, datetime], datetime] | None = None
-    for free_start, free_end in _free(plan, req):
-        last_start = free_end - req.duration  # closed: a slot may end exactly at free_end
+    duration = plan.duration
+    step = _whole_seconds(req.step)
+    midnight = time(0)
+    preferred = req.preferred_earliest is not None or req.preferred_latest is not None
+    best: tuple[tuple[bool, bool, int, bool, bool, int], int] | None = None
+    for free_start, free_end in _free(plan):
+        last_start = free_end - duration  # closed: a slot may end exactly at free_end
         if last_start < free_start:
             continue
         settled = max(_span_start_containing(w, free_start) for w in plan.working) + _SETTLE_IN
-        day = max(free_start, plan.window[0]).astimezone(anchor).date()
+        day = _moment(max(free_start, plan.window[0])).astimezone(anchor).date()
         while day <= plan.last_day:
-            day_start = _local(day, time(0), anchor)
+            day_start, next_day = _day_span(day, midnight, midnight, anchor)
             if day_start > last_start:
                 break
-            lo = max(free_start, day_start)
-            hi = min(last_start, _local(day + _DAY, time(0), anchor) - tiny)
+            lo = free_start if free_start > day_start else day_start
+            hi = last_start if last_start < next_day - 1 else next_day - 1
             weekday_miss = (
                 req.preferred_weekdays is not None and day.weekday() not in req.preferred_weekdays
             )
             distance = (day - plan.target).days
             ranges = [(lo, hi, True)]
-            if req.preferred_earliest is not None or req.preferred_latest is not None:
-                p_lo = _local(day, req.preferred_earliest or time(0), anchor)
+            if preferred:
+                p_lo = _local(day, req.preferred_earliest or midnight, anchor)
                 p_hi = (
                     _local(day, req.preferred_latest, anchor)
                     if req.preferred_latest is not None
-                    else _local(day + _DAY, time(0), anchor)
-                ) - req.duration
+                    else next_day
+                ) - duration
                 ranges = [(max(lo, p_lo), min(hi, p_hi), False), (lo, hi, True)]
             for r_lo, r_hi, time_miss in ranges:
                 for threshold, unsettled in ((max(r_lo, settled), False), (r_lo, True)):
-                    start = _ceil_to_step(threshold, req.step)
+                    start = _ceil_to_step(threshold, step)
                     if start > r_hi:
                         continue
                     key = (
@@ -293,7 +349,8 @@ def find_slot(req: SlotRequest) -> Interval | None:
             day += _DAY
     if best is None:
         return None
-    return Interval(best[1], best[1] + req.duration)
+    found = _moment(best[1])
+    return Interval(found, found + req.duration)
 
 
 # --- explaining failure --------------------------------------------------------------------
@@ -311,7 +368,7 @@ def _describe_hours(person: Participant) -> str:
 
 
 def _longest(spans: Iterable[Span]) -> timedelta:
-    return max((end - start for start, end in spans), default=timedelta(0))
+    return timedelta(seconds=max((end - start for start, end in spans), default=0))
 
 
 def explain_no_slot(req: SlotRequest) -> str:
@@ -319,7 +376,7 @@ def explain_no_slot(req: SlotRequest) -> str:
     plan = _plan(req)
     days = f"{plan.first_day.isoformat()}..{plan.last_day.isoformat()}"
     window = [plan.window]
-    if req.not_before >= plan.window[1]:
+    if plan.not_before >= plan.window[1]:
         return (
             f"the whole search window {days} ends before the minimum notice allows "
             f"(not before {req.not_before.isoformat()})"
@@ -342,7 +399,7 @@ def explain_no_slot(req: SlotRequest) -> str:
             f"common working time on {days} is at most {_longest(common)} at a stretch, "
             f"shorter than the {_fmt_minutes(req.duration)} session"
         )
-    after_notice = _intersect(common, [(req.not_before, plan.horizon[1])])
+    after_notice = _intersect(common, [(plan.not_before, plan.horizon[1])])
     if _longest(after_notice) < req.duration:
         return (
             f"the common working time on {days} that is long enough lies before the minimum "
@@ -350,7 +407,7 @@ def explain_no_slot(req: SlotRequest) -> str:
         )
     free = _subtract(after_notice, plan.busy)
     if _longest(free) < req.duration:
-        total = sum((end - start for start, end in after_notice), timedelta(0))
+        total = timedelta(seconds=sum(end - start for start, end in after_notice))
         return (
             f"everyone is busy: no free {_fmt_minutes(req.duration)} in the "
             f"{_fmt_minutes(total)} of common working time on {days}"
@@ -423,7 +480,8 @@ def violations(req: SlotRequest, slot: Interval) -> list[str]:
             problems.append(f"on a public holiday of {who} ({holiday})")
         for blackout in sorted(dates & req.blackout):
             problems.append(f"on a blackout day for {who} ({blackout})")
-        for busy in person.busy:
+        for start, end in person.busy.between(slot.start, slot.end):
+            busy = Interval(start, end)
             if slot.overlaps(busy):
                 problems.append(f"{who} is busy {busy.start}..{busy.end}")
     return problems

@@ -84,9 +84,11 @@ def _anchors(config: Config, ledgers: _Ledgers) -> dict[str, str]:
     """Each active participant -> the session whose ledger remembers their app install (the
     pair's first live session; people of pairs with nothing booked yet wait)."""
     anchors: dict[str, str] = {}
+    by_pairing: dict[str, list[str]] = {}
+    for key in ledgers.live:
+        by_pairing.setdefault(key.split("/")[1], []).append(key)
     for pairing in config.active_pairings():
-        keys = sorted((k for k in ledgers.live if k.split("/")[1] == pairing.id),
-                      key=lambda k: int(k.rsplit("/", 1)[1]))
+        keys = sorted(by_pairing.get(pairing.id, ()), key=lambda k: int(k.rsplit("/", 1)[1]))
         if keys:
             for email in (pairing.mentor.lower(), pairing.mentee.lower()):
                 anchors.setdefault(email, keys[0])

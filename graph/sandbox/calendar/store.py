@@ -69,8 +69,8 @@ def same_property_id(a: str, b: str) -> bool:
 
 def iso_z(instant: datetime) -> str:
     """Graph's DateTimeOffset rendering: seven fraction digits and a Z."""
-    utc = instant.astimezone(UTC)
-    return utc.strftime("%Y-%m-%dT%H:%M:%S") + f".{utc.microsecond:06d}0Z"
+    utc = instant.astimezone(UTC).replace(tzinfo=None)
+    return utc.isoformat(timespec="microseconds") + "0Z"
 
 
 def parse_instant(text: str) -> datetime:

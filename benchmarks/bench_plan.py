@@ -1,0 +1,216 @@
+"""The CPU and memory of planning a first run, from 1,000 to 10,000 pairs.
+
+    python -m benchmarks.bench_plan --pairs 1000 3000 10000 [--repeat 3]
+
+For each size a generated tenant (calendars full, five time zones) is built once, and what a
+first run reads from it is written to disk as Graph sends it: the directory's answers and one
+getSchedule `scheduleInformation` per participant over the run's free/busy window. Then a
+fresh process, measured alone, does what the worker does between its reads: loads the config,
+reads the answers into the planner's terms, and plans every stage (calendar, notes list,
+Teams). It prints the CPU seconds of each part, the process's peak resident memory (the
+interpreter and its imports included) and a digest of the plan, so a faster planner is shown
+to plan the same thing. The best of `--repeat` runs counts (the machine's noise only adds).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import hashlib
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+DOMAIN = "bench.contoso.com"
+START = date(2027, 3, 1)
+NOW = datetime(2027, 2, 22, 6, tzinfo=UTC)
+SITE = "contoso.sharepoint.com:/sites/mentoring"
+GOAL_CPU_S = 5.0
+GOAL_RSS_MB = 300.0
+
+
+def write_config(directory: Path, pairs: list[tuple[str, str]]) -> None:
+    """A program with the notes list and nudges on, so every stage of the plan has work."""
+    from benchmarks.bench_run import write_pairings
+
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "program.yaml").write_text(
+        "id: bench\nname: Benchmark program\n"
+        f"organizer: mentoring@{DOMAIN}\n"
+        "cadence: {every_days: 21, tolerance_days: 7}\n"
+        'earliest: "07:00"\nlatest: "19:00"\n'
+        "holidays: {countries: [], use_participant_location: true}\n"
+        f"sharepoint:\n  site: {SITE}\n  list: Mentoring sessions\n"
+        "nudges:\n  reminder_hours_before: 72\n",
+        encoding="utf-8",
+    )
+    write_pairings(directory, pairs, START)
+
+
+def prepare(directory: Path, pairs: int) -> None:
+    """The config and the first run's answers for `pairs` pairs, under `directory`."""
+    from graph.clock import ManualClock
+    from graph.sandbox.calendar.schedule import schedule_for
+    from graph.sandbox.fixtures import compatible_pairs, generated_tenant
+    from graph.sandbox.tenant_app import Sandbox
+    from worker.config import load_config
+    from worker.plan.reads import schedule_window
+
+    clock = ManualClock(NOW)
+    state = generated_tenant(pairs, seed=11, first=START - timedelta(days=7),
+                             last=START + timedelta(days=70), domain=DOMAIN, clock=clock)
+    sandbox = Sandbox.create(clock=clock, fixture=state)
+    write_config(directory / "config", compatible_pairs(state, skip_unmatched=True))
+    config = load_config(directory / "config", today=NOW.date())
+    start, end = schedule_window(config, NOW)
+    people = sorted({e.lower() for p in config.pairings for e in (p.mentor, p.mentee)})
+    with (directory / "people.jsonl").open("w", encoding="utf-8") as out:
+        for email in people:
+            user = state.directory.find(email)
+            assert user is not None
+            out.write(json.dumps({"mail": email, "id": user.id, "displayName": user.displayName,
+                                  "usageLocation": user.usageLocation,
+                                  "preferredLanguage": user.preferredLanguage}) + "\n")
+    with (directory / "schedules.jsonl").open("w", encoding="utf-8") as out:
+        for email in people:
+            out.write(json.dumps(schedule_for(sandbox, email, start, end, 15, "UTC", False))
+                      + "\n")
+    (directory / "window.json").write_text(
+        json.dumps([start.isoformat(), end.isoformat()]), encoding="utf-8")
+
+
+def child(directory: Path) -> dict[str, Any]:
+    """One measured planning, in this (fresh) process."""
+    from worker.config import load_config
+    from worker.config.templates import Templates
+    from worker.core.paths import default_templates_dir
+    from worker.observe.availability import ScheduleError, parse_schedule_item
+    from worker.observe.state import Observed, Person
+    from worker.plan.planner import (
+        Desired,
+        assemble,
+        calendar_stage,
+        notes_list_stage,
+        teams_stage,
+    )
+
+    imported_rss = _peak_rss_mb()
+    cpu = time.process_time()
+    config = load_config(directory / "config", today=NOW.date())
+    templates = Templates(default_templates_dir())
+    config_s = time.process_time() - cpu
+
+    cpu = time.process_time()
+    start = datetime.fromisoformat(json.loads((directory / "window.json").read_text())[0])
+    observed = Observed()
+    with (directory / "people.jsonl").open(encoding="utf-8") as lines:
+        for line in lines:
+            raw = json.loads(line)
+            observed.people[raw["mail"]] = Person(
+                raw["mail"], raw["id"], raw["displayName"], raw["usageLocation"],
+                raw["preferredLanguage"])
+    with (directory / "schedules.jsonl").open(encoding="utf-8") as lines:
+        for line in lines:
+            parsed = parse_schedule_item(json.loads(line), window_start=start)
+            if isinstance(parsed, ScheduleError):
+                observed.schedule_errors[parsed.email.lower()] = parsed
+            else:
+                observed.schedules[parsed.email.lower()] = parsed
+    answers_s = time.process_time() - cpu
+
+    cpu = time.process_time()
+    desired = Desired(config, templates)
+    calendar, projection = calendar_stage(desired, observed, NOW)
+    notes = notes_list_stage(desired, observed, projection, NOW)
+    teams = teams_stage(desired, observed, projection, notes, NOW)
+    plan = assemble(desired, NOW, calendar, notes, teams)
+    plan_s = time.process_time() - cpu
+
+    digest = hashlib.sha256()
+    for action in plan.actions:
+        digest.update(repr(action).encode())
+    return {"config_s": config_s, "answers_s": answers_s, "plan_s": plan_s,
+            "cpu_s": config_s + answers_s + plan_s, "rss_mb": _peak_rss_mb(),
+            "imports_mb": imported_rss, "actions": len(plan.actions),
+            "digest": digest.hexdigest()[:12]}
+
+
+def _peak_rss_mb() -> float:
+    """This process's peak resident memory. Linux's VmHWM starts again at exec, where
+    ru_maxrss keeps the high-water mark of the process that started this one."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def measure(pairs: int, repeat: int) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as tmp:
+        directory = Path(tmp)
+        started = time.perf_counter()
+        prepare(directory, pairs)
+        gc.collect()
+        prepared = time.perf_counter() - started
+        runs = []
+        for _ in range(repeat):
+            answer = subprocess.run(  # noqa: S603 (this interpreter, this module)
+                [sys.executable, "-m", "benchmarks.bench_plan", "--child", str(directory)],
+                capture_output=True, text=True, check=True, env=os.environ.copy())
+            runs.append(json.loads(answer.stdout.strip().splitlines()[-1]))
+    best = min(runs, key=lambda r: r["cpu_s"])
+    best["rss_mb"] = min(r["rss_mb"] for r in runs)
+    best["digests"] = sorted({r["digest"] for r in runs})
+    best["pairs"] = pairs
+    best["prepare_s"] = prepared
+    return best
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pairs", type=int, nargs="+", default=[1000, 3000, 10000])
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--keep", type=Path,
+                        help="prepare into this folder and keep it (profiling the planner)")
+    args = parser.parse_args()
+    if args.child is not None:
+        print(json.dumps(child(args.child)))
+        return
+    header = ("pairs", "config CPU s", "answers CPU s", "plan CPU s", "total CPU s",
+              "CPU ms per pair", "peak RSS MB", "imports MB", "actions", "plan digest")
+    print(" | ".join(header))
+    results = []
+    if args.keep is not None:
+        prepare(args.keep, args.pairs[0])
+        return
+    for pairs in args.pairs:
+        r = measure(pairs, args.repeat)
+        results.append(r)
+        print(" | ".join([
+            f"{pairs}", f"{r['config_s']:.2f}", f"{r['answers_s']:.2f}", f"{r['plan_s']:.2f}",
+            f"{r['cpu_s']:.2f}", f"{1000 * r['cpu_s'] / pairs:.3f}", f"{r['rss_mb']:.0f}",
+            f"{r['imports_mb']:.0f}", f"{r['actions']}", ",".join(r["digests"]),
+        ]), flush=True)
+    largest = max(results, key=lambda r: r["pairs"])
+    smallest = min(results, key=lambda r: r["pairs"])
+    growth = ((largest["cpu_s"] / largest["pairs"]) / (smallest["cpu_s"] / smallest["pairs"])
+              if largest is not smallest else 1.0)
+    print(f"{largest['pairs']} pairs: {largest['cpu_s']:.2f} CPU s (goal <= {GOAL_CPU_S:.0f}: "
+          f"{'pass' if largest['cpu_s'] <= GOAL_CPU_S else 'FAIL'}), "
+          f"{largest['rss_mb']:.0f} MB peak (goal <= {GOAL_RSS_MB:.0f}: "
+          f"{'pass' if largest['rss_mb'] <= GOAL_RSS_MB else 'FAIL'}); CPU per pair at "
+          f"{largest['pairs']} is {growth:.2f} x that at {smallest['pairs']} (linear: ~1)")
+
+
+if __name__ == "__main__":
+    main()
