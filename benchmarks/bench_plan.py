@@ -69,7 +69,7 @@ def prepare(directory: Path, pairs: int) -> None:
     sandbox = Sandbox.create(clock=clock, fixture=state)
     write_config(directory / "config", compatible_pairs(state, skip_unmatched=True))
     config = load_config(directory / "config", today=NOW.date())
-    start, end = schedule_window(config, NOW)
+    start, end = schedule_window(config, {}, NOW)
     people = sorted({e.lower() for p in config.pairings for e in (p.mentor, p.mentee)})
     with (directory / "people.jsonl").open("w", encoding="utf-8") as out:
         for email in people:

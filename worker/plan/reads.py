@@ -37,41 +37,75 @@ def presence_due(config: Config, now: datetime) -> set[str]:
     return due
 
 
-def schedule_window(config: Config, now: datetime) -> tuple[datetime, datetime]:
-    """The span of free/busy the planner may look at: from now to the furthest slot it could
-    book this run (`keep_booked` cadences ahead of the latest pairing start, plus tolerance)."""
+def schedule_window(config: Config, observed_sessions: Mapping[str, list[ObservedSession]],
+                    now: datetime) -> tuple[datetime, datetime]:
+    """The span of free/busy the planner may look at: from now to the end of the latest slot
+    it could book or move this run, for the pairings that need free/busy
+    (`people_needing_schedules`).
+
+    Each pairing is walked as the calendar planner walks it: a session's target is the
+    pairing's start or one cadence after the session before, never before the minimum notice;
+    its day lies within the tolerance of that (in the executive's zone: a day more either way
+    covers every zone); a session that may move is counted at the latest it could move to;
+    booking stops at `keep_booked` upcoming sessions. So a first run of sessions three weeks
+    apart reads about five weeks, one getSchedule call per 20 people (Graph allows 62 days)."""
     program = config.program
-    starts = [p.start for p in config.pairings if p.status == "active"] or [now.date()]
-    anchor = max(max(starts), now.date())
-    cadence = program.cadence.every_days + program.cadence.tolerance_days
-    days = program.keep_booked * cadence + program.cadence.tolerance_days + 2
-    end = datetime.combine(anchor, time(0), tzinfo=UTC) + timedelta(days=days)
-    end += timedelta(hours=program.minimum_notice_hours)
-    return now, max(end, now + timedelta(days=1))
+    cadence = timedelta(days=program.cadence.every_days)
+    tolerance = timedelta(days=program.cadence.tolerance_days)
+    duration = timedelta(minutes=program.duration_minutes)
+    notice_day = (now + timedelta(hours=program.minimum_notice_hours)).date()
+    end = now + timedelta(days=1)
+    for pairing in config.active_pairings():
+        if not _needs_schedules(config, pairing, observed_sessions, now):
+            continue
+        latest: datetime | None = None  # the latest the session before could start
+        upcoming = 0
+        for spec in pairing.sessions(program):
+            session = live_event(observed_sessions.get(
+                session_key(program.id, pairing.id, spec.number), []))
+            if session is not None and session.end <= now:
+                latest = session.start  # held: it stays where it was
+                continue
+            if session is None and upcoming >= program.keep_booked:
+                break
+            target = pairing.start if latest is None else (latest + cadence).date()
+            last_day = max(target, notice_day) + tolerance + timedelta(days=1)
+            # The latest start on that day in any zone (UTC-12 ends 12 hours after UTC).
+            bound = datetime.combine(last_day + timedelta(days=1), time(12), tzinfo=UTC)
+            latest = bound if session is None else max(session.start, bound)
+            upcoming += 1
+            end = max(end, latest + duration)
+    return now, end
 
 
-def people_needing_schedules(config: Config, observed_sessions: dict[str, list[ObservedSession]],
+def _needs_schedules(config: Config, pairing: Pairing,
+                     observed_sessions: Mapping[str, list[ObservedSession]],
+                     now: datetime) -> bool:
+    """The pairing has a session to book, or one to move or re-check (an edit, a decline, a
+    proposed time): the planner needs both people's free/busy."""
+    program = config.program
+    live = [
+        live_event(observed_sessions.get(session_key(program.id, pairing.id, s.number), []))
+        for s in pairing.sessions(program)
+    ]
+    upcoming = sum(1 for s in live if s is not None and s.end > now)
+    missing = any(s is None for s in live)
+    needs_move = any(
+        s is not None and s.start > now and (wants_move(s, pairing)
+                                             or edited_time(s, pairing, config))
+        for s in live
+    )
+    return needs_move or (missing and upcoming < program.keep_booked)
+
+
+def people_needing_schedules(config: Config,
+                             observed_sessions: Mapping[str, list[ObservedSession]],
                              now: datetime) -> set[str]:
     """E-mails of the people whose free/busy the plan needs: members of active pairings that
     have a session to book or a declined/proposed session to move."""
-    program = config.program
     needed: set[str] = set()
-    for pairing in config.pairings:
-        if pairing.status != "active":
-            continue
-        specs = pairing.sessions(program)
-        live = [
-            live_event(observed_sessions.get(session_key(program.id, pairing.id, s.number), []))
-            for s in specs
-        ]
-        upcoming = sum(1 for s in live if s is not None and s.end > now)
-        missing = any(s is None for s in live)
-        needs_move = any(
-            s is not None and s.start > now and (wants_move(s, pairing)
-                                                 or edited_time(s, pairing, config))
-            for s in live
-        )
-        if needs_move or (missing and upcoming < program.keep_booked):
+    for pairing in config.active_pairings():
+        if _needs_schedules(config, pairing, observed_sessions, now):
             needed.update({pairing.mentor.lower(), pairing.mentee.lower()})
     return needed
 

@@ -99,7 +99,7 @@ def _read_and_plan(client: GraphClient, desired: Desired, now: datetime) -> Plan
             observed.people.setdefault(email, person)
     needed = {e for e in to_schedule if e in observed.people}
     if needed:
-        start, end = schedule_window(config, now)
+        start, end = schedule_window(config, observed.sessions, now)
         observed.schedules, observed.schedule_errors = read_schedules(
             client, config, needed, start, end)
     settings = config.program.sharepoint
