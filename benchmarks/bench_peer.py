@@ -47,6 +47,7 @@ from benchmarks.bench_run import START, write_config
 from benchmarks.peer.server import ORGANIZER, ShiftedClock
 from graph.auth import ClientSecret, GraphCredential
 from graph.client import GraphClient
+from graph.pacing import MailboxPacer
 from graph.sandbox.cli import WORKER_APP_ROLES
 from worker.config import load_config
 from worker.config.templates import Templates
@@ -77,9 +78,10 @@ class Tenant:
     """A sandbox tenant in a child process, stopped on exit (or killed past the deadline)."""
 
     def __init__(self, pairs: int, latency: float, apps: list[dict[str, Any]],
-                 max_seconds: float) -> None:
+                 max_seconds: float, throttle_scale: float | None = None) -> None:
         self.spec = {"pairs": pairs, "seed": 11, "latency": latency, "now": NOW.isoformat(),
-                     "apps": apps, "max_seconds": max_seconds}
+                     "apps": apps, "max_seconds": max_seconds,
+                     "throttle_scale": throttle_scale}
         self.process: subprocess.Popen[str] | None = None
         self.base_url = ""
         self.tenant_id = ""
@@ -147,12 +149,15 @@ def _measured(tenant: Tenant, before: dict[str, int], started: float) -> Measure
     after = tenant.counters()
     counts = {key: after.get(key, 0) - before.get(key, 0) for key in
               ("http_requests", "graph_operations", "login_requests", "throttled",
-               "server_errors")}
+               "server_errors", "outlook_operations", "getschedule_calls", "outlook_writes")}
     return Measured(seconds=seconds, counts=counts, quality=tenant.quality())
 
 
-def run_worker(tenant: Tenant, app: dict[str, Any], config_dir: Path) -> Measured:
-    """One `mentoring run`, as a fresh container does it: new client, new token."""
+def run_worker(tenant: Tenant, app: dict[str, Any], config_dir: Path,
+               pacer: tuple[int, float] | None = None) -> Measured:
+    """One `mentoring run`, as a fresh container does it: new client, new token. `pacer`:
+    the Outlook requests per window and the window (seconds) the client keeps under, when
+    not Graph's own 10,000 per 600."""
     clock = ShiftedClock(tenant.now())
     config = load_config(config_dir, today=clock.now().date())
     templates = Templates(default_templates_dir())
@@ -162,7 +167,9 @@ def run_worker(tenant: Tenant, app: dict[str, Any], config_dir: Path) -> Measure
     credential = GraphCredential(tenant_id=tenant.tenant_id, client_id=app["client_id"],
                                  credential=ClientSecret(app["secret"]), http_client=session,
                                  authority_host=tenant.base_url)
-    client = GraphClient(f"{tenant.base_url}/v1.0", credential, session, clock)
+    client = GraphClient(f"{tenant.base_url}/v1.0", credential, session, clock,
+                         pacer=None if pacer is None else MailboxPacer(
+                             clock, max_per_window=pacer[0], window=pacer[1]))
     problems: list[str] = []
     booked = 0
     try:

@@ -112,6 +112,9 @@ def _users_in(names: Sequence[str]) -> str:
 
 
 
+EVENTS_PAGE = "1000"
+
+
 def tagged_events(
     client: GraphClient,
     mailbox: str,
@@ -135,7 +138,9 @@ def tagged_events(
         + " or ".join(f"id eq {odata_string(p)}" for p in (property_id, *also_expand))
         + ")",
         "$select": EVENT_FIELDS,
-        "$top": "100",
+        # Outlook's largest page (https://learn.microsoft.com/en-us/graph/paging): a run with
+        # nothing to do reads a program of 1,000 pairs' year of sessions in 7 requests.
+        "$top": EVENTS_PAGE,
     }
     yield from client.paged(
         user_path(mailbox) + "/events", params=params, headers=PREFER_HEADERS, mailbox=mailbox

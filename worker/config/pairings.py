@@ -27,6 +27,7 @@ from worker.config.program import (
     CurriculumItem,
     Program,
 )
+from worker.core.memo import by_identity
 from worker.core.phases import Phase
 
 _SLUG = re.compile(SLUG_PATTERN)
@@ -106,7 +107,11 @@ class Pairing(ConfigModel):
 
     def sessions(self, program: Program) -> list[SessionSpec]:
         """The pair's sessions in order. A reordered topic keeps the phase of its slot,
-        because the phases describe the relationship's arc, not the subject."""
+        because the phases describe the relationship's arc, not the subject. (Shared between
+        callers, who must not change the list.)"""
+        return _sessions(self, program)
+
+    def _sessions(self, program: Program) -> list[SessionSpec]:
         total = len(program.curriculum)
         tailoring = self.tailoring or Tailoring()
         order = tailoring.topic_order or list(range(1, total + 1))
@@ -256,4 +261,14 @@ class Config(ConfigModel):
         return list(seen.values())
 
     def pairing(self, pairing_id: str) -> Pairing | None:
-        return next((p for p in self.pairings if p.id == pairing_id), None)
+        return _pairings_by_id(self).get(pairing_id)
+
+
+@by_identity(bound=1 << 16)
+def _sessions(pairing: Pairing, program: Program) -> list[SessionSpec]:
+    return pairing._sessions(program)
+
+
+@by_identity(bound=8)
+def _pairings_by_id(config: Config) -> dict[str, Pairing]:
+    return {p.id: p for p in config.pairings}

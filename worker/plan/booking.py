@@ -21,6 +21,7 @@ from graph.values import graph_datetime
 from worker.config import Config, Pairing, SessionSpec, session_key
 from worker.config.templates import People, Templates
 from worker.core.intervals import Interval
+from worker.core.memo import by_identity
 from worker.core.properties import INVITE_PROPERTY_ID, NUDGES_PROPERTY_ID, PROPERTY_ID
 from worker.observe.state import ObservedSession, Person
 from worker.plan.actions import Book, Cancel, Cause, Move, UpdateEvent
@@ -76,6 +77,7 @@ def invite_parts(config: Config, pairing: Pairing, spec: SessionSpec, names: Peo
     }
 
 
+@by_identity(bound=8)
 def rules_marker(config: Config) -> str:
     """Ledger entry: the program's time rules a session's time was chosen under (earliest,
     latest, blackout days, holidays). When they change, the session is checked again."""

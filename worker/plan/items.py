@@ -128,7 +128,7 @@ def spec_of(config: Config, pairing: Pairing | None, number: int) -> SessionSpec
 def desired_record(session: ObservedSession, config: Config, people: Mapping[str, Person],
                    now: datetime, attention: str = "") -> dict[str, Any]:
     """The worker's own fields for one session (pure). Keys are column internal names."""
-    pairing = next((p for p in config.pairings if p.id == session.pairing_id), None)
+    pairing = config.pairing(session.pairing_id)
     spec = spec_of(config, pairing, session.number)
     names = people_of(pairing, people) if pairing else People("", "")
     topic = spec.topic if spec else session.subject

@@ -216,6 +216,12 @@ def _rules_spans(lo: date, hi: date, wh: WorkingHours, zone: tzinfo, earliest: t
     return work, _subtract(_intersect(work, program), excluded)
 
 
+@lru_cache(maxsize=1 << 14)
+def _local_date(moment: int, zone: tzinfo) -> date:
+    """The local date at a moment (Unix seconds) in `zone`; remembered like `_day_span`."""
+    return _moment(moment).astimezone(zone).date()
+
+
 def _ceil_to_step(moment: int, step: int) -> int:
     """The first `step` boundary (counted from the Unix epoch) at or after `moment`."""
     return -(-moment // step) * step
@@ -262,14 +268,13 @@ def _plan(req: SlotRequest) -> _Plan:
     window = (_day_span(first_day, time(0), time(0), anchor)[0],
               _day_span(last_day, time(0), time(0), anchor)[1])
     horizon = (window[0] - 2 * _DAY_S, window[1] + 2 * _DAY_S)
-    around = (_moment(horizon[0]), _moment(horizon[1]))
     working: list[list[Span]] = []
     allowed: list[list[Span]] = []
     busy: list[Span] = [(math.floor(i.start.timestamp()), _seconds(i.end))
                         for i in (*req.also_busy, *req.avoid)]
     for person in req.people:
-        lo = around[0].astimezone(person.zone).date() - _DAY
-        hi = around[1].astimezone(person.zone).date() + _DAY
+        lo = _local_date(horizon[0], person.zone) - _DAY
+        hi = _local_date(horizon[1], person.zone) + _DAY
         work, allowed_spans = _rules_spans(lo, hi, person.working, person.zone, req.earliest,
                                            req.latest, person.holidays, req.blackout)
         working.append(work)
@@ -311,7 +316,7 @@ def find_slot(req: SlotRequest) -> Interval | None:
         if last_start < free_start:
             continue
         settled = max(_span_start_containing(w, free_start) for w in plan.working) + _SETTLE_IN
-        day = _moment(max(free_start, plan.window[0])).astimezone(anchor).date()
+        day = _local_date(max(free_start, plan.window[0]), anchor)
         while day <= plan.last_day:
             day_start, next_day = _day_span(day, midnight, midnight, anchor)
             if day_start > last_start:
