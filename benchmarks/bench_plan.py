@@ -54,8 +54,14 @@ def write_config(directory: Path, pairs: list[tuple[str, str]]) -> None:
     write_pairings(directory, pairs, START)
 
 
-def prepare(directory: Path, pairs: int) -> None:
-    """The config and the first run's answers for `pairs` pairs, under `directory`."""
+def prepare(directory: Path, pairs: int, distinct: int = 500) -> None:
+    """The config and the first run's answers for `pairs` pairs, under `directory`.
+
+    A generated tenant of `distinct` pairs is built (a tenant of 10,000 would take many
+    minutes and gigabytes to build) and its people repeated under new addresses: pair k is
+    pair k mod `distinct` again, with its people's zones, working hours and calendars. The
+    planner finds every slot afresh for every pair (it remembers nothing by calendar), so
+    this costs it what distinct calendars would."""
     from graph.clock import ManualClock
     from graph.sandbox.calendar.schedule import schedule_for
     from graph.sandbox.fixtures import compatible_pairs, generated_tenant
@@ -64,24 +70,38 @@ def prepare(directory: Path, pairs: int) -> None:
     from worker.plan.reads import schedule_window
 
     clock = ManualClock(NOW)
-    state = generated_tenant(pairs, seed=11, first=START - timedelta(days=7),
+    state = generated_tenant(min(pairs, distinct), seed=11, first=START - timedelta(days=7),
                              last=START + timedelta(days=70), domain=DOMAIN, clock=clock)
     sandbox = Sandbox.create(clock=clock, fixture=state)
-    write_config(directory / "config", compatible_pairs(state, skip_unmatched=True))
+    base = compatible_pairs(state, skip_unmatched=True)
+    # Each address of the program -> the generated person it repeats.
+    model: dict[str, str] = {}
+    program_pairs: list[tuple[str, str]] = []
+    for k in range(pairs):
+        mentor, mentee = base[k % len(base)]
+        mentor_k, mentee_k = f"mentor{k:05d}@{DOMAIN}", f"mentee{k:05d}@{DOMAIN}"
+        model[mentor_k], model[mentee_k] = mentor, mentee
+        program_pairs.append((mentor_k, mentee_k))
+    write_config(directory / "config", program_pairs)
     config = load_config(directory / "config", today=NOW.date())
     start, end = schedule_window(config, {}, NOW)
-    people = sorted({e.lower() for p in config.pairings for e in (p.mentor, p.mentee)})
-    with (directory / "people.jsonl").open("w", encoding="utf-8") as out:
-        for email in people:
-            user = state.directory.find(email)
+    answers = {}
+    for address in sorted(set(model.values())):
+        answers[address] = json.dumps(schedule_for(sandbox, address, start, end, 15, "UTC",
+                                                   False))
+    with (directory / "people.jsonl").open("w", encoding="utf-8") as people, \
+            (directory / "schedules.jsonl").open("w", encoding="utf-8") as schedules:
+        for number, (email, original) in enumerate(sorted(model.items())):
+            user = state.directory.find(original)
             assert user is not None
-            out.write(json.dumps({"mail": email, "id": user.id, "displayName": user.displayName,
-                                  "usageLocation": user.usageLocation,
-                                  "preferredLanguage": user.preferredLanguage}) + "\n")
-    with (directory / "schedules.jsonl").open("w", encoding="utf-8") as out:
-        for email in people:
-            out.write(json.dumps(schedule_for(sandbox, email, start, end, 15, "UTC", False))
-                      + "\n")
+            people.write(json.dumps({
+                "mail": email, "id": f"00000000-0000-4000-8000-{number:012d}",
+                "displayName": f"{email[:6].title()} {email[6:11]}",
+                "usageLocation": user.usageLocation,
+                "preferredLanguage": user.preferredLanguage}) + "\n")
+            answer = json.loads(answers[original])
+            answer["scheduleId"] = email
+            schedules.write(json.dumps(answer) + "\n")
     (directory / "window.json").write_text(
         json.dumps([start.isoformat(), end.isoformat()]), encoding="utf-8")
 
@@ -92,14 +112,10 @@ def child(directory: Path) -> dict[str, Any]:
     from worker.config.templates import Templates
     from worker.core.paths import default_templates_dir
     from worker.observe.availability import ScheduleError, parse_schedule_item
-    from worker.observe.state import Observed, Person
-    from worker.plan.planner import (
-        Desired,
-        assemble,
-        calendar_stage,
-        notes_list_stage,
-        teams_stage,
-    )
+    from worker.observe.state import NotesList, Observed, Person
+    from worker.plan import planner
+    from worker.plan.planner import Desired
+    from worker.plan.reads import booking_candidates
 
     imported_rss = _peak_rss_mb()
     cpu = time.process_time()
@@ -123,14 +139,15 @@ def child(directory: Path) -> dict[str, Any]:
                 observed.schedule_errors[parsed.email.lower()] = parsed
             else:
                 observed.schedules[parsed.email.lower()] = parsed
+    # The list exists and has no item for any session yet, as the run finds it on a first run
+    # (it reads the items of every session it may book before planning).
+    observed.notes_list = NotesList("site-id", "list-id",
+                                    "https://contoso.sharepoint.com/sites/mentoring/Lists/x")
+    observed.items = dict.fromkeys(booking_candidates(config, {}, NOW))
     answers_s = time.process_time() - cpu
 
     cpu = time.process_time()
-    desired = Desired(config, templates)
-    calendar, projection = calendar_stage(desired, observed, NOW)
-    notes = notes_list_stage(desired, observed, projection, NOW)
-    teams = teams_stage(desired, observed, projection, notes, NOW)
-    plan = assemble(desired, NOW, calendar, notes, teams)
+    plan = planner.plan(Desired(config, templates), observed, NOW)  # the run's stages
     plan_s = time.process_time() - cpu
 
     digest = hashlib.sha256()

@@ -18,7 +18,7 @@ def odata_string(value: str) -> str:
 def graph_datetime(instant: datetime) -> dict[str, str]:
     """A dateTimeTimeZone in UTC."""
     return {
-        "dateTime": instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S"),
+        "dateTime": instant.astimezone(UTC).replace(tzinfo=None, microsecond=0).isoformat(),
         "timeZone": "UTC",
     }
 

@@ -48,6 +48,10 @@ class People:
     mentee_email: str = ""
 
 
+# Agendas remembered: a plan of 10,000 pairs renders 20,000 (the items share the strings).
+_AGENDAS_KEPT = 1 << 17
+
+
 class Templates:
     """The Jinja2 environment over one templates directory, plus the renderers."""
 
@@ -63,14 +67,28 @@ class Templates:
             trim_blocks=True,
             lstrip_blocks=True,
             keep_trailing_newline=True,
+            # A run renders thousands of invites from templates that do not change meanwhile:
+            # no file check before each one.
+            auto_reload=False,
         )
+        self._agendas: dict[tuple[SessionSpec, People, str], str] = {}
 
     def render_agenda(self, session: SessionSpec, people: People, *, program_name: str) -> str:
+        # A plan renders each session's agenda twice (the invite holds it, and the notes list
+        # item): the second time is remembered. Templates do not change during a run.
+        key = (session, people, program_name)
+        found = self._agendas.get(key)
+        if found is not None:
+            return found
         template = self.env.get_template(session.agenda)
-        return template.render(
+        text = template.render(
             session=session, phase_label=session.phase.label, people=people,
             program_name=program_name,
         )
+        if len(self._agendas) >= _AGENDAS_KEPT:
+            self._agendas.clear()
+        self._agendas[key] = text
+        return text
 
     def render_invite(
         self,

@@ -29,10 +29,13 @@ def by_identity(bound: int) -> Callable[[Callable[..., R]], Callable[..., R]]:
 
         @wraps(function)
         def remembered(*args: Any) -> R:
-            key = tuple(map(id, args))
+            key = tuple([id(a) for a in args])
             found = memory.get(key)
-            if found is not None and all(a is b for a, b in zip(found[0], args, strict=True)):
-                return found[1]
+            if found is not None:
+                held = found[0]
+                if (len(held) == 1 and held[0] is args[0]) or all(
+                        a is b for a, b in zip(held, args, strict=True)):
+                    return found[1]
             answer = function(*args)
             with lock:
                 if len(memory) >= bound:

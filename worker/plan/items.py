@@ -80,7 +80,7 @@ class RecordTag:
 
 def instant(value: datetime) -> str:
     """SharePoint's dateTime field format (UTC, seconds)."""
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return value.astimezone(UTC).replace(tzinfo=None, microsecond=0).isoformat() + "Z"
 
 
 def parse_instant(value: Any) -> datetime | None:

@@ -105,7 +105,9 @@ class Decision:
 
 
 def round_of(instant: datetime) -> str:
-    return instant.astimezone(UTC).strftime("%Y%m%dT%H%MZ")
+    """``20270301T0900Z``: the minute, in UTC."""
+    at = instant.astimezone(UTC)
+    return f"{at.year:04d}{at.month:02d}{at.day:02d}T{at.hour:02d}{at.minute:02d}Z"
 
 
 INVITED_MARK = "invited@"

@@ -15,6 +15,7 @@ from datetime import datetime
 
 from worker.config import Config
 from worker.config.templates import Templates
+from worker.core.heap import settled
 from worker.observe.state import Observed, ObservedSession
 from worker.plan.calendar import CalendarPlan, owned_sessions, plan_calendar
 from worker.plan.notes_list import NotesListPlan, plan_notes_list
@@ -98,7 +99,8 @@ def assemble(desired: Desired, now: datetime, calendar: CalendarPlan, notes: Not
 
 def plan(desired: Desired, observed: Observed, now: datetime) -> Plan:
     """Every change of a run, for an `observed` that holds every read the stages need."""
-    calendar, projection = calendar_stage(desired, observed, now)
-    notes = notes_list_stage(desired, observed, projection, now)
-    teams = teams_stage(desired, observed, projection, notes, now)
-    return assemble(desired, now, calendar, notes, teams)
+    with settled():
+        calendar, projection = calendar_stage(desired, observed, now)
+        notes = notes_list_stage(desired, observed, projection, now)
+        teams = teams_stage(desired, observed, projection, notes, now)
+        return assemble(desired, now, calendar, notes, teams)

@@ -115,12 +115,17 @@ class SlotRequest:
 def _merge(spans: Iterable[Span]) -> list[Span]:
     """Sort and merge overlapping or touching spans (used for busy time only)."""
     merged: list[Span] = []
-    for start, end in sorted(s for s in spans if s[0] < s[1]):
-        if merged and start <= merged[-1][1]:
-            if end > merged[-1][1]:
+    last_end = 0
+    for start, end in sorted(spans):
+        if start >= end:
+            continue
+        if merged and start <= last_end:
+            if end > last_end:
                 merged[-1] = (merged[-1][0], end)
+                last_end = end
         else:
             merged.append((start, end))
+            last_end = end
     return merged
 
 
@@ -315,8 +320,13 @@ def find_slot(req: SlotRequest) -> Interval | None:
         last_start = free_end - duration  # closed: a slot may end exactly at free_end
         if last_start < free_start:
             continue
-        settled = max(_span_start_containing(w, free_start) for w in plan.working) + _SETTLE_IN
         day = _local_date(max(free_start, plan.window[0]), anchor)
+        if best is not None and not best[0][0] and not best[0][1] and (
+                (day - plan.target).days > best[0][2]):
+            # Spans come in time order: from here every day is further past the target than
+            # the best found, which meets every preference already. Nothing later can win.
+            break
+        settled = max(_span_start_containing(w, free_start) for w in plan.working) + _SETTLE_IN
         while day <= plan.last_day:
             day_start, next_day = _day_span(day, midnight, midnight, anchor)
             if day_start > last_start:

@@ -24,6 +24,7 @@ from worker.apply.outcome import RunStopped, stop_for
 from worker.config import Config, SharePointSettings
 from worker.config.templates import Templates
 from worker.core.exit_codes import ExitCode
+from worker.core.heap import settled
 from worker.observe.directory import active_participants, read_people, read_schedules
 from worker.observe.events import read_events
 from worker.observe.notes_list import (
@@ -60,7 +61,8 @@ def build_plan(client: GraphClient, desired: Desired, now: datetime) -> Plan:
     """Read what the run needs, stage by stage, and plan. Raises RunStopped when Graph cannot
     be read (nothing is written then)."""
     try:
-        return _read_and_plan(client, desired, now)
+        with settled():
+            return _read_and_plan(client, desired, now)
     except PermissionMissing as exc:
         raise RunStopped(ExitCode.CONFIG, str(exc)) from exc
     except GraphClientError as exc:

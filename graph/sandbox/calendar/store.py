@@ -14,6 +14,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from graph.sandbox import tz
@@ -73,7 +74,10 @@ def iso_z(instant: datetime) -> str:
     return utc.isoformat(timespec="microseconds") + "0Z"
 
 
+@lru_cache(maxsize=1 << 16)
 def parse_instant(text: str) -> datetime:
+    """A stored instant (``2027-03-01T09:00:00.0000000Z``) as an aware datetime. Remembered:
+    free/busy reads every event's times several times, and calendars reuse the same times."""
     value = datetime.fromisoformat(text.replace("Z", "+00:00"))
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
