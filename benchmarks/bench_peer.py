@@ -149,7 +149,8 @@ def _measured(tenant: Tenant, before: dict[str, int], started: float) -> Measure
     after = tenant.counters()
     counts = {key: after.get(key, 0) - before.get(key, 0) for key in
               ("http_requests", "graph_operations", "login_requests", "throttled",
-               "server_errors", "outlook_operations", "getschedule_calls", "outlook_writes")}
+               "server_errors", "outlook_operations", "getschedule_calls", "outlook_writes",
+               "outlook_ms")}
     return Measured(seconds=seconds, counts=counts, quality=tenant.quality())
 
 

@@ -20,16 +20,18 @@ address is left out (the reader names every address that got no schedule).
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote, urlencode
 
 from graph.batch import BatchRequest
 from graph.client import GraphClient
 from graph.errors import MalformedResponse, NotFound
 from graph.values import graph_datetime, odata_string
+
+T = TypeVar("T")
 
 _LOG = logging.getLogger("graph.calendar")
 
@@ -155,9 +157,13 @@ def get_schedules(
     end: datetime,
     interval_minutes: int = 15,
     workers: int = 4,
-) -> list[dict[str, Any]]:
+    *,
+    convert: Callable[[dict[str, Any]], T],
+) -> list[T]:
     """Free/busy of many people: calls of at most 20 addresses and windows under 62 days,
-    `workers` at a time."""
+    `workers` at a time; each person's schedule passed through `convert`. When one window
+    covers the span (a run's usual case), each call's schedules are converted in the thread
+    that waited for it, while the other calls are still in flight."""
     addresses = sorted(set(emails))
     windows: list[tuple[datetime, datetime]] = []
     cursor = start
@@ -170,9 +176,10 @@ def get_schedules(
         for offset in range(0, len(addresses), SCHEDULE_MAX_ADDRESSES)
         for window_start, window_end in windows
     ]
+    whole = len(windows) == 1  # each person's schedule comes in one answer
 
     def call(chunk: list[str], window_start: datetime, window_end: datetime
-             ) -> list[dict[str, Any]]:
+             ) -> list[tuple[str, Any]]:
         response = client.request(
             "POST",
             user_path(mailbox) + "/calendar/getSchedule",
@@ -185,7 +192,8 @@ def get_schedules(
             headers={"Prefer": UTC_PREFER},
             mailbox=mailbox,
         )
-        return response.entries()
+        return [(who, convert(item) if whole else item)
+                for who, item in _identified(response.entries())]
 
     # Side by side: the client's mailbox pacer holds them to Outlook's 4 concurrent requests.
     if len(calls) > 1 and workers > 1:
@@ -194,16 +202,23 @@ def get_schedules(
             answers = list(pool.map(lambda args: call(*args), calls))
     else:
         answers = [call(*args) for args in calls]
+    if whole:
+        return [converted for answer in answers for _, converted in answer]
     items: dict[str, list[dict[str, Any]]] = {}
     for answer in answers:  # in call order: each person's windows follow one another
-        for item in answer:
-            schedule_id = item.get("scheduleId")
-            if not isinstance(schedule_id, str) or not schedule_id:
-                # Nobody's: the caller names each address that got no schedule.
-                _LOG.warning("getSchedule answered a schedule without a scheduleId; left out")
-                continue
-            items.setdefault(schedule_id.lower(), []).append(item)
-    return [_merge_schedule_items(parts) for parts in items.values()]
+        for who, item in answer:
+            items.setdefault(who, []).append(item)
+    return [convert(_merge_schedule_items(parts)) for parts in items.values()]
+
+
+def _identified(items: Iterable[dict[str, Any]]) -> Iterator[tuple[str, dict[str, Any]]]:
+    for item in items:
+        schedule_id = item.get("scheduleId")
+        if not isinstance(schedule_id, str) or not schedule_id:
+            # Nobody's: the caller names each address that got no schedule.
+            _LOG.warning("getSchedule answered a schedule without a scheduleId; left out")
+            continue
+        yield schedule_id.lower(), item
 
 
 def _merge_schedule_items(parts: list[dict[str, Any]]) -> dict[str, Any]:

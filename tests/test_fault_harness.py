@@ -18,8 +18,10 @@ from benchmarks.faults.storm import run_storms
 # A storm seed under which the short storm loses a notification answer (and doubles that
 # nudge), so the nudge bound is tested against lost answers rather than against none.
 STORM_SEED = 4
-# One under which a nudge's ledger write also gives up after every retry (429s and 503s).
+# The storm in which the first nudge ledger writes are refused until at least one gives up
+# (`ledger_refusals`: 4 in flight x the client's 6 attempts), whatever order requests take.
 LEDGER_STORM_SEED = 7
+LEDGER_REFUSALS = 4 * 6
 
 
 def by_name(figures: list[Figure]) -> dict[str, Figure]:
@@ -43,7 +45,8 @@ def storm() -> dict[str, Figure]:
 
 @pytest.fixture(scope="module")
 def ledger_storm() -> dict[str, Figure]:
-    return by_name(run_storms(storms=1, pairs=6, seed=LEDGER_STORM_SEED))
+    return by_name(run_storms(storms=1, pairs=6, seed=LEDGER_STORM_SEED,
+                              ledger_refusals=LEDGER_REFUSALS))
 
 
 @pytest.fixture(scope="module")

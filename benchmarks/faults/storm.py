@@ -14,6 +14,7 @@ request sent before the `Retry-After` it was given ran out.
 
 from __future__ import annotations
 
+import re
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ from benchmarks.faults.program import (
 from benchmarks.faults.report import Figure, at_most, info, sessions_once
 from graph.sandbox.faults import FaultRule
 from graph.sandbox.tenant_app import Sandbox
+from worker.core.properties import NUDGES_PROPERTY_ID
 
 SCENARIO = "storm"
 MAX_RUNS = 8
@@ -81,9 +83,21 @@ def fired(sandbox: Sandbox) -> dict[str, int]:
     return counts
 
 
+def ledger_refusals(attempts: int) -> FaultRule:
+    """Refuse (503) the first `attempts` writes of a reminder into a ledger, before any
+    other fault is tried. With at most 4 requests in flight to the mailbox, 4 x the client's
+    attempts refusals make at least one ledger write give up, whatever the interleaving: the
+    nudge went out, and the worker must record it later in the run (not send it again)."""
+    return FaultRule(kind="503", method="PATCH", path=r"^/users/.+/events/",
+                     body=re.escape(NUDGES_PROPERTY_ID) + r".*/reminder/", count=attempts,
+                     retry_after=1)
+
+
 def one_storm(index: int, seed: int, pairs: int, reference: Reference,
-              directory: Path) -> StormResult:
+              directory: Path, refusals: int = 0) -> StormResult:
     world = deploy(pairs, directory, seed=seed)
+    if refusals:
+        world.sandbox.faults.add(ledger_refusals(refusals))
     for rule in storm_rules():
         world.sandbox.faults.add(rule)
     runs: list[RunResult] = []
@@ -108,7 +122,9 @@ def one_storm(index: int, seed: int, pairs: int, reference: Reference,
 
 
 def run_storms(storms: int, pairs: int, seed: int,
-               progress: Callable[[str], None] = lambda line: None) -> list[Figure]:
+               progress: Callable[[str], None] = lambda line: None, *,
+               ledger_refusals: int = 0) -> list[Figure]:
+    """`ledger_refusals`: see `ledger_refusals` (0: the storm's own faults only)."""
     with tempfile.TemporaryDirectory(prefix="fault-harness-storm-") as tmp:
         base = deploy(pairs, Path(tmp) / "reference")
         if run_once(base).code != 0:
@@ -116,7 +132,8 @@ def run_storms(storms: int, pairs: int, seed: int,
         reference = Reference.of(base.sandbox)
         results = []
         for index in range(storms):
-            result = one_storm(index, seed + index, pairs, reference, Path(tmp) / f"s{index}")
+            result = one_storm(index, seed + index, pairs, reference, Path(tmp) / f"s{index}",
+                               ledger_refusals)
             results.append(result)
             progress(f"storm {index} (fault seed {result.seed}): exit codes {result.runs}; "
                      f"faults {result.faults}; lost notification answers "

@@ -116,14 +116,15 @@ def _inner_request(outer: SandboxRequest, item: dict[str, Any]) -> SandboxReques
 
 
 def _inner_response(sb: Sandbox, req: SandboxRequest, rid: str) -> dict[str, Any]:
+    service: str | None = None
     try:
-        response, _ = sb.dispatch(req)
+        response, service = sb.dispatch(req)
     except GraphError as err:
         response = sb.error_response(req, err)
     except FaultAbort:
         # One inner request cannot drop the batch's connection; Graph reports a gateway error.
         response = sb.error_response(req, GraphError(504, "UnknownError", "Gateway Timeout"))
-    sb.recorder.record(req, response.status, None, sb.clock.now().isoformat())
+    sb.recorder.record(req, response.status, service, sb.clock.now().isoformat())
     headers = dict(response.headers.items())
     content_type = response.content_type()
     if content_type:

@@ -77,25 +77,37 @@ class AppRegistration:
     managed_identity: bool = False
 
 
+def _named(user: User, key: str) -> bool:
+    return key in (user.id.lower(), user.userPrincipalName.lower(), (user.mail or "").lower())
+
+
 @dataclass
 class Directory:
     users: dict[str, User] = field(default_factory=dict)  # by id
     apps: dict[str, AppRegistration] = field(default_factory=dict)  # by client id
+    _names: dict[str, User] = field(default_factory=dict, repr=False, compare=False)
 
     def add_user(self, user: User) -> User:
         self.users[user.id] = user
         return user
 
     def find(self, id_or_upn: str) -> User | None:
+        """The user whose id, user principal name or mail is `id_or_upn` (any case). Names
+        are looked up in an index, checked against the user it gives and built again from
+        `users` when it gives nobody or someone since removed or renamed (callers add and
+        remove users in `users` directly)."""
         key = id_or_upn.lower()
         if key in self.users:
             return self.users[key]
-        for user in self.users.values():
-            if user.id.lower() == key or user.userPrincipalName.lower() == key:
-                return user
-            if user.mail and user.mail.lower() == key:
-                return user
-        return None
+        user = self._names.get(key)
+        if user is not None and self.users.get(user.id) is user and _named(user, key):
+            return user
+        self._names = {}
+        for candidate in self.users.values():
+            for name in (candidate.id, candidate.userPrincipalName, candidate.mail):
+                if name:
+                    self._names.setdefault(name.lower(), candidate)
+        return self._names.get(key)
 
     def get(self, id_or_upn: str) -> User:
         """The user, or Graph's 404 for a user path segment that names nobody."""

@@ -73,6 +73,7 @@ class FaultRule:
     method: str | None = None
     path: str = ".*"
     service: str | None = None
+    body: str | None = None
     share: float | None = None
     count: int | None = None
     after: int = 0
@@ -89,11 +90,14 @@ class FaultRule:
         if self.latency < 0 or self.latency > MAX_LATENCY_SECONDS:
             raise ValueError(f"latency must be between 0 and {MAX_LATENCY_SECONDS} seconds")
         self._regex = re.compile(self.path, re.IGNORECASE)
+        self._body = re.compile(self.body) if self.body is not None else None
 
-    def matches(self, method: str, path: str, service: str | None) -> bool:
+    def matches(self, method: str, path: str, service: str | None, body: bytes = b"") -> bool:
         if self.method is not None and self.method.upper() != method.upper():
             return False
         if self.service is not None and self.service != service:
+            return False
+        if self._body is not None and not self._body.search(body.decode("utf-8", "replace")):
             return False
         return self._regex.search(path) is not None
 
@@ -103,6 +107,7 @@ class FaultRule:
             "method": self.method,
             "path": self.path,
             "service": self.service,
+            "body": self.body,
             "share": self.share,
             "count": self.count,
             "after": self.after,
@@ -115,8 +120,8 @@ class FaultRule:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> FaultRule:
         allowed = {
-            "kind", "method", "path", "service", "share", "count", "after", "retry_after",
-            "latency",
+            "kind", "method", "path", "service", "body", "share", "count", "after",
+            "retry_after", "latency",
         }
         unknown = set(data) - allowed - {"matched", "fired"}
         if unknown:
@@ -172,7 +177,8 @@ class Faults:
         with self._lock:
             return list(self._rules)
 
-    def pick(self, method: str, path: str, service: str | None) -> FaultOutcome:
+    def pick(self, method: str, path: str, service: str | None,
+             body: bytes = b"") -> FaultOutcome:
         """Advance every matching rule's counters and say which faults hit this request.
 
         Latency rules add up (bounded); the first terminal rule that fires wins, and a
@@ -182,7 +188,7 @@ class Faults:
         outcome = FaultOutcome()
         with self._lock:
             for rule in self._rules:
-                if not rule.matches(method, path, service):
+                if not rule.matches(method, path, service, body):
                     continue
                 rule.matched += 1
                 if rule.matched <= rule.after:

@@ -324,7 +324,7 @@ class Sandbox:
     def _pipeline(self, req: SandboxRequest, route: Route | None, params: dict[str, str],
                   route_error: GraphError | None) -> SandboxResponse:
         service = route.service if route else None
-        faults = self.faults.pick(req.method, req.path, service)
+        faults = self.faults.pick(req.method, req.path, service, req.body)
         if faults.terminal is not None:
             raise_terminal(faults.terminal)
         if route_error is not None or route is None:

@@ -97,10 +97,14 @@ def list_users(sb: Sandbox, req: SandboxRequest) -> SandboxResponse:
                 400, "Directory_InvalidSkipToken", "The specified page token value has expired "
                 "and can no longer be included in your request."
             ) from exc
-    users = sorted(sb.state.directory.users.values(), key=lambda u: u.id)
     if "$filter" in req.query:
         flt = _user_filter(req.query["$filter"])
+        named = _named_in(sb, flt)
+        users = sorted(named if named is not None else sb.state.directory.users.values(),
+                       key=lambda u: u.id)
         users = [u for u in users if flt.matches(u.graph_json(None))]
+    else:
+        users = sorted(sb.state.directory.users.values(), key=lambda u: u.id)
     page = users[offset : offset + top]
     select = _select(req)
     body: dict[str, Any] = {
@@ -116,6 +120,37 @@ def list_users(sb: Sandbox, req: SandboxRequest) -> SandboxResponse:
 
 
 FILTERABLE = {"id", "mail", "userprincipalname", "displayname", "accountenabled"}
+_NAMES = {"id", "mail", "userprincipalname"}
+
+
+def _named_in(sb: Sandbox, flt: odata.Filter) -> list[User] | None:
+    """The only users a filter `name eq 'x'` or `name in ('x', ...)` on an id, mail or user
+    principal name can match (the filter still decides), found by name instead of testing
+    every user of the directory; None for any other filter."""
+    root = flt.root
+    options: tuple[odata.Node, ...]
+    if isinstance(root, odata.Compare) and root.op == "eq":
+        left, options = root.left, (root.right,)
+    elif isinstance(root, odata.In):
+        left, options = root.left, root.options
+    else:
+        return None
+    if not (isinstance(left, odata.Path) and len(left.segments) == 1
+            and left.segments[0].lower() in _NAMES
+            and all(isinstance(o, odata.Literal) and isinstance(o.value, str) for o in options)):
+        return None
+    attribute = {"id": "id", "mail": "mail", "userprincipalname": "userPrincipalName"}[
+        left.segments[0].lower()]
+    found = {}
+    for option in options:
+        assert isinstance(option, odata.Literal)
+        user = sb.state.directory.find(option.value)
+        if user is None:
+            continue  # nobody has that id, mail or name
+        if str(getattr(user, attribute) or "").lower() != option.value.lower():
+            return None  # the name is someone else's other name: test everyone
+        found[user.id] = user
+    return list(found.values())
 MAX_IN_VALUES = 15
 
 

@@ -82,10 +82,12 @@ def read_schedules(client: GraphClient, config: Config, emails: Iterable[str],
     if not wanted:
         return schedules, errors
     mailbox = schedule_mailbox(config, set(wanted))
-    for item in calendar.get_schedules(client, mailbox, wanted, start, end,
-                                       interval_minutes=interval_minutes):
-        parsed = parse_schedule_item(item, window_start=start,
-                                     interval=timedelta(minutes=interval_minutes))
+    interval = timedelta(minutes=interval_minutes)
+    for parsed in calendar.get_schedules(
+            client, mailbox, wanted, start, end, interval_minutes=interval_minutes,
+            # Read into busy time as each answer arrives, while the other calls wait on Graph.
+            convert=lambda item: parse_schedule_item(item, window_start=start,
+                                                     interval=interval)):
         if isinstance(parsed, ScheduleError):
             errors[parsed.email.lower()] = parsed
         else:

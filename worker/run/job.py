@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
 from graph.client import GraphClient
@@ -25,6 +26,7 @@ from worker.config import Config, SharePointSettings
 from worker.config.templates import Templates
 from worker.core.exit_codes import ExitCode
 from worker.core.heap import settled
+from worker.observe.availability import PersonSchedule, ScheduleError
 from worker.observe.directory import active_participants, read_people, read_schedules
 from worker.observe.events import read_events
 from worker.observe.notes_list import (
@@ -33,7 +35,7 @@ from worker.observe.notes_list import (
     read_items,
     require_list,
 )
-from worker.observe.state import NO_SUCH_USER, Observed, invited_people
+from worker.observe.state import NO_SUCH_USER, Observed, ObservedSession, invited_people
 from worker.observe.teams import read_catalog
 from worker.plan.actions import Action
 from worker.plan.notes_list import items_to_read
@@ -87,23 +89,21 @@ def _read_and_plan(client: GraphClient, desired: Desired, now: datetime) -> Plan
     active = active_participants(config)
     invited = invited_people(observed.sessions, active)
     to_schedule = people_needing_schedules(config, observed.sessions, now)
-    _look_up(client, observed, to_schedule | (active - set(invited)))
-    checked = presence_due(config, now) - set(observed.people)
-    if checked:
-        # The rotating check that notices people who left: only the directory's "no such
-        # user" counts; a lookup that failed says nothing about them (next run, next round).
-        here, not_read = read_people(client, checked)
-        observed.people.update(here)
-        observed.missing_people.update(
-            {email: why for email, why in not_read.items() if why == NO_SUCH_USER})
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="free-busy") as aside:
+        # Free/busy is read while the directory is: both wait on Graph, and getSchedule of
+        # someone the directory turns out not to know costs nothing but their error, dropped.
+        schedules = aside.submit(_read_schedules, client, config, to_schedule,
+                                 observed.sessions, now) if to_schedule else None
+        _look_up(client, observed, to_schedule | (active - set(invited)))
+        _check_presence(client, config, observed, now)
+        if schedules is not None:
+            found, errors = schedules.result()
+            observed.schedules = {e: s for e, s in found.items() if e in observed.people}
+            observed.schedule_errors = {e: s for e, s in errors.items()
+                                        if e in observed.people}
     for email, person in invited.items():
         if email not in observed.missing_people:
             observed.people.setdefault(email, person)
-    needed = {e for e in to_schedule if e in observed.people}
-    if needed:
-        start, end = schedule_window(config, observed.sessions, now)
-        observed.schedules, observed.schedule_errors = read_schedules(
-            client, config, needed, start, end)
     settings = config.program.sharepoint
     candidates = booking_candidates(config, observed.sessions, now)
     if settings is not None and candidates:
@@ -138,6 +138,25 @@ def _read_and_plan(client: GraphClient, desired: Desired, now: datetime) -> Plan
             client, config.program.nudges.teams_app_id)
     teams = teams_stage(desired, observed, projection, notes, now)
     return assemble(desired, now, calendar, notes, teams)
+
+
+def _read_schedules(client: GraphClient, config: Config, people: set[str],
+                    sessions: dict[str, list[ObservedSession]], now: datetime,
+                    ) -> tuple[dict[str, PersonSchedule], dict[str, ScheduleError]]:
+    start, end = schedule_window(config, sessions, now)
+    return read_schedules(client, config, people, start, end)
+
+
+def _check_presence(client: GraphClient, config: Config, observed: Observed,
+                    now: datetime) -> None:
+    """The rotating check that notices people who left: only the directory's "no such user"
+    counts; a lookup that failed says nothing about them (next run, next round)."""
+    checked = presence_due(config, now) - set(observed.people)
+    if checked:
+        here, not_read = read_people(client, checked)
+        observed.people.update(here)
+        observed.missing_people.update(
+            {email: why for email, why in not_read.items() if why == NO_SUCH_USER})
 
 
 def _look_up(client: GraphClient, observed: Observed, emails: set[str]) -> None:

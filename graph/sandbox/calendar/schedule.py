@@ -10,10 +10,18 @@ from __future__ import annotations
 import copy
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from graph.sandbox import tz
-from graph.sandbox.calendar.store import MailStore, end_of, mailbox_id, start_of, store_of
+from graph.sandbox.calendar.store import (
+    MailStore,
+    end_of,
+    mailbox_id,
+    parse_instant,
+    start_of,
+    store_of,
+)
 from graph.sandbox.directory import User
 
 if TYPE_CHECKING:
@@ -36,6 +44,13 @@ AVAILABILITY_RANK = {
     "busy": 3,
     "oof": 4,
 }
+
+
+@lru_cache(maxsize=1 << 16)
+def _local_text(stored: str, zone_name: str) -> str:
+    """A stored instant as Graph writes it in `zone_name` (calendars reuse the same times,
+    so free/busy of many people formats each once)."""
+    return tz.format_local(parse_instant(stored), tz.zone(zone_name))
 
 
 def busy_blocks(
@@ -65,6 +80,7 @@ def availability_view(
     step = timedelta(minutes=interval)
     count = max(0, -(-(end - start) // step))
     ranks = [0] * count
+    marks = []
     for event in events:
         event_start, event_end = start_of(event), end_of(event)
         if event_end <= start or event_start >= end:
@@ -72,9 +88,11 @@ def availability_view(
         rank = AVAILABILITY_RANK.get(str(event.get("showAs") or "busy"), 0)
         first = max(0, (event_start - start) // step)
         last = min(count, -(-(event_end - start) // step))
-        for index in range(first, last):
-            if rank > ranks[index]:
-                ranks[index] = rank
+        if last > first and rank:
+            marks.append((rank, first, last))
+    # Weakest first: a stronger status written later wins the slots it shares.
+    for rank, first, last in sorted(marks):
+        ranks[first:last] = [rank] * (last - first)
     by_rank = {AVAILABILITY_RANK.get(status, 0): status for status in AVAILABILITY_RANK}
     digits = [AVAILABILITY_DIGIT.get(by_rank.get(r, "free"), "0") for r in range(max(by_rank) + 1)]
     return "".join(map(digits.__getitem__, ranks))
@@ -125,8 +143,10 @@ def schedule_for(
         item: dict[str, Any] = {
             "isPrivate": event.get("sensitivity") == "private",
             "status": status,
-            "start": tz.to_dtz(start_of(event), zone_name),
-            "end": tz.to_dtz(end_of(event), zone_name),
+            "start": {"dateTime": _local_text(str(event["_start"]), zone_name),
+                      "timeZone": zone_name},
+            "end": {"dateTime": _local_text(str(event["_end"]), zone_name),
+                    "timeZone": zone_name},
         }
         if include_details and event.get("sensitivity") != "private":
             item["subject"] = event.get("subject", "")
