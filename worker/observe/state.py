@@ -8,10 +8,11 @@ The rule that picks *the* event of a session among several (`live_event`) lives 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
+from worker.core.freebusy import BusyTime
 from worker.core.properties import NUDGES_PROPERTY_ID
 from worker.observe.availability import PersonSchedule, ScheduleError
 
@@ -181,6 +182,13 @@ class Observed:
     # The Teams catalog entry of our app (None: not read, or not in the catalog).
     catalog: CatalogApp | None = None
     catalog_problem: str | None = None
+
+    def release_busy(self) -> None:
+        """Forget everyone's busy time, keeping their zones and working hours: once the
+        calendar stage has planned, nothing after it reads busy time, and a program of
+        10,000 pairs holds tens of megabytes of it. For the run that owns this state."""
+        self.schedules = {email: replace(schedule, busy=BusyTime())
+                          for email, schedule in self.schedules.items()}
 
     def sessions_for(self, key: str) -> list[ObservedSession]:
         return self.sessions.get(key, [])

@@ -97,10 +97,15 @@ def assemble(desired: Desired, now: datetime, calendar: CalendarPlan, notes: Not
     )
 
 
-def plan(desired: Desired, observed: Observed, now: datetime) -> Plan:
-    """Every change of a run, for an `observed` that holds every read the stages need."""
+def plan(desired: Desired, observed: Observed, now: datetime, *, release: bool = False
+         ) -> Plan:
+    """Every change of a run, for an `observed` that holds every read the stages need.
+    `release`: the caller owns `observed` and lets the busy time go once the calendar stage
+    has used it, as the run does (`Observed.release_busy`)."""
     with settled():
         calendar, projection = calendar_stage(desired, observed, now)
+        if release:
+            observed.release_busy()
         notes = notes_list_stage(desired, observed, projection, now)
         teams = teams_stage(desired, observed, projection, notes, now)
         return assemble(desired, now, calendar, notes, teams)

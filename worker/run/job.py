@@ -110,6 +110,7 @@ def _read_and_plan(client: GraphClient, desired: Desired, now: datetime) -> Plan
         # Only the item remembers a session whose event a participant cancelled or deleted.
         _read_notes_list(client, observed, settings, dict.fromkeys(candidates))
     calendar, projection = calendar_stage(desired, observed, now)
+    observed.release_busy()  # the stages after the calendar's read working hours only
 
     wanted = {k: v for k, v in items_to_read(config, projection, observed, now).items()
               if k not in observed.items and k not in observed.item_errors}
