@@ -42,20 +42,10 @@ GOAL_RSS_MB = 300.0
 
 def write_config(directory: Path, pairs: list[tuple[str, str]]) -> None:
     """A program with the notes list and nudges on, so every stage of the plan has work."""
-    from benchmarks.bench_run import write_pairings
+    from benchmarks.bench_run import write_config as write_program
 
-    directory.mkdir(parents=True, exist_ok=True)
-    (directory / "program.yaml").write_text(
-        "id: bench\nname: Benchmark program\n"
-        f"organizer: mentoring@{DOMAIN}\n"
-        "cadence: {every_days: 21, tolerance_days: 7}\n"
-        'earliest: "07:00"\nlatest: "19:00"\n'
-        "holidays: {countries: [], use_participant_location: true}\n"
-        f"sharepoint:\n  site: {SITE}\n  list: Mentoring sessions\n"
-        "nudges:\n  reminder_hours_before: 72\n",
-        encoding="utf-8",
-    )
-    write_pairings(directory, pairs, START)
+    write_program(directory, pairs, extra=f"sharepoint:\n  site: {SITE}\n"
+                  "  list: Mentoring sessions\nnudges:\n  reminder_hours_before: 72\n")
 
 
 def prepare(directory: Path, pairs: int, distinct: int = 500) -> None:

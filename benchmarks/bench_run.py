@@ -30,14 +30,15 @@ DOMAIN = "bench.contoso.com"
 START = date(2027, 3, 1)
 
 
-def write_config(directory: Path, pairs: list[tuple[str, str]]) -> Path:
+def write_config(directory: Path, pairs: list[tuple[str, str]], extra: str = "") -> Path:
+    """The benchmark program (`extra`: more lines of program.yaml) and its pairings."""
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "program.yaml").write_text(
         "id: bench\nname: Benchmark program\n"
         f"organizer: mentoring@{DOMAIN}\n"
         "cadence: {every_days: 21, tolerance_days: 7}\n"
         'earliest: "07:00"\nlatest: "19:00"\n'
-        "holidays: {countries: [], use_participant_location: true}\n",
+        "holidays: {countries: [], use_participant_location: true}\n" + extra,
         encoding="utf-8",
     )
     write_pairings(directory, pairs, START)
