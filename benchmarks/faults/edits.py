@@ -145,8 +145,8 @@ def _run_edits(directory: Path, pairs: int, seed: int,
         start, end = item.fields.get("SessionStart"), item.fields.get("SessionEnd")
         if start and end and _instant(end) - _instant(start) != NEW_LENGTH:
             stale.append(str(item.fields.get("SessionKey")))
-    note = (f"seed {seed} (python -m benchmarks.fault_harness edits --pairs {pairs} "
-            f"--seed {seed})")
+    # The seed is the harness's own option: it comes before the scenario.
+    note = f"seed {seed} (python -m benchmarks.fault_harness --seed {seed} edits --pairs {pairs})"
     return [
         info(SCENARIO, "edits by people during the runs", people.edits),
         info(SCENARIO, "items edited", len(people.typed)),

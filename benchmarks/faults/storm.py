@@ -153,8 +153,8 @@ def _where(results: list[StormResult], broken: Callable[[StormResult], bool],
     examples = next((r.early_examples[:3] for r in results if broken(r) and r.early_examples),
                     []) if early else []
     return (f"fault seed {', '.join(seeds)} "
-            f"(python -m benchmarks.fault_harness storm --storms 1 --pairs {pairs} "
-            f"--seed {seeds[0]})" + (f"; e.g. {'; '.join(examples)}" if examples else ""))
+            f"(python -m benchmarks.fault_harness --seed {seeds[0]} storm --storms 1 "
+            f"--pairs {pairs})" + (f"; e.g. {'; '.join(examples)}" if examples else ""))
 
 
 def figures(results: list[StormResult], pairs: int) -> list[Figure]:
