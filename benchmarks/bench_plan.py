@@ -61,7 +61,7 @@ def prepare(directory: Path, pairs: int, distinct: int = 500) -> None:
     from graph.sandbox.fixtures import compatible_pairs, generated_tenant
     from graph.sandbox.tenant_app import Sandbox
     from worker.config import load_config
-    from worker.plan.reads import schedule_window
+    from worker.plan.reads import pairings_needing_schedules, schedule_window
 
     clock = ManualClock(NOW)
     state = generated_tenant(min(pairs, distinct), seed=11, first=START - timedelta(days=7),
@@ -78,7 +78,7 @@ def prepare(directory: Path, pairs: int, distinct: int = 500) -> None:
         program_pairs.append((mentor_k, mentee_k))
     write_config(directory / "config", program_pairs)
     config = load_config(directory / "config", today=NOW.date())
-    start, end = schedule_window(config, {}, NOW)
+    start, end = schedule_window(config, {}, NOW, pairings_needing_schedules(config, {}, NOW))
     answers = {}
     for address in sorted(set(model.values())):
         answers[address] = json.dumps(schedule_for(sandbox, address, start, end, 15, "UTC",

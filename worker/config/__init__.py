@@ -9,6 +9,7 @@ from worker.config.pairings import (
     SessionSpec,
     Tailoring,
     Weekday,
+    members,
     parse_session_key,
     session_key,
 )
@@ -45,6 +46,7 @@ __all__ = [
     "Tailoring",
     "Weekday",
     "load_config",
+    "members",
     "parse_session_key",
     "session_key",
 ]

@@ -10,6 +10,7 @@ rules. Session keys are here because they are made of the program's and the pair
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
@@ -262,6 +263,11 @@ class Config(ConfigModel):
 
     def pairing(self, pairing_id: str) -> Pairing | None:
         return _pairings_by_id(self).get(pairing_id)
+
+
+def members(pairings: Iterable[Pairing]) -> set[str]:
+    """The lower-cased e-mails of the mentors and mentees of `pairings`."""
+    return {email.lower() for pairing in pairings for email in (pairing.mentor, pairing.mentee)}
 
 
 @by_identity(bound=1 << 16)

@@ -20,18 +20,14 @@ from datetime import UTC, datetime
 
 from worker.core.intervals import Interval
 
-__all__ = ["BusyTime", "seconds"]
+__all__ = ["BusyTime", "moment"]
 
 Span = tuple[datetime, datetime]
 
 
-def seconds(moment: datetime) -> float:
-    """Unix seconds of an aware datetime."""
-    return moment.timestamp()
-
-
-def _moment(value: int) -> datetime:
-    return datetime.fromtimestamp(value, UTC)
+def moment(seconds: int) -> datetime:
+    """Unix seconds as an aware UTC datetime."""
+    return datetime.fromtimestamp(seconds, UTC)
 
 
 class BusyTime:
@@ -67,7 +63,7 @@ class BusyTime:
 
     def between(self, lo: datetime, hi: datetime) -> list[Span]:
         """The spans overlapping [lo, hi), whole (not clipped), as aware UTC datetimes."""
-        return [(_moment(a), _moment(b)) for a, b in self.seconds_between(
+        return [(moment(a), moment(b)) for a, b in self.seconds_between(
             math.floor(lo.timestamp()), math.ceil(hi.timestamp()))]
 
     def seconds_between(self, lo: int, hi: int) -> list[tuple[int, int]]:
@@ -88,7 +84,7 @@ class BusyTime:
 
     def __iter__(self) -> Iterator[Interval]:
         for start, end in self.seconds_between(-(1 << 62), 1 << 62):
-            yield Interval(_moment(start), _moment(end))
+            yield Interval(moment(start), moment(end))
 
     def __len__(self) -> int:
         return len(self._starts)

@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from graph import calendar
 from graph.client import GraphClient
 from graph.errors import GraphApiError, NotFound, TransientError
-from worker.config import Config
+from worker.config import Config, members
 from worker.observe.availability import PersonSchedule, ScheduleError, parse_schedule_item
 from worker.observe.events import schedule_mailbox
 from worker.observe.state import LOOKUP_FAILED, NO_SUCH_USER, Person
@@ -68,8 +68,7 @@ def _text(value: object) -> str | None:
 
 
 def active_participants(config: Config) -> set[str]:
-    return {e.lower() for p in config.pairings if p.status == "active"
-            for e in (p.mentor, p.mentee)}
+    return members(config.active_pairings())
 
 
 def read_schedules(client: GraphClient, config: Config, emails: Iterable[str],

@@ -9,7 +9,7 @@ remembers a session whose event a participant cancelled).
 from __future__ import annotations
 
 import zlib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
@@ -38,10 +38,9 @@ def presence_due(config: Config, now: datetime) -> set[str]:
 
 
 def schedule_window(config: Config, observed_sessions: Mapping[str, list[ObservedSession]],
-                    now: datetime) -> tuple[datetime, datetime]:
+                    now: datetime, pairings: Iterable[Pairing]) -> tuple[datetime, datetime]:
     """The span of free/busy the planner may look at: from now to the end of the latest slot
-    it could book or move this run, for the pairings that need free/busy
-    (`people_needing_schedules`).
+    it could book or move this run, for `pairings` (those `pairings_needing_schedules` gives).
 
     Each pairing is walked as the calendar planner walks it: a session's target is the
     pairing's start or one cadence after the session before, never before the minimum notice;
@@ -55,9 +54,7 @@ def schedule_window(config: Config, observed_sessions: Mapping[str, list[Observe
     duration = timedelta(minutes=program.duration_minutes)
     notice_day = (now + timedelta(hours=program.minimum_notice_hours)).date()
     end = now + timedelta(days=1)
-    for pairing in config.active_pairings():
-        if not _needs_schedules(config, pairing, observed_sessions, now):
-            continue
+    for pairing in pairings:
         latest: datetime | None = None  # the latest the session before could start
         upcoming = 0
         for spec in pairing.sessions(program):
@@ -98,16 +95,13 @@ def _needs_schedules(config: Config, pairing: Pairing,
     return needs_move or (missing and upcoming < program.keep_booked)
 
 
-def people_needing_schedules(config: Config,
-                             observed_sessions: Mapping[str, list[ObservedSession]],
-                             now: datetime) -> set[str]:
-    """E-mails of the people whose free/busy the plan needs: members of active pairings that
-    have a session to book or a declined/proposed session to move."""
-    needed: set[str] = set()
-    for pairing in config.active_pairings():
-        if _needs_schedules(config, pairing, observed_sessions, now):
-            needed.update({pairing.mentor.lower(), pairing.mentee.lower()})
-    return needed
+def pairings_needing_schedules(config: Config,
+                               observed_sessions: Mapping[str, list[ObservedSession]],
+                               now: datetime) -> list[Pairing]:
+    """The active pairings whose people's free/busy the plan needs: a session to book, or a
+    declined, proposed or edited one to move or re-check."""
+    return [pairing for pairing in config.active_pairings()
+            if _needs_schedules(config, pairing, observed_sessions, now)]
 
 
 def booking_candidates(config: Config, sessions: Mapping[str, list[ObservedSession]],

@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from functools import lru_cache
 
-from worker.core.freebusy import BusyTime
+from worker.core.freebusy import BusyTime, moment
 from worker.core.intervals import Interval, WorkingHours
 from worker.core.timezones import zone_label
 
@@ -174,10 +174,6 @@ def _seconds(moment: datetime) -> int:
     return math.ceil(moment.timestamp())
 
 
-def _moment(seconds: int) -> datetime:
-    return datetime.fromtimestamp(seconds, UTC)
-
-
 def _local(day: date, at: time, zone: tzinfo) -> int:
     return _seconds(datetime.combine(day, at, tzinfo=zone))
 
@@ -222,9 +218,9 @@ def _rules_spans(lo: date, hi: date, wh: WorkingHours, zone: tzinfo, earliest: t
 
 
 @lru_cache(maxsize=1 << 14)
-def _local_date(moment: int, zone: tzinfo) -> date:
+def _local_date(at: int, zone: tzinfo) -> date:
     """The local date at a moment (Unix seconds) in `zone`; remembered like `_day_span`."""
-    return _moment(moment).astimezone(zone).date()
+    return moment(at).astimezone(zone).date()
 
 
 def _ceil_to_step(moment: int, step: int) -> int:
@@ -364,7 +360,7 @@ def find_slot(req: SlotRequest) -> Interval | None:
             day += _DAY
     if best is None:
         return None
-    found = _moment(best[1])
+    found = moment(best[1])
     return Interval(found, found + req.duration)
 
 

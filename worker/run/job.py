@@ -22,11 +22,10 @@ from graph.clock import Clock
 from graph.errors import Forbidden, GraphClientError, ServerError, Throttled
 from worker.apply.engine import Applier
 from worker.apply.outcome import RunStopped, stop_for
-from worker.config import Config, SharePointSettings
+from worker.config import Config, SharePointSettings, members
 from worker.config.templates import Templates
 from worker.core.exit_codes import ExitCode
 from worker.core.heap import settled
-from worker.observe.availability import PersonSchedule, ScheduleError
 from worker.observe.directory import active_participants, read_people, read_schedules
 from worker.observe.events import read_events
 from worker.observe.notes_list import (
@@ -35,7 +34,7 @@ from worker.observe.notes_list import (
     read_items,
     require_list,
 )
-from worker.observe.state import NO_SUCH_USER, Observed, ObservedSession, invited_people
+from worker.observe.state import NO_SUCH_USER, Observed, invited_people
 from worker.observe.teams import read_catalog
 from worker.plan.actions import Action
 from worker.plan.notes_list import items_to_read
@@ -49,7 +48,7 @@ from worker.plan.planner import (
 )
 from worker.plan.reads import (
     booking_candidates,
-    people_needing_schedules,
+    pairings_needing_schedules,
     presence_due,
     schedule_window,
 )
@@ -88,12 +87,15 @@ def _read_and_plan(client: GraphClient, desired: Desired, now: datetime) -> Plan
     # invites carry, so a run with nothing to do reads pages of events, not people.
     active = active_participants(config)
     invited = invited_people(observed.sessions, active)
-    to_schedule = people_needing_schedules(config, observed.sessions, now)
+    needing = pairings_needing_schedules(config, observed.sessions, now)
+    to_schedule = members(needing)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="free-busy") as aside:
         # Free/busy is read while the directory is: both wait on Graph, and getSchedule of
         # someone the directory turns out not to know costs nothing but their error, dropped.
-        schedules = aside.submit(_read_schedules, client, config, to_schedule,
-                                 observed.sessions, now) if to_schedule else None
+        schedules = aside.submit(
+            read_schedules, client, config, to_schedule,
+            *schedule_window(config, observed.sessions, now, needing),
+        ) if to_schedule else None
         _look_up(client, observed, to_schedule | (active - set(invited)))
         _check_presence(client, config, observed, now)
         if schedules is not None:
@@ -139,13 +141,6 @@ def _read_and_plan(client: GraphClient, desired: Desired, now: datetime) -> Plan
             client, config.program.nudges.teams_app_id)
     teams = teams_stage(desired, observed, projection, notes, now)
     return assemble(desired, now, calendar, notes, teams)
-
-
-def _read_schedules(client: GraphClient, config: Config, people: set[str],
-                    sessions: dict[str, list[ObservedSession]], now: datetime,
-                    ) -> tuple[dict[str, PersonSchedule], dict[str, ScheduleError]]:
-    start, end = schedule_window(config, sessions, now)
-    return read_schedules(client, config, people, start, end)
 
 
 def _check_presence(client: GraphClient, config: Config, observed: Observed,
