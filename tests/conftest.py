@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -110,6 +111,20 @@ def _tag(event: Mapping[str, Any]) -> str | None:
         if str(prop.get("id", "")).lower().endswith("name mentoringsession"):
             return str(prop.get("value"))
     return None
+
+
+@pytest.fixture(autouse=True)
+def _log_handlers_of_the_test_only() -> Iterator[None]:
+    """`mentoring` commands put their own handler on the root logger, writing to the stream of
+    the test that ran them (pytest's capture, closed after it): take it away after each test,
+    so a later test's logging does not write into a closed stream."""
+    root = logging.getLogger()
+    level = root.level
+    yield
+    for handler in list(root.handlers):
+        if getattr(handler, "_mentoring", False):
+            root.removeHandler(handler)
+    root.setLevel(level)
 
 
 @pytest.fixture

@@ -162,3 +162,58 @@ def test_a_lost_notification_answer_defers_that_nudge_and_the_run_goes_on(
     assert summary.exit_code == ExitCode.INCOMPLETE
     [deferred] = [o for o in summary.not_done() if o.action.kind == "send-nudge"]
     assert "no answer from Graph" in deferred.reason
+
+
+class UnreachableAfterNudge(BaseAdapter):
+    """Once Graph has taken the first activity notification, the next `n` event PATCHes (the
+    ledger write of that nudge and its retries) time out before they reach Graph."""
+
+    def __init__(self, inner: BaseAdapter, n: int) -> None:
+        super().__init__()
+        self.inner = inner
+        self.left = n
+        self.armed = False
+        self.refused: list[str] = []
+
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        url = (request.url or "").split("?", 1)[0]
+        if self.armed and self.left and request.method == "PATCH" and "/events/" in url:
+            self.left -= 1
+            self.refused.append(url)
+            raise requests.ConnectTimeout("Graph did not answer the connection")
+        response = self.inner.send(request, **kwargs)
+        if url.lower().endswith("/sendactivitynotification") and response.status_code < 300:
+            self.armed = True
+        return response
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def test_a_nudge_whose_ledger_write_finds_graph_unreachable_is_recorded_before_the_run_stops(
+    tmp_path: Path,
+) -> None:
+    clean = nudge_world(tmp_path / "clean")
+    run_program(clean, 16)
+    world = nudge_world(tmp_path / "unreachable")
+    attempts = world.client.max_attempts
+    adapter: UnreachableAfterNudge = wrap_session(
+        world.client.session, lambda inner: UnreachableAfterNudge(inner, attempts))
+    stopped = None
+    for _ in range(24 * 2 * 16):
+        summary = world.run()
+        if summary.exit_code == ExitCode.OUTAGE:
+            stopped = summary
+            break
+        world.clock.advance(timedelta(minutes=30))
+    assert stopped is not None, "Graph never became unreachable after a nudge"
+    assert len(adapter.refused) == attempts
+    # The run stops (Graph cannot be reached), but only after recording the nudge Graph took.
+    [sent] = [o for o in stopped.outcomes
+              if o.action.kind == "send-nudge" and o.status.value == "done"]
+    assert (sent.warning or "").startswith("recorded")
+    assert not any(o.unrecorded for o in stopped.outcomes)
+    # What the stop left undone, later runs do; no nudge goes to anyone twice.
+    world.clock.advance(timedelta(minutes=30))
+    run_program(world, 16)
+    assert nudges_received(world) == nudges_received(clean)

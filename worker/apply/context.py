@@ -7,6 +7,7 @@ for; `waiting` says why an action cannot run yet (one it waits for did not get d
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Mapping
 from typing import Any
@@ -15,6 +16,8 @@ from graph import teams
 from graph.client import GraphClient
 from worker.apply.outcome import Outcome, RunStopped, Status
 from worker.plan.actions import Action, Later
+
+log = logging.getLogger(__name__)
 
 
 class Context:
@@ -34,6 +37,13 @@ class Context:
     def record(self, outcome: Outcome) -> None:
         with self.lock:
             self.outcomes[outcome.action.id] = outcome
+
+    def stop(self, stop: RunStopped) -> None:
+        """Stop the run (the first stop wins): every action not yet tried is deferred."""
+        with self.lock:
+            if self.stopped is None:
+                self.stopped = stop
+                log.error("run stopped: %s", stop.reason)
 
     def waiting(self, action: Action) -> str | None:
         """Why `action` cannot run now, or None."""
