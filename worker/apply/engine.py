@@ -24,7 +24,6 @@ from worker.apply.context import Context
 from worker.apply.notes_list import create_item, remove_item, tag_events, update_item
 from worker.apply.outcome import Outcome, RunStopped, Status, outcome_for, stop_for
 from worker.apply.teams import apply_teams, record_late
-from worker.core.exit_codes import ExitCode
 from worker.plan.actions import (
     Action,
     CalendarAction,
@@ -74,8 +73,7 @@ class Applier:
             outcome = self._one(action, self._teams)
             if outcome.unrecorded:
                 unrecorded = outcome
-        if unrecorded is not None and (self.ctx.stopped is None
-                                       or self.ctx.stopped.code is ExitCode.OUTAGE):
+        if unrecorded is not None and (self.ctx.stopped is None or self.ctx.stopped.outage):
             # Graph took the nudge: record it before the run ends, even one Graph has
             # stopped answering (not after a refused token: nothing would be accepted).
             late = record_late(self.ctx, unrecorded)  # its outcome replaces the first one

@@ -71,6 +71,12 @@ class RunStopped(Exception):
         self.code = code
         self.reason = reason
 
+    @property
+    def outage(self) -> bool:
+        """Graph or the identity platform not answering (it may again within the run), as
+        opposed to a refused token or credential (nothing would be accepted)."""
+        return self.code is ExitCode.OUTAGE
+
 
 def stop_for(exc: GraphClientError) -> RunStopped | None:
     """The run-wide stop an error means, if it means one."""

@@ -26,7 +26,7 @@ from graph import calendar, teams
 from graph.errors import Forbidden, GraphClientError, PreconditionFailed
 from graph.values import odata_string
 from worker.apply.context import Context
-from worker.apply.outcome import Outcome, RunStopped, outcome_for, stop_for
+from worker.apply.outcome import Outcome, outcome_for, stop_for
 from worker.core.exit_codes import ExitCode
 from worker.core.properties import NUDGES_PROPERTY_ID
 from worker.observe.state import ledger_in
@@ -115,7 +115,7 @@ def _send(ctx: Context, action: SendNudge) -> Outcome:
         remember(ctx, action.ledger, action.key)
     except GraphClientError as exc:
         stop = stop_for(exc)
-        if stop is not None and not _outage(stop):
+        if stop is not None and not stop.outage:
             raise
         # The mailbox keeps refusing (throttled, failing) or cannot be reached: no further
         # nudge goes out, and the run keeps trying to record this one before it ends
@@ -125,11 +125,6 @@ def _send(ctx: Context, action: SendNudge) -> Outcome:
         return replace(Outcome.failed(action, f"sent, but not recorded yet ({exc})"),
                        unrecorded=True)
     return Outcome.done(action)
-
-
-def _outage(stop: RunStopped) -> bool:
-    """Graph not answering (timeouts, connections refused), as opposed to a refused token."""
-    return stop.code is ExitCode.OUTAGE
 
 
 def record_late(ctx: Context, outcome: Outcome) -> Outcome:
@@ -152,7 +147,7 @@ def record_late(ctx: Context, outcome: Outcome) -> Outcome:
             remember(ctx, action.ledger, action.key)
         except GraphClientError as exc:
             stop = stop_for(exc)
-            if stop is not None and not _outage(stop):
+            if stop is not None and not stop.outage:
                 break
             log.warning("recording nudge %s: %s (round %d; %.0f s of %.0f s waited)",
                         action.key, exc, attempt, waited, LEDGER_PATIENCE)
