@@ -2,11 +2,13 @@
 
 import random
 import time as clock
+from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
 from worker.core.intervals import Interval, WorkingHours
 from worker.core.timezones import zone_for
+from worker.plan import slots
 from worker.plan.slots import (
     Participant,
     SlotRequest,
@@ -149,3 +151,28 @@ def test_fifty_pairs_times_seven_sessions_take_well_under_a_second() -> None:
     elapsed = clock.perf_counter() - started
     assert sum(r is not None for r in results) > 100
     assert elapsed < 1.0, f"{elapsed:.2f} s for 350 searches"
+
+
+def test_the_cell_search_and_the_span_search_choose_the_same_slot() -> None:
+    """Sessions of whole cells on a cell step are searched on bit masks of cells; anything
+    else (and round-the-clock hours, whose daily spans touch) on spans. Both must choose the
+    same start for every request, preferences and tie-breaks included."""
+    rng = random.Random(20271201)
+    by_cells = 0
+    for _ in range(400):
+        req = _random_request(rng)
+        if rng.random() < 0.3:
+            req = replace(req, preferred_latest=time(rng.randint(11, 16), rng.choice((0, 20))))
+        if rng.random() < 0.2:
+            req = replace(req, tolerance=timedelta(days=rng.randint(4, 9)))
+        if rng.random() < 0.1:
+            person = req.people[1]
+            hours = replace(person.working, start=time(0), end=time(0))
+            req = replace(req, people=(req.people[0], replace(person, working=hours)))
+        cells = slots._find_by_cells(req)
+        spans = slots._find_by_spans(req)
+        if not isinstance(cells, slots._Spans):
+            by_cells += 1
+            assert cells == spans, req
+        assert find_slot(req) == spans
+    assert by_cells > 250

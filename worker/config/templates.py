@@ -48,6 +48,9 @@ class People:
     mentee_email: str = ""
 
 
+# Each phase with its label, for templates that show the program's course.
+_PHASES = tuple((phase, phase.label) for phase in Phase)
+
 # Agendas remembered: a plan of 10,000 pairs renders 20,000 (the items share the strings).
 _AGENDAS_KEPT = 1 << 17
 
@@ -105,7 +108,7 @@ class Templates:
         return self.env.get_template(INVITE_TEMPLATE).render(
             session=session,
             phase_label=session.phase.label,
-            phases=[(phase, phase.label) for phase in Phase],
+            phases=_PHASES,
             people=people,
             program=program,
             start=start,

@@ -76,6 +76,21 @@ class BusyTime:
         return [(a + base, b + base) for a, b in zip(self._starts[first:last],
                                                      self._ends[first:last], strict=True)]
 
+    def cells(self, cell: int, first: int, count: int) -> int:
+        """The busy time as a bit mask of `count` cells of `cell` seconds, cell 0 starting at
+        Unix second `first * cell`: bit i is set when a busy span overlaps cell i at all
+        (touching its edge does not count)."""
+        mask = 0
+        for start, end in self.seconds_between(first * cell, (first + count) * cell):
+            low = start // cell - first
+            high = -(-end // cell) - first
+            if low < 0:
+                low = 0
+            if high > count:
+                high = count
+            mask |= ((1 << (high - low)) - 1) << low
+        return mask
+
     def without(self, start: datetime, end: datetime) -> BusyTime:
         """The same busy time less a span exactly [start, end) (a session's own event)."""
         s, e = math.floor(start.timestamp()), math.ceil(end.timestamp())

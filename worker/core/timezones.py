@@ -174,12 +174,14 @@ class CustomTimeZone(tzinfo):
         if not has_dst:
             self.dst_offset = self.std_offset
         self._delta = self.dst_offset - self.std_offset
+        self._years: dict[int, tuple[datetime, datetime]] = {}
         self._key = (
             self.std_offset,
             self.dst_offset,
             to_daylight.key() if self._to_daylight and to_daylight else None,
             to_standard.key() if self._to_standard and to_standard else None,
         )
+        self._hash = hash(self._key)
         for offset in (self.std_offset, self.dst_offset):
             if abs(offset) >= timedelta(hours=24):
                 raise UnknownTimeZone(name, "offset must be under 24 hours")
@@ -210,11 +212,20 @@ class CustomTimeZone(tzinfo):
         )
 
     # Transitions, both expressed on the standard clock so one comparison tells the period.
+    def _transitions(self, year: int) -> tuple[datetime, datetime]:
+        """The year's start and end of daylight time on the standard clock, remembered (a
+        plan converts hundreds of thousands of times; a zone sees a handful of years)."""
+        found = self._years.get(year)
+        if found is None:
+            assert self._to_daylight is not None and self._to_standard is not None
+            found = (self._to_daylight.wall(year), self._to_standard.wall(year) - self._delta)
+            self._years[year] = found
+        return found
+
     def _in_dst_standard_clock(self, std_wall: datetime) -> bool:
         if self._to_daylight is None or self._to_standard is None:
             return False
-        start = self._to_daylight.wall(std_wall.year)
-        end = self._to_standard.wall(std_wall.year) - self._delta
+        start, end = self._transitions(std_wall.year)
         if start <= end:
             return start <= std_wall < end
         return std_wall >= start or std_wall < end  # southern hemisphere: DST spans new year
@@ -269,7 +280,7 @@ class CustomTimeZone(tzinfo):
         return isinstance(other, CustomTimeZone) and self._key == other._key
 
     def __hash__(self) -> int:
-        return hash(self._key)
+        return self._hash  # remembered: zones are keys of the slot finder's caches
 
     def __repr__(self) -> str:
         return f"CustomTimeZone({self.name!r}, std={self.std_offset}, dst={self.dst_offset})"

@@ -62,8 +62,16 @@ class SlotContext:
         self.tolerance = timedelta(days=program.cadence.tolerance_days)
         self.not_before = now + timedelta(hours=program.minimum_notice_hours)
         self.blackout = frozenset(_blackout_days(config))
+        self._people: tuple[Participant, ...] | str | None = None
 
     def _participants(self) -> tuple[Participant, ...] | str:
+        """Both people as the slot finder takes them (read once per pairing: the same for
+        every session planned)."""
+        if self._people is None:
+            self._people = self._read_participants()
+        return self._people
+
+    def _read_participants(self) -> tuple[Participant, ...] | str:
         people: list[Participant] = []
         program = self.config.program
         years = range(self.now.year, self.now.year + 3)

@@ -26,6 +26,10 @@ How a slot is chosen (deterministic):
    into everyone's working day, else the earliest start at all. Preferred weekdays and the
    preferred time window are read in the anchor's zone too.
 
+Two searches give the same answer: on bit masks of step-long cells when the session is a
+whole number of them (the default 15-minute step and any session of whole quarter hours: the
+planner's bookings), else on spans of seconds (a proposed time at any minute).
+
 `violations(req, slot)` re-checks the hard rules slot by slot with independent, direct code, so
 tests (and the end-to-end suite) can verify any booked session without trusting the finder.
 """
@@ -38,6 +42,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from functools import lru_cache
+from itertools import pairwise
 
 from worker.core.freebusy import BusyTime, moment
 from worker.core.intervals import Interval, WorkingHours
@@ -305,6 +310,14 @@ def _span_start_containing(spans: list[Span], moment: int) -> int:
 
 def find_slot(req: SlotRequest) -> Interval | None:
     """The best slot for `req` (see the module docstring for the order), or None."""
+    found = _find_by_cells(req)
+    if isinstance(found, _Spans):
+        return _find_by_spans(req)
+    return found
+
+
+def _find_by_spans(req: SlotRequest) -> Interval | None:
+    """The search on spans of seconds: any step, any duration."""
     plan = _plan(req)
     anchor = req.people[0].zone
     duration = plan.duration
@@ -361,6 +374,147 @@ def find_slot(req: SlotRequest) -> Interval | None:
     if best is None:
         return None
     found = moment(best[1])
+    return Interval(found, found + req.duration)
+
+
+# --- the same search on cells of the step ---------------------------------------------------
+#
+# When the step divides the day into cells (15 minutes by default) and the session is a whole
+# number of them, every candidate start is a cell boundary, so the search can run on bit masks
+# over the horizon's cells (Python's integers do the and-ing and shifting in C) instead of on
+# lists of spans: a cell is free when no busy span overlaps it at all, allowed when it lies
+# wholly inside a person's allowed span, and a start is possible when the session's cells all
+# are. That is the span search's rule exactly, with one exception: two allowed spans that
+# touch (round-the-clock hours) would look like one, so such requests use the span search.
+# The order of starts is the module docstring's; tests hold both searches to the same answers.
+
+class _Spans:
+    """The answer "use the span search": the cell search does not apply."""
+
+
+_SPANS = _Spans()
+
+
+def _lowest(mask: int) -> int:
+    return (mask & -mask).bit_length() - 1
+
+
+def _span_cells(spans: Iterable[Span], cell: int, first: int, count: int) -> int:
+    """Cells wholly inside one of `spans` (sorted, not touching), as a mask."""
+    mask = 0
+    for start, end in spans:
+        low = max(-(-start // cell) - first, 0)
+        high = min(end // cell - first, count)
+        if high > low:
+            mask |= ((1 << (high - low)) - 1) << low
+    return mask
+
+
+def _overlap_cells(spans: Iterable[Span], cell: int, first: int, count: int) -> int:
+    """Cells any of `spans` overlaps at all, as a mask."""
+    return BusyTime(spans).cells(cell, first, count)
+
+
+def _touching(spans: Sequence[Span]) -> bool:
+    return any(a[1] >= b[0] for a, b in pairwise(spans))
+
+
+@lru_cache(maxsize=1 << 12)
+def _rule_cells(lo: date, hi: date, wh: WorkingHours, zone: tzinfo, earliest: time,
+                latest: time, holidays: frozenset[date], blackout: frozenset[date],
+                cell: int, first: int, count: int) -> tuple[int, int] | None:
+    """A person's allowed cells and settled cells (at least an hour into a working span) over
+    the horizon, or None when spans touch. Remembered like `_rules_spans`."""
+    work, allowed = _rules_spans(lo, hi, wh, zone, earliest, latest, holidays, blackout)
+    if _touching(work) or _touching(allowed):
+        return None
+    working = _span_cells(work, cell, first, count)
+    settled = working
+    for back in range(1, -(-_SETTLE_IN // cell) + 1):
+        settled &= working << back
+    return _span_cells(allowed, cell, first, count), settled
+
+
+def _find_by_cells(req: SlotRequest) -> Interval | _Spans | None:
+    cell = _whole_seconds(req.step)
+    duration = _whole_seconds(req.duration)
+    if duration % cell or _SETTLE_IN % cell:
+        return _SPANS
+    anchor = req.people[0].zone
+    target = _target_day(req)
+    slack = timedelta(days=req.tolerance.days)
+    first_day, last_day = target - slack, target + slack
+    midnight = time(0)
+    window = (_day_span(first_day, midnight, midnight, anchor)[0],
+              _day_span(last_day, midnight, midnight, anchor)[1])
+    horizon = (window[0] - 2 * _DAY_S, window[1] + 2 * _DAY_S)
+    first = -(-horizon[0] // cell)  # the cells wholly inside the horizon
+    count = horizon[1] // cell - first
+    full = (1 << count) - 1
+    free = full
+    settled = full
+    busy = _overlap_cells(((math.floor(i.start.timestamp()), _seconds(i.end))
+                           for i in (*req.also_busy, *req.avoid)), cell, first, count)
+    for person in req.people:
+        lo = _local_date(horizon[0], person.zone) - _DAY
+        hi = _local_date(horizon[1], person.zone) + _DAY
+        rules = _rule_cells(lo, hi, person.working, person.zone, req.earliest, req.latest,
+                            person.holidays, req.blackout, cell, first, count)
+        if rules is None:
+            return _SPANS
+        free &= rules[0]
+        settled &= rules[1]
+        busy |= person.busy.cells(cell, first, count)
+    free &= ~busy
+    # Not before the notice, and the whole session inside the horizon.
+    notice = -(-max(_seconds(req.not_before), horizon[0]) // cell) - first
+    free &= full & ~((1 << max(notice, 0)) - 1)
+    starts = free
+    for ahead in range(1, duration // cell):
+        starts &= free >> ahead
+    if not starts:
+        return None
+    preferred = req.preferred_earliest is not None or req.preferred_latest is not None
+    best: tuple[tuple[bool, bool, int, bool, bool], int] | None = None
+    # Days in the order of the key's first parts, so the search can stop at the first day
+    # whose best start no later day can beat.
+    days = sorted(
+        (req.preferred_weekdays is not None and day.weekday() not in req.preferred_weekdays,
+         abs(offset), offset > 0, day)
+        for offset in range(-slack.days, slack.days + 1)
+        for day in (target + timedelta(days=offset),))
+    for weekday_miss, distance, after, day in days:
+        if best is not None and best[0] < (weekday_miss, not preferred, distance, after, False):
+            break
+        day_start, next_day = _day_span(day, midnight, midnight, anchor)
+        low = -(-day_start // cell) - first
+        high = (next_day - 1) // cell - first  # the day's last start, inclusive
+        day_starts = starts >> low & ((1 << (high - low + 1)) - 1) if high >= low else 0
+        if not day_starts:
+            continue
+        options = [(True, day_starts)]
+        if preferred:
+            p_lo = _local(day, req.preferred_earliest or midnight, anchor)
+            p_hi = (_local(day, req.preferred_latest, anchor)
+                    if req.preferred_latest is not None else next_day) - duration
+            a = max(-(-p_lo // cell) - first - low, 0)
+            b = min(p_hi // cell - first - low, high - low)
+            if b >= a:
+                options.insert(0, (False, day_starts & (((1 << (b - a + 1)) - 1) << a)))
+        day_settled = settled >> low
+        for time_miss, mask in options:
+            chosen = mask & day_settled
+            unsettled = not chosen
+            chosen = chosen or mask
+            if chosen:
+                key = (weekday_miss, time_miss, distance, after, unsettled)
+                start = _lowest(chosen) + low
+                if best is None or (key, start) < best:
+                    best = (key, start)
+                break
+    if best is None:
+        return None
+    found = moment((best[1] + first) * cell)
     return Interval(found, found + req.duration)
 
 
