@@ -112,29 +112,6 @@ class Pairing(ConfigModel):
         callers, who must not change the list.)"""
         return _sessions(self, program)
 
-    def _sessions(self, program: Program) -> list[SessionSpec]:
-        total = len(program.curriculum)
-        tailoring = self.tailoring or Tailoring()
-        order = tailoring.topic_order or list(range(1, total + 1))
-        specs = []
-        for number, topic_number in enumerate(order, start=1):
-            item = program.curriculum[topic_number - 1]
-            phase = program.curriculum[number - 1].phase
-            if number in tailoring.replace:
-                item = tailoring.replace[number]
-                phase = item.phase
-            specs.append(
-                SessionSpec(
-                    number=number,
-                    total=total,
-                    topic=item.topic,
-                    phase=phase,
-                    agenda=item.agenda,
-                    notes=item.notes,
-                )
-            )
-        return specs
-
 
 class PairingsFile(ConfigModel):
     """The pairings file's top level: a `pairings:` list (room for more keys later)."""
@@ -272,7 +249,37 @@ def members(pairings: Iterable[Pairing]) -> set[str]:
 
 @by_identity(bound=1 << 16)
 def _sessions(pairing: Pairing, program: Program) -> list[SessionSpec]:
-    return pairing._sessions(program)
+    if pairing.tailoring is None:
+        return _untailored_sessions(program)  # most pairs: the program's own, shared
+    return _specs(program, pairing.tailoring)
+
+
+@by_identity(bound=8)
+def _untailored_sessions(program: Program) -> list[SessionSpec]:
+    return _specs(program, Tailoring())
+
+
+def _specs(program: Program, tailoring: Tailoring) -> list[SessionSpec]:
+    total = len(program.curriculum)
+    order = tailoring.topic_order or list(range(1, total + 1))
+    specs = []
+    for number, topic_number in enumerate(order, start=1):
+        item = program.curriculum[topic_number - 1]
+        phase = program.curriculum[number - 1].phase
+        if number in tailoring.replace:
+            item = tailoring.replace[number]
+            phase = item.phase
+        specs.append(
+            SessionSpec(
+                number=number,
+                total=total,
+                topic=item.topic,
+                phase=phase,
+                agenda=item.agenda,
+                notes=item.notes,
+            )
+        )
+    return specs
 
 
 @by_identity(bound=8)

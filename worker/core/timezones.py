@@ -56,12 +56,28 @@ def zone_for(graph_zone: str | Mapping[str, Any]) -> tzinfo:
     if isinstance(graph_zone, Mapping):
         odata_type = str(graph_zone.get("@odata.type", ""))
         if odata_type.endswith("customTimeZone") or "bias" in graph_zone:
-            return CustomTimeZone.from_graph(graph_zone)
+            return _shared(CustomTimeZone.from_graph(graph_zone))
         name = graph_zone.get("name")
         if isinstance(name, str):
             return _zone_for_name(name)
         raise UnknownTimeZone(graph_zone, "neither a name nor a customTimeZone")
     raise UnknownTimeZone(graph_zone, "expected a name or a timeZoneBase object")
+
+
+# Custom zones read so far, one object per distinct zone: thousands of people of a program
+# share a few zones, and the slot finder's caches compare and hash them all the time.
+_CUSTOM: dict[tuple[object, str], CustomTimeZone] = {}
+_CUSTOM_KEPT = 1024
+
+
+def _shared(zone: CustomTimeZone) -> CustomTimeZone:
+    key = (zone._key, zone.name)
+    found = _CUSTOM.get(key)
+    if found is not None:
+        return found
+    if len(_CUSTOM) < _CUSTOM_KEPT:
+        _CUSTOM[key] = zone
+    return zone
 
 
 @lru_cache(maxsize=512)

@@ -144,12 +144,19 @@ def _working_hours(raw: object) -> WorkingHours:
     zone_spec = raw.get("timeZone")
     if not isinstance(zone_spec, str | Mapping):
         raise _Malformed("workingHours has no timeZone")
-    return WorkingHours(
+    hours = WorkingHours(
         days=frozenset(days),
         start=_time(raw.get("startTime"), "startTime"),
         end=_time(raw.get("endTime"), "endTime"),
         zone=zone_for(zone_spec),
     )
+    # One object per distinct working hours: most people of a program share theirs.
+    shared = _HOURS.setdefault(hours, hours) if len(_HOURS) < _HOURS_KEPT else _HOURS.get(hours)
+    return shared or hours
+
+
+_HOURS: dict[WorkingHours, WorkingHours] = {}
+_HOURS_KEPT = 4096
 
 
 def _time(value: object, field: str) -> time:

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, is_dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
+from functools import cached_property
 from typing import Any, ClassVar, Literal
 
 from worker.core.exit_codes import ExitCode
@@ -75,8 +76,9 @@ class _Action:
     key: str
     after: tuple[str, ...] = ()
 
-    @property
+    @cached_property
     def id(self) -> str:
+        # Made once: the ids of a large plan are held many times over (`after`, indexes).
         return f"{self.kind}:{self.key}"
 
     def writes(self) -> bool:
@@ -165,7 +167,7 @@ class Cancel(_Action):
     comment: str = ""
     cause: Cause = "config"
 
-    @property
+    @cached_property
     def id(self) -> str:
         # Two events of one session (a duplicate) can both be cancelled.
         return f"{self.kind}:{self.key}#{self.event_id}"
