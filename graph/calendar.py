@@ -23,7 +23,7 @@ import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 from urllib.parse import quote, urlencode
 
 from graph.batch import BatchRequest
@@ -159,12 +159,14 @@ def get_schedules(
     workers: int = 4,
     *,
     convert: Callable[[dict[str, Any]], T],
+    each: Callable[[list[T]], None] | None = None,
 ) -> list[T]:
     """Free/busy of many people: calls of at most 20 addresses and windows under 62 days,
-    `workers` at a time; each person's schedule passed through `convert`. When one window
-    covers the span (a run's usual case), each call's schedules are converted in the thread
-    that waited for it, while the other calls are still in flight."""
-    addresses = sorted(set(emails))
+    `workers` at a time, the addresses in the order given; each person's schedule passed
+    through `convert`. When one window covers the span (a run's usual case), each call's
+    schedules are converted in the thread that waited for it, while the other calls are still
+    in flight, and handed to `each` as they come (else all at the end)."""
+    addresses = list(dict.fromkeys(emails))
     windows: list[tuple[datetime, datetime]] = []
     cursor = start
     while cursor < end:
@@ -192,8 +194,11 @@ def get_schedules(
             headers={"Prefer": UTC_PREFER},
             mailbox=mailbox,
         )
-        return [(who, convert(item) if whole else item)
-                for who, item in _identified(response.entries())]
+        answer = [(who, convert(item) if whole else item)
+                  for who, item in _identified(response.entries())]
+        if whole and each is not None:
+            each([cast(T, converted) for _, converted in answer])
+        return answer
 
     # Side by side: the client's mailbox pacer holds them to Outlook's 4 concurrent requests.
     if len(calls) > 1 and workers > 1:
@@ -208,7 +213,10 @@ def get_schedules(
     for answer in answers:  # in call order: each person's windows follow one another
         for who, item in answer:
             items.setdefault(who, []).append(item)
-    return [convert(_merge_schedule_items(parts)) for parts in items.values()]
+    merged = [convert(_merge_schedule_items(parts)) for parts in items.values()]
+    if each is not None:
+        each(merged)
+    return merged
 
 
 def _identified(items: Iterable[dict[str, Any]]) -> Iterator[tuple[str, dict[str, Any]]]:

@@ -22,6 +22,7 @@ from graph import calendar
 from graph.client import GraphClient
 from graph.errors import GraphApiError, NotFound, TransientError
 from worker.config import Config, members
+from worker.observe.arriving import ArrivingSchedules
 from worker.observe.availability import PersonSchedule, ScheduleError, parse_schedule_item
 from worker.observe.events import schedule_mailbox
 from worker.observe.state import LOOKUP_FAILED, NO_SUCH_USER, Person
@@ -73,13 +74,54 @@ def active_participants(config: Config) -> set[str]:
 
 def read_schedules(client: GraphClient, config: Config, emails: Iterable[str],
                    start: datetime, end: datetime, *, interval_minutes: int = 15,
+                   arriving: ArrivingSchedules | None = None,
                    ) -> tuple[dict[str, PersonSchedule], dict[str, ScheduleError]]:
-    """Free/busy and working hours of `emails` between `start` and `end`."""
-    wanted = sorted({e.lower() for e in emails})
+    """Free/busy and working hours of `emails` between `start` and `end`, asked for in the
+    order given; each answer handed to `arriving` as it comes (which hears the end too)."""
+    try:
+        schedules, errors = _read_schedules(client, config, emails, start, end,
+                                            interval_minutes, arriving)
+    except BaseException as failure:
+        if arriving is not None:
+            arriving.finish(failure)
+        raise
+    if arriving is not None:
+        arriving.finish()
+    return schedules, errors
+
+
+def _read_schedules(client: GraphClient, config: Config, emails: Iterable[str],
+                    start: datetime, end: datetime, interval_minutes: int,
+                    arriving: ArrivingSchedules | None,
+                    ) -> tuple[dict[str, PersonSchedule], dict[str, ScheduleError]]:
+    wanted = list(dict.fromkeys(e.lower() for e in emails))
     schedules: dict[str, PersonSchedule] = {}
     errors: dict[str, ScheduleError] = {}
     if not wanted:
         return schedules, errors
+    mailbox = schedule_mailbox(config, set(wanted))
+    interval = timedelta(minutes=interval_minutes)
+    for parsed in calendar.get_schedules(
+            client, mailbox, wanted, start, end, interval_minutes=interval_minutes,
+            # Read into busy time as each answer arrives, while the other calls wait on Graph.
+            convert=lambda item: parse_schedule_item(item, window_start=start,
+                                                     interval=interval),
+            each=None if arriving is None else arriving.add):
+        if isinstance(parsed, ScheduleError):
+            errors[parsed.email.lower()] = parsed
+        else:
+            schedules[parsed.email.lower()] = parsed
+    unanswered = []
+    for email in wanted:
+        if email not in schedules and email not in errors:
+            # Graph answers one schedule per address asked for; without it nothing is known
+            # of the person's time, and free is not a safe guess.
+            errors[email] = ScheduleError(email, "NoSchedule",
+                                          "getSchedule gave no schedule for this address")
+            unanswered.append(errors[email])
+    if arriving is not None and unanswered:
+        arriving.add(unanswered)
+    return schedules, errors
     mailbox = schedule_mailbox(config, set(wanted))
     interval = timedelta(minutes=interval_minutes)
     for parsed in calendar.get_schedules(

@@ -7,7 +7,7 @@ The rule that picks *the* event of a session among several (`live_event`) lives 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -169,8 +169,10 @@ class Observed:
     unreadable: dict[str, str] = field(default_factory=dict)
     people: dict[str, Person] = field(default_factory=dict)  # lower-cased e-mail -> person
     missing_people: dict[str, str] = field(default_factory=dict)  # e-mail -> reason
-    schedules: dict[str, PersonSchedule] = field(default_factory=dict)  # lower-cased e-mail
-    schedule_errors: dict[str, ScheduleError] = field(default_factory=dict)
+    # Lower-cased e-mail -> schedule. While the calendar is planned on a first run these may
+    # still be arriving (`worker.observe.arriving`): a lookup waits for that person's answer.
+    schedules: MutableMapping[str, PersonSchedule] = field(default_factory=dict)
+    schedule_errors: MutableMapping[str, ScheduleError] = field(default_factory=dict)
     # The notes list: where it is, and the items read for the sessions that need a look
     # (session key -> the item with its fields, or None when the list has none for it).
     notes_list: NotesList | None = None

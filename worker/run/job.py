@@ -22,10 +22,11 @@ from graph.clock import Clock
 from graph.errors import Forbidden, GraphClientError, ServerError, Throttled
 from worker.apply.engine import Applier
 from worker.apply.outcome import RunStopped, stop_for
-from worker.config import Config, SharePointSettings, members
+from worker.config import Config, SharePointSettings
 from worker.config.templates import Templates
 from worker.core.exit_codes import ExitCode
 from worker.core.heap import settled
+from worker.observe.arriving import ArrivingSchedules
 from worker.observe.directory import active_participants, read_people, read_schedules
 from worker.observe.events import read_events
 from worker.observe.notes_list import (
@@ -88,30 +89,37 @@ def _read_and_plan(client: GraphClient, desired: Desired, now: datetime) -> Plan
     active = active_participants(config)
     invited = invited_people(observed.sessions, active)
     needing = pairings_needing_schedules(config, observed.sessions, now)
-    to_schedule = members(needing)
+    # In the order the calendar is planned (each pair's mentee, then mentor), so the first
+    # pairs can be planned while the later pairs' answers are still on their way.
+    to_schedule = list(dict.fromkeys(
+        e.lower() for pairing in needing for e in (pairing.mentee, pairing.mentor)))
+    arriving = ArrivingSchedules(to_schedule)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="free-busy") as aside:
         # Free/busy is read while the directory is: both wait on Graph, and getSchedule of
         # someone the directory turns out not to know costs nothing but their error, dropped.
-        schedules = aside.submit(
+        reading = aside.submit(
             read_schedules, client, config, to_schedule,
-            *schedule_window(config, observed.sessions, now, needing),
+            *schedule_window(config, observed.sessions, now, needing), arriving=arriving,
         ) if to_schedule else None
-        _look_up(client, observed, to_schedule | (active - set(invited)))
+        _look_up(client, observed, set(to_schedule) | (active - set(invited)))
         _check_presence(client, config, observed, now)
-        if schedules is not None:
-            found, errors = schedules.result()
-            observed.schedules = {e: s for e, s in found.items() if e in observed.people}
-            observed.schedule_errors = {e: s for e, s in errors.items()
-                                        if e in observed.people}
-    for email, person in invited.items():
-        if email not in observed.missing_people:
-            observed.people.setdefault(email, person)
-    settings = config.program.sharepoint
-    candidates = booking_candidates(config, observed.sessions, now)
-    if settings is not None and candidates:
-        # Only the item remembers a session whose event a participant cancelled or deleted.
-        _read_notes_list(client, observed, settings, dict.fromkeys(candidates))
-    calendar, projection = calendar_stage(desired, observed, now)
+        if reading is not None:
+            arriving.keep_only(set(observed.people))
+            observed.schedules, observed.schedule_errors = arriving.schedules, arriving.errors
+        for email, person in invited.items():
+            if email not in observed.missing_people:
+                observed.people.setdefault(email, person)
+        settings = config.program.sharepoint
+        candidates = booking_candidates(config, observed.sessions, now)
+        if settings is not None and candidates:
+            # Only the item remembers a session whose event a participant cancelled or
+            # deleted.
+            _read_notes_list(client, observed, settings, dict.fromkeys(candidates))
+        # Planned as the answers come: a pair waits for its own people's free/busy only.
+        calendar, projection = calendar_stage(desired, observed, now)
+        if reading is not None:
+            reading.result()
+            observed.schedules, observed.schedule_errors = arriving.settle()
     observed.release_busy()  # the stages after the calendar's read working hours only
 
     wanted = {k: v for k, v in items_to_read(config, projection, observed, now).items()
