@@ -122,21 +122,3 @@ def _read_schedules(client: GraphClient, config: Config, emails: Iterable[str],
     if arriving is not None and unanswered:
         arriving.add(unanswered)
     return schedules, errors
-    mailbox = schedule_mailbox(config, set(wanted))
-    interval = timedelta(minutes=interval_minutes)
-    for parsed in calendar.get_schedules(
-            client, mailbox, wanted, start, end, interval_minutes=interval_minutes,
-            # Read into busy time as each answer arrives, while the other calls wait on Graph.
-            convert=lambda item: parse_schedule_item(item, window_start=start,
-                                                     interval=interval)):
-        if isinstance(parsed, ScheduleError):
-            errors[parsed.email.lower()] = parsed
-        else:
-            schedules[parsed.email.lower()] = parsed
-    for email in wanted:
-        if email not in schedules and email not in errors:
-            # Graph answers one schedule per address asked for; without it nothing is known
-            # of the person's time, and free is not a safe guess.
-            errors[email] = ScheduleError(email, "NoSchedule",
-                                          "getSchedule gave no schedule for this address")
-    return schedules, errors
