@@ -80,15 +80,26 @@ class BusyTime:
         """The busy time as a bit mask of `count` cells of `cell` seconds, cell 0 starting at
         Unix second `first * cell`: bit i is set when a busy span overlaps cell i at all
         (touching its edge does not count)."""
+        base = self._base
+        lo, hi = first * cell - base, (first + count) * cell - base
+        if hi <= 0:
+            return 0
+        starts, ends = self._starts, self._ends
+        index = bisect.bisect_right(ends, lo) if lo > 0 else 0
+        stop = bisect.bisect_left(starts, hi, lo=index)
+        # Cell numbers counted from the person's first busy second, as `first` is from 0.
+        first -= base // cell
+        shift = base % cell
         mask = 0
-        for start, end in self.seconds_between(first * cell, (first + count) * cell):
-            low = start // cell - first
-            high = -(-end // cell) - first
+        while index < stop:
+            low = (starts[index] + shift) // cell - first
+            high = -(-(ends[index] + shift) // cell) - first
             if low < 0:
                 low = 0
             if high > count:
                 high = count
             mask |= ((1 << (high - low)) - 1) << low
+            index += 1
         return mask
 
     def without(self, start: datetime, end: datetime) -> BusyTime:

@@ -435,6 +435,17 @@ def _rule_cells(lo: date, hi: date, wh: WorkingHours, zone: tzinfo, earliest: ti
     return _span_cells(allowed, cell, first, count), settled
 
 
+@lru_cache(maxsize=1 << 10)
+def _day_order(weekday: int, preferred: frozenset[int] | None, slack: int,
+               ) -> tuple[tuple[bool, int, bool, timedelta], ...]:
+    """The days around a target on `weekday`, as (weekday missed, distance, after, offset)
+    in the order of the ranking key's first parts."""
+    return tuple(sorted(
+        (preferred is not None and (weekday + offset) % 7 not in preferred,
+         abs(offset), offset > 0, timedelta(days=offset))
+        for offset in range(-slack, slack + 1)))
+
+
 def _find_by_cells(req: SlotRequest) -> Interval | _Spans | None:
     cell = _whole_seconds(req.step)
     duration = _whole_seconds(req.duration)
@@ -478,14 +489,11 @@ def _find_by_cells(req: SlotRequest) -> Interval | _Spans | None:
     best: tuple[tuple[bool, bool, int, bool, bool], int] | None = None
     # Days in the order of the key's first parts, so the search can stop at the first day
     # whose best start no later day can beat.
-    days = sorted(
-        (req.preferred_weekdays is not None and day.weekday() not in req.preferred_weekdays,
-         abs(offset), offset > 0, day)
-        for offset in range(-slack.days, slack.days + 1)
-        for day in (target + timedelta(days=offset),))
-    for weekday_miss, distance, after, day in days:
+    for weekday_miss, distance, after, offset in _day_order(
+            target.weekday(), req.preferred_weekdays, slack.days):
         if best is not None and best[0] < (weekday_miss, not preferred, distance, after, False):
             break
+        day = target + offset
         day_start, next_day = _day_span(day, midnight, midnight, anchor)
         low = -(-day_start // cell) - first
         high = (next_day - 1) // cell - first  # the day's last start, inclusive
