@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import jinja2
 from markupsafe import Markup
@@ -75,6 +76,23 @@ class Templates:
             auto_reload=False,
         )
         self._agendas: dict[tuple[SessionSpec, People, str], str] = {}
+        self._loaded: dict[str, tuple[jinja2.Template, dict[str, Any]]] = {}
+
+    def _render(self, name: str, values: dict[str, Any]) -> str:
+        """`name` rendered with `values`, as `Template.render` does it, less its per-call
+        work that does not change within a run: the template is looked up once, and its
+        globals (a chain of mappings Jinja walks twice per call) are flattened once and
+        handed over as a shared context. A plan of 10,000 pairs renders 40,000 times."""
+        loaded = self._loaded.get(name)
+        if loaded is None:
+            template = self.env.get_template(name)
+            loaded = self._loaded[name] = (template, dict(template.globals))
+        template, flat = loaded
+        context = template.new_context({**flat, **values}, shared=True)
+        try:
+            return "".join(template.root_render_func(context))
+        except Exception:
+            self.env.handle_exception()  # raises, with the template's line in the traceback
 
     def render_agenda(self, session: SessionSpec, people: People, *, program_name: str) -> str:
         # A plan renders each session's agenda twice (the invite holds it, and the notes list
@@ -83,11 +101,10 @@ class Templates:
         found = self._agendas.get(key)
         if found is not None:
             return found
-        template = self.env.get_template(session.agenda)
-        text = template.render(
-            session=session, phase_label=session.phase.label, people=people,
-            program_name=program_name,
-        )
+        text = self._render(session.agenda, {
+            "session": session, "phase_label": session.phase.label, "people": people,
+            "program_name": program_name,
+        })
         if len(self._agendas) >= _AGENDAS_KEPT:
             self._agendas.clear()
         self._agendas[key] = text
@@ -105,16 +122,16 @@ class Templates:
         """The event body. The Teams link itself is added by Outlook (isOnlineMeeting), so
         the body only tells people where to find it."""
         agenda = Markup(self.render_agenda(session, people, program_name=program.name))  # noqa: S704 - rendered by our autoescaping env
-        return self.env.get_template(INVITE_TEMPLATE).render(
-            session=session,
-            phase_label=session.phase.label,
-            phases=_PHASES,
-            people=people,
-            program=program,
-            start=start,
-            agenda=agenda,
-            notes_url=notes_url,
-        )
+        return self._render(INVITE_TEMPLATE, {
+            "session": session,
+            "phase_label": session.phase.label,
+            "phases": _PHASES,
+            "people": people,
+            "program": program,
+            "start": start,
+            "agenda": agenda,
+            "notes_url": notes_url,
+        })
 
     def render_notes_skeleton(self, session: SessionSpec, people: People) -> str:
         name = session.notes or NOTES_SKELETON_TEMPLATE
