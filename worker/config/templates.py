@@ -91,7 +91,7 @@ class Templates:
         context = template.new_context({**flat, **values}, shared=True)
         try:
             return "".join(template.root_render_func(context))
-        except Exception:
+        except Exception:  # noqa: BLE001 - re-raised, as Template.render does
             self.env.handle_exception()  # raises, with the template's line in the traceback
 
     def render_agenda(self, session: SessionSpec, people: People, *, program_name: str) -> str:

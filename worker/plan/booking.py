@@ -41,9 +41,19 @@ SUBJECT_PREFIX = "Reverse mentoring"
 CATEGORY = "Reverse mentoring"
 
 
+_NAMESPACE_BYTES = TRANSACTION_NAMESPACE.bytes
+
+
 def transaction_id(key: str, start: datetime, end: datetime) -> str:
+    """`str(uuid.uuid5(TRANSACTION_NAMESPACE, "<key>@<start>/<end>"))` (UTC, ISO 8601),
+    written out: RFC 9562's name-based SHA-1 UUID without building a `UUID` per session."""
     slot = f"{start.astimezone(UTC).isoformat()}/{end.astimezone(UTC).isoformat()}"
-    return str(uuid.uuid5(TRANSACTION_NAMESPACE, f"{key}@{slot}"))
+    digest = bytearray(hashlib.sha1(_NAMESPACE_BYTES + f"{key}@{slot}".encode(),
+                                    usedforsecurity=False).digest()[:16])
+    digest[6] = digest[6] & 0x0F | 0x50  # version 5
+    digest[8] = digest[8] & 0x3F | 0x80  # the RFC's variant
+    h = digest.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def subject(number: int, total: int, topic: str) -> str:
@@ -77,6 +87,10 @@ def invite_parts(config: Config, pairing: Pairing, spec: SessionSpec, names: Peo
 # The parts below are the same for many sessions (the pair's, the program's): one object
 # each, shared by the plan's actions (a plan of 10,000 pairs holds 20,000 invites). Shared
 # values are only ever read: apply sends them as JSON.
+_PART_KEYS = {"subject", "body", "attendees", "reminderMinutesBeforeStart"}
+_BODY_KEYS = {"contentType", "content"}
+
+
 @lru_cache(maxsize=1 << 15)
 def _attendees(mentor: str, mentor_name: str, mentee: str,
                mentee_name: str) -> list[dict[str, Any]]:
@@ -124,10 +138,32 @@ def ledger_property(entries: frozenset[str]) -> dict[str, str]:
     return {"id": NUDGES_PROPERTY_ID, "value": "\n".join(sorted(entries))}
 
 
+# The digest's text: `parts` and the length as canonical JSON (sorted keys, ASCII, no spaces).
+_CANONICAL = json.JSONEncoder(sort_keys=True, ensure_ascii=True, separators=(",", ":"))
+
+
+@by_identity(bound=1 << 12)
+def _canonical_attendees(attendees: list[dict[str, Any]]) -> str:
+    return _CANONICAL.encode(attendees)
+
+
 def invite_digest(parts: Mapping[str, Any], minutes: int) -> str:
-    """A short fingerprint of an invite's content and length (kept on the event)."""
-    text = json.dumps({**parts, "minutes": minutes}, sort_keys=True, ensure_ascii=True,
-                      separators=(",", ":"))
+    """A short fingerprint of an invite's content and length (kept on the event): the first
+    16 hex digits of the SHA-256 of `{**parts, "minutes": minutes}` as canonical JSON. The
+    parts `invite_parts` makes are written out in key order (the attendee list is shared by
+    a pair's sessions, and encoded once); any other mapping goes through the encoder."""
+    if parts.keys() == _PART_KEYS and parts["body"].keys() == _BODY_KEYS:
+        body = parts["body"]
+        text = "".join((
+            '{"attendees":', _canonical_attendees(parts["attendees"]),
+            ',"body":{"content":', _CANONICAL.encode(body["content"]),
+            ',"contentType":', _CANONICAL.encode(body["contentType"]),
+            '},"minutes":', _CANONICAL.encode(minutes),
+            ',"reminderMinutesBeforeStart":', _CANONICAL.encode(
+                parts["reminderMinutesBeforeStart"]),
+            ',"subject":', _CANONICAL.encode(parts["subject"]), "}"))
+    else:
+        text = _CANONICAL.encode({**parts, "minutes": minutes})
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
