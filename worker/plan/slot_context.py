@@ -32,6 +32,10 @@ from worker.plan.slots import (
 )
 
 
+# The C locale's weekday names (strftime's %a), the same on every machine the job runs on.
+_WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
 @dataclass
 class RunState:
     """Sessions chosen earlier in this plan, so one person is never booked twice at once."""
@@ -151,7 +155,8 @@ class SlotContext:
             if schedule is None:
                 continue
             at = instant.astimezone(schedule.zone)
-            parts.append(f"{role} {at.strftime('%a %H:%M')} {abbreviation(at)}")
+            parts.append(f"{role} {_WEEKDAYS[at.weekday()]} {at.hour:02d}:{at.minute:02d} "
+                         f"{abbreviation(at)}")
         return ", ".join(parts)
 
     def find(self, target: date) -> Interval | str:
