@@ -22,6 +22,7 @@ import argparse
 import gc
 import hashlib
 import json
+import math
 import os
 import resource
 import subprocess
@@ -165,6 +166,20 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def reference_loop_s() -> float:
+    """CPU seconds of a fixed pure-Python loop (ten million additions), best of three: the
+    machine's speed at the moment, so planning figures from a loaded or slower machine can be
+    compared (they scale with it)."""
+    best = math.inf
+    for _ in range(3):
+        started = time.process_time()
+        total = 0
+        for i in range(10_000_000):
+            total += i
+        best = min(best, time.process_time() - started)
+    return best
+
+
 def measure(pairs: int, repeat: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp)
@@ -199,6 +214,7 @@ def main() -> None:
         return
     header = ("pairs", "plan CPU s", "plan ms per pair", "peak RSS MB", "of it imports MB",
               "actions", "config CPU s", "reading answers CPU s", "plan digest")
+    before = reference_loop_s()
     print(" | ".join(header))
     results = []
     if args.keep is not None:
@@ -221,6 +237,8 @@ def main() -> None:
           f"{largest['rss_mb']:.0f} MB peak (bound {GOAL_RSS_MB:.0f}: "
           f"{'pass' if largest['rss_mb'] <= GOAL_RSS_MB else 'FAIL'}); planning CPU per pair "
           f"at {largest['pairs']} is {growth:.2f} x that at {smallest['pairs']} (linear: 1)")
+    print(f"machine speed: a reference loop of ten million additions took {before:.2f} CPU s "
+          f"before and {reference_loop_s():.2f} after (the figures above scale with it)")
 
 
 if __name__ == "__main__":
