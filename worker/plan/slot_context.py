@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta, tzinfo
 
 from graph.values import graph_datetime
 from worker.config import Config, Pairing
@@ -30,7 +30,6 @@ from worker.plan.slots import (
     find_slot,
     violations,
 )
-
 
 # The C locale's weekday names (strftime's %a), the same on every machine the job runs on.
 _WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -67,6 +66,14 @@ class SlotContext:
         self.not_before = now + timedelta(hours=program.minimum_notice_hours)
         self.blackout = frozenset(_blackout_days(config))
         self._people: tuple[Participant, ...] | str | None = None
+        self._not_before: dict[tuple[tzinfo, ...], datetime] = {}
+        tailoring = pairing.tailoring
+        preferred: frozenset[int] | None = None
+        if tailoring is not None and tailoring.preferred_weekdays:
+            preferred = frozenset(d.number for d in tailoring.preferred_weekdays)
+        self._preferences = (
+            preferred, tailoring.preferred_earliest if tailoring is not None else None,
+            tailoring.preferred_latest if tailoring is not None else None)
 
     def _participants(self) -> tuple[Participant, ...] | str:
         """Both people as the slot finder takes them (read once per pairing: the same for
@@ -114,22 +121,18 @@ class SlotContext:
         avoid: tuple[Interval, ...] = (),
         other_weekdays_than: int | None = None,
     ) -> SlotRequest:
-        tailoring = self.pairing.tailoring
-        preferred: frozenset[int] | None = None
-        pref_earliest = pref_latest = None
-        if tailoring is not None:
-            if tailoring.preferred_weekdays:
-                preferred = frozenset(d.number for d in tailoring.preferred_weekdays)
-            pref_earliest = tailoring.preferred_earliest
-            pref_latest = tailoring.preferred_latest
+        preferred, pref_earliest, pref_latest = self._preferences
         if other_weekdays_than is not None:
             base = preferred or frozenset(range(5))
             preferred = frozenset(base - {other_weekdays_than}) or None
         emails = (self.pairing.mentor, self.pairing.mentee)
-        # Never before the pairing's start date, as either person's calendar shows it (the
-        # target's tolerance would otherwise reach into the days before it).
-        not_before = max(self.not_before, *(
-            datetime.combine(self.pairing.start, time(0), tzinfo=p.zone) for p in people))
+        zones = tuple(p.zone for p in people)
+        not_before = self._not_before.get(zones)
+        if not_before is None:
+            # Never before the pairing's start date, as either person's calendar shows it
+            # (the target's tolerance would otherwise reach into the days before it).
+            not_before = self._not_before[zones] = max(self.not_before, *(
+                datetime.combine(self.pairing.start, time(0), tzinfo=zone) for zone in zones))
         return SlotRequest(
             people=people,
             target=max(target, not_before.date()),

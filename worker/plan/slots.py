@@ -411,8 +411,19 @@ def _span_cells(spans: Iterable[Span], cell: int, first: int, count: int) -> int
 
 
 def _overlap_cells(spans: Iterable[Span], cell: int, first: int, count: int) -> int:
-    """Cells any of `spans` overlaps at all, as a mask."""
-    return BusyTime(spans).cells(cell, first, count)
+    """Cells any of `spans` (in any order, overlapping or not) overlaps at all, as a mask:
+    `BusyTime(spans).cells(...)` for the few spans of a request, without building one."""
+    mask = 0
+    for start, end in spans:
+        low = start // cell - first
+        high = -(-end // cell) - first
+        if low < 0:
+            low = 0
+        if high > count:
+            high = count
+        if high > low:
+            mask |= ((1 << (high - low)) - 1) << low
+    return mask
 
 
 def _touching(spans: Sequence[Span]) -> bool:
