@@ -475,8 +475,6 @@ def _find_by_cells(req: SlotRequest) -> Interval | _Spans | None:
     full = (1 << count) - 1
     free = full
     settled = full
-    busy = _overlap_cells(((math.floor(i.start.timestamp()), _seconds(i.end))
-                           for i in (*req.also_busy, *req.avoid)), cell, first, count)
     for person in req.people:
         lo = _local_date(horizon[0], person.zone) - _DAY
         hi = _local_date(horizon[1], person.zone) + _DAY
@@ -486,16 +484,32 @@ def _find_by_cells(req: SlotRequest) -> Interval | _Spans | None:
             return _SPANS
         free &= rules[0]
         settled &= rules[1]
-        busy |= person.busy.cells(cell, first, count)
-    free &= ~busy
     # Not before the notice, and the whole session inside the horizon.
     notice = -(-max(_seconds(req.not_before), horizon[0]) // cell) - first
     free &= full & ~((1 << max(notice, 0)) - 1)
-    starts = free
-    for ahead in range(1, duration // cell):
-        starts &= free >> ahead
-    if not starts:
+    # Busy time is read per day examined (most searches stop at the first or second day):
+    # the request's own few spans here, each person's calendar in `day_starts`.
+    free &= ~_overlap_cells(((math.floor(i.start.timestamp()), _seconds(i.end))
+                             for i in (*req.also_busy, *req.avoid)), cell, first, count)
+    if not free:
         return None
+    session_cells = duration // cell
+
+    def day_starts(low: int, high: int) -> int:
+        """The possible starts in cells [low, high] (bit 0 is cell `low`)."""
+        width = high - low + session_cells
+        day_free = free >> low & ((1 << width) - 1)
+        if not day_free:
+            return 0
+        busy = 0
+        for person in req.people:
+            busy |= person.busy.cells(cell, first + low, width)
+        day_free &= ~busy
+        starts = day_free
+        for ahead in range(1, session_cells):
+            starts &= day_free >> ahead
+        return starts & ((1 << (high - low + 1)) - 1)
+
     preferred = req.preferred_earliest is not None or req.preferred_latest is not None
     best: tuple[tuple[bool, bool, int, bool, bool], int] | None = None
     # Days in the order of the key's first parts, so the search can stop at the first day
@@ -508,10 +522,10 @@ def _find_by_cells(req: SlotRequest) -> Interval | _Spans | None:
         day_start, next_day = _day_span(day, midnight, midnight, anchor)
         low = -(-day_start // cell) - first
         high = (next_day - 1) // cell - first  # the day's last start, inclusive
-        day_starts = starts >> low & ((1 << (high - low + 1)) - 1) if high >= low else 0
-        if not day_starts:
+        found = day_starts(low, high) if high >= low else 0
+        if not found:
             continue
-        options = [(True, day_starts)]
+        options = [(True, found)]
         if preferred:
             p_lo = _local(day, req.preferred_earliest or midnight, anchor)
             p_hi = (_local(day, req.preferred_latest, anchor)
@@ -519,7 +533,7 @@ def _find_by_cells(req: SlotRequest) -> Interval | _Spans | None:
             a = max(-(-p_lo // cell) - first - low, 0)
             b = min(p_hi // cell - first - low, high - low)
             if b >= a:
-                options.insert(0, (False, day_starts & (((1 << (b - a + 1)) - 1) << a)))
+                options.insert(0, (False, found & (((1 << (b - a + 1)) - 1) << a)))
         day_settled = settled >> low
         for time_miss, mask in options:
             chosen = mask & day_settled
@@ -533,8 +547,8 @@ def _find_by_cells(req: SlotRequest) -> Interval | _Spans | None:
                 break
     if best is None:
         return None
-    found = moment((best[1] + first) * cell)
-    return Interval(found, found + req.duration)
+    chosen_start = moment((best[1] + first) * cell)
+    return Interval(chosen_start, chosen_start + req.duration)
 
 
 # --- explaining failure --------------------------------------------------------------------
