@@ -189,6 +189,75 @@ def test_csv_problems_carry_row_and_column(tmp_path: Path) -> None:
     assert any(m.startswith(bad_email) for m in messages)
 
 
+def _european(text: str) -> str:
+    """The example export as Excel saves it where the decimal separator is a comma:
+    semicolons between columns (lists then use commas), headers as people type them."""
+    lines = text.splitlines()
+    header = ";".join(name.replace("_", " ").title() for name in lines[0].split(","))
+    rows = []
+    for line in lines[1:]:
+        cells = [cell.replace(";", ",") for cell in line.split(",")]
+        cells[4] = cells[4].capitalize()  # "Active"
+        rows.append(";".join(cells))
+    return "\r\n".join([header, *rows]) + "\r\n"
+
+
+@pytest.mark.parametrize("variant", ["semicolons", "tabs", "sep line"])
+def test_csv_as_spreadsheets_save_it_loads_the_same(tmp_path: Path, variant: str) -> None:
+    from_yaml = load_config(REPO / "config", today=TODAY)
+    shutil.copy(REPO / "config" / "program.yaml", tmp_path / "program.yaml")
+    text = _european((REPO / "config" / "pairings.example.csv").read_text(encoding="utf-8"))
+    assert text.startswith("Id;Mentor;Mentee;Start;Status;Preferred Weekdays;")
+    if variant == "tabs":
+        text = text.replace(";", "\t")
+    if variant == "sep line":
+        text = "sep=;\r\n" + text
+    (tmp_path / "pairings.csv").write_text(text, encoding="utf-8")
+    from_csv = load_config(tmp_path, today=TODAY)
+    assert from_csv.pairings == from_yaml.pairings
+
+
+def test_enumerated_values_are_read_in_any_case(tmp_path: Path) -> None:
+    write(tmp_path, pairings=None)
+    (tmp_path / "pairings.csv").write_text(
+        "ID,Mentor,Mentee,Start,Status,Preferred_Weekdays\n"
+        "one,a@contoso.com,b@contoso.com,2027-01-11,PAUSED,Mon;TUESDAY;wed\n"
+        "two,c@contoso.com,d@contoso.com,2027-01-11,Ended,\n", encoding="utf-8")
+    config = load_config(tmp_path, today=TODAY)
+    one, two = config.pairings
+    assert (one.status, two.status) == ("paused", "ended")
+    assert one.tailoring is not None and one.tailoring.preferred_weekdays is not None
+    assert [d.value for d in one.tailoring.preferred_weekdays] == ["mon", "tue", "wed"]
+
+
+def test_a_date_in_another_form_gets_the_form_and_the_row(tmp_path: Path) -> None:
+    write(tmp_path, pairings=None)
+    (tmp_path / "pairings.csv").write_text(
+        "id;mentor;mentee;start\n"
+        "one;a@contoso.com;b@contoso.com;2027-01-11\n"
+        "two;c@contoso.com;d@contoso.com;11/01/2027\n", encoding="utf-8")
+    messages = problems_of(tmp_path)
+    assert len(messages) == 1
+    assert messages[0].startswith(f"{tmp_path / 'pairings.csv'}:3:4: start: ")
+    assert "'11/01/2027'" in messages[0] and "YYYY-MM-DD" in messages[0]
+    # The same hint in YAML.
+    write(tmp_path, pairings=PAIRINGS.replace("start: 2027-01-11", "start: 11.01.2027", 1))
+    (tmp_path / "pairings.csv").unlink()
+    yaml_messages = problems_of(tmp_path)
+    assert len(yaml_messages) == 1 and "YYYY-MM-DD" in yaml_messages[0]
+    assert yaml_messages[0].startswith(f"{tmp_path / 'pairings.yaml'}:5:")
+
+
+def test_an_unknown_value_in_any_case_is_still_refused(tmp_path: Path) -> None:
+    write(tmp_path, pairings=None)
+    (tmp_path / "pairings.csv").write_text(
+        "id,mentor,mentee,start,status,preferred_weekdays\n"
+        "one,a@contoso.com,b@contoso.com,2027-01-11,Stopped,Mo\n", encoding="utf-8")
+    messages = "\n".join(problems_of(tmp_path))
+    assert "status" in messages and "'Stopped'" in messages
+    assert "preferred_weekdays" in messages and "'Mo'" in messages
+
+
 def test_both_pairings_files_is_ambiguous(tmp_path: Path) -> None:
     write(tmp_path)
     (tmp_path / "pairings.csv").write_text("id,mentor,mentee,start\n", encoding="utf-8")

@@ -4,6 +4,10 @@ Many admins keep their pairings in a spreadsheet. The rows become the same data,
 line and column bookkeeping, as a `pairings:` list read from YAML, so validation and every
 problem message stay the same whichever file an admin keeps.
 
+The columns may be separated by commas, semicolons (Excel in much of Europe) or tabs: the
+header row tells which (a first line `sep=;`, as Excel writes it, is honoured). Header names
+are read in any case, with spaces or dashes for underscores (`Preferred Weekdays`).
+
 CSV columns (header row required, cells may be empty; lists separated by `;`, `,` or spaces):
     id, mentor, mentee, start (YYYY-MM-DD), status (active|paused|ended),
     preferred_weekdays (e.g. `tue;wed`), preferred_earliest, preferred_latest (HH:MM),
@@ -40,6 +44,28 @@ _CSV_LISTS = ("preferred_weekdays", "topic_order")
 MAX_COLUMNS = 50
 
 
+_DELIMITERS = (",", ";", "\t")
+_SEP_LINE = re.compile(r"^sep=(.)\s*$")
+
+
+def _column(heading: str) -> str:
+    """A header cell as the column name it means: `Preferred Weekdays`, `preferred-weekdays`
+    and `PREFERRED_WEEKDAYS` are `preferred_weekdays`."""
+    return re.sub(r"[\s\-]+", "_", heading.strip().casefold())
+
+
+def _delimiter(header_line: str) -> str:
+    """The delimiter that makes the most known columns of the header line (then the most
+    columns); a comma when none does better."""
+    best, score = ",", (0, 1)
+    for delimiter in _DELIMITERS:
+        cells = next(csv.reader([header_line], delimiter=delimiter), [])
+        found = (sum(1 for cell in cells if _column(cell) in CSV_COLUMNS), len(cells))
+        if found > score:
+            best, score = delimiter, found
+    return best
+
+
 def _split_list(cell: str) -> list[str]:
     return [part for part in re.split(r"[;,\s]+", cell.strip()) if part]
 
@@ -56,21 +82,33 @@ def read_csv(path: Path, problems: list[ConfigProblem]) -> Source | None:
     source = Source(str(path))
     rows: list[dict[str, Any]] = []
     values = 0
-    reader = csv.reader(io.StringIO(text, newline=""))
+    first_line, _, rest = text.partition("\n")
+    declared = _SEP_LINE.match(first_line.rstrip("\r"))
+    if declared is not None:
+        # Excel's own "sep=;" line: the delimiter is said, and the header is the next line.
+        delimiter = declared.group(1)
+        text = "\n" + rest  # an empty first row keeps the line numbers the file's
+    else:
+        delimiter = _delimiter(first_line)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:
-        header = [name.strip() for name in next(reader, [])]
+        if declared is not None:
+            next(reader, None)
+        raw_header = [name.strip() for name in next(reader, [])]
+        header = [_column(name) for name in raw_header]
+        header_line = reader.line_num or 1
         if len(header) > MAX_COLUMNS:
             problems.append(ConfigProblem(
-                str(path), 1, None, f"the header row has {len(header):,} columns",
+                str(path), header_line, None, f"the header row has {len(header):,} columns",
                 f"a pairings export has at most {len(CSV_COLUMNS)}: {', '.join(CSV_COLUMNS)}"))
             return None
         columns: list[str | None] = []
         first_at: dict[str, int] = {}
-        for index, heading in enumerate(header, start=1):
+        for index, (heading, raw) in enumerate(zip(header, raw_header, strict=True), start=1):
             if heading in first_at:
                 columns.append(None)
                 problems.append(ConfigProblem(
-                    str(path), 1, index, f"column {shown(heading)} appears twice",
+                    str(path), header_line, index, f"column {shown(raw)} appears twice",
                     f"first as column {first_at[heading]}; a later cell would silently win"))
                 continue
             if heading in CSV_COLUMNS:
@@ -80,15 +118,14 @@ def read_csv(path: Path, problems: list[ConfigProblem]) -> Source | None:
             columns.append(None)
             close = difflib.get_close_matches(heading, CSV_COLUMNS, n=1)
             problems.append(ConfigProblem(
-                str(path), 1, index, f"unknown column {shown(heading)}",
-                "the columns are separated by tabs: save the file as CSV" if "\t" in heading
-                else f"did you mean {close[0]!r}?" if close
+                str(path), header_line, index, f"unknown column {shown(raw)}",
+                f"did you mean {close[0]!r}?" if close
                 else f"valid columns: {', '.join(CSV_COLUMNS)}"))
         for required in ("id", "mentor", "mentee", "start"):
             if required not in header:
-                problems.append(ConfigProblem(str(path), 1, None,
+                problems.append(ConfigProblem(str(path), header_line, None,
                                               f"missing required column {required!r}"))
-        source.values[()] = (1, 1)
+        source.values[()] = (header_line, 1)
         start_line = reader.line_num + 1
         for row in reader:
             if not any(cell.strip() for cell in row):

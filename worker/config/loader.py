@@ -125,8 +125,18 @@ def _validation_problems(
             given = error["input"]
             if isinstance(given, str | int | float | date) and str(given) not in message:
                 text += f" (got {shown(str(given))})"
-        problems.append(source.problem(resolved, text))
+        problems.append(source.problem(resolved, text, _DATE_HINT if kind in _DATE_ERRORS
+                                       else None))
     return problems
+
+
+# Pydantic's error types for a date it cannot read; `11/01/2027` gets "invalid character in
+# year", which says nothing of the form expected.
+_DATE_ERRORS = frozenset({"date_parsing", "date_from_datetime_parsing",
+                          "date_from_datetime_inexact", "date_type"})
+_DATE_HINT = ("write dates as YYYY-MM-DD, e.g. 2027-01-11 (in a spreadsheet, format the "
+              "column as text or as that date format): 11/01/2027 is 11 January in some "
+              "countries and 1 November in others")
 
 
 def _template_refs(program: Program, program_source: Source, pairings: list[Pairing],

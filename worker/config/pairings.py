@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import EmailStr, Field, model_validator
+from pydantic import BeforeValidator, EmailStr, Field, model_validator
 
 from worker.config.located import Loc
 from worker.config.problems import ConfigProblem
@@ -50,6 +50,32 @@ class Weekday(StrEnum):
         return list(Weekday).index(self)
 
 
+_DAY_NAMES = {day.value: day for day in Weekday} | {
+    name: day for day, name in zip(Weekday, ("monday", "tuesday", "wednesday", "thursday",
+                                             "friday", "saturday", "sunday"), strict=True)}
+
+
+def _weekday_name(value: Any) -> Any:
+    """`Mon`, `MON`, `monday` and `Monday` all name Monday (spreadsheets capitalise)."""
+    if isinstance(value, str):
+        return _DAY_NAMES.get(value.strip().casefold(), value)
+    return value
+
+
+_STATUSES = ("active", "paused", "ended")
+
+
+def _status_word(value: Any) -> Any:
+    """A status in any case (`Active`, `PAUSED`), as spreadsheets write them; anything else
+    as given, so the problem shows what was written."""
+    if isinstance(value, str) and value.strip().casefold() in _STATUSES:
+        return value.strip().casefold()
+    return value
+
+
+DayName = Annotated[Weekday, BeforeValidator(_weekday_name)]
+
+
 class Tailoring(ConfigModel):
     """How one pair departs from the program outline."""
 
@@ -62,7 +88,7 @@ class Tailoring(ConfigModel):
         default_factory=dict,
         description="Session number -> item used instead (after topic_order is applied).",
     )
-    preferred_weekdays: list[Weekday] | None = Field(default=None, examples=[["tue", "wed"]])
+    preferred_weekdays: list[DayName] | None = Field(default=None, examples=[["tue", "wed"]])
     preferred_earliest: ClockTime | None = None
     preferred_latest: ClockTime | None = None
 
@@ -96,7 +122,8 @@ class Pairing(ConfigModel):
     mentor: EmailStr
     mentee: EmailStr
     start: date = Field(description="No session is booked before this day.")
-    status: Literal["active", "paused", "ended"] = "active"
+    status: Annotated[Literal["active", "paused", "ended"], BeforeValidator(_status_word)] = (
+        "active")
     tailoring: Tailoring | None = None
     notes: str | None = None
 
