@@ -82,6 +82,16 @@ def test_validate_accepts_the_example_config(capsys: pytest.CaptureFixture[str])
     assert main(["--config", str(EXAMPLE_CONFIG), "validate"]) == 0
 
 
+def test_version_names_the_installed_release(capsys: pytest.CaptureFixture[str]) -> None:
+    from importlib import metadata
+
+    with pytest.raises(SystemExit) as exited:
+        main(["--version"])
+    assert exited.value.code == 0
+    wanted = metadata.version("reverse-mentoring-worker")
+    assert capsys.readouterr().out == f"mentoring {wanted}\n"
+
+
 def test_plan_reads_only_and_prints_json(
     sandbox_env: tuple[Sandbox, ManualClock], capsys: pytest.CaptureFixture[str]
 ) -> None:
