@@ -176,8 +176,10 @@ def load_config(directory: Path, *, today: date, templates_dir: Path | None = No
     problems: list[ConfigProblem] = []
     warnings: list[ConfigProblem] = []
     if not directory.is_dir():
-        raise ConfigError([ConfigProblem(str(directory), None, None,
-                                         "config directory not found")])
+        raise ConfigError([ConfigProblem(
+            str(directory), None, None, "config directory not found",
+            "mount the program's config there, or point MENTORING_CONFIG_DIR or --config at "
+            "it; in a container it is the ConfigMap or file share at /config")])
 
     program: Program | None = None
     program_path = directory / PROGRAM_FILE
