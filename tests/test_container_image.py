@@ -71,7 +71,7 @@ def test_the_entrypoint_without_its_config_mount_stops_at_start(tmp_path: Path) 
                 "MENTORING_CLIENT_SECRET": "not-a-real-secret",
                 "MENTORING_CONFIG_DIR": str(tmp_path / "config"),
                 "MENTORING_TEMPLATES_DIR": str(ROOT / "templates")})
-    done = subprocess.run([sys.executable, "-m", "worker", "run"], env=env, cwd=tmp_path,  # noqa: S603
+    done = subprocess.run([sys.executable, "-m", "worker", "run"], env=env, cwd=tmp_path,
                           capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 2
     assert "config directory not found" in done.stderr
