@@ -113,7 +113,11 @@ def test_run_books_then_run_again_changes_nothing(
     session = sandbox_session(sandbox)
     first, second = StringIO(), StringIO()
     assert main(["run"], clock=clock, session=session, out=first) == 1
-    assert "20 booked" in first.getvalue() and UNLICENSED_INSTALL in first.getvalue()
+    # Off a terminal (JSON logs) the output is the --json document, on one line.
+    [line] = first.getvalue().splitlines()
+    summary = json.loads(line)["summary"]
+    assert summary["booked"] == 20
+    assert [f["action"] for f in summary["failed"]] == [UNLICENSED_INSTALL]
     assert main(["run", "--json"], clock=clock, session=session, out=second) == 0
     assert json.loads(second.getvalue())["summary"]["writes"] == 0
     logs = capsys.readouterr().err
@@ -141,10 +145,54 @@ def test_a_config_with_five_mistakes_stops_before_any_graph_call(
     code = main(["--config", str(config), "run"], clock=clock, session=offline_session(),
                 out=StringIO())
     assert code == 2
-    located = [line for line in capsys.readouterr().err.splitlines()
-               if line.strip().startswith(str(config))]
-    assert len(located) == 5, located
-    assert all(":" in line.split(str(config), 1)[1] for line in located)
+    records = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line]
+    located = [r for r in records if "problem" in r]
+    assert len(located) == 5, records
+    assert all(r["file"].startswith(str(config)) and r["line"] for r in located)
+    assert all(r["message"].startswith(f"{r['file']}:{r['line']}") for r in located)
+    # The same in text, for a person at a terminal.
+    code = main(["--config", str(config), "--log-format", "text", "run"], clock=clock,
+                session=offline_session(), out=StringIO())
+    assert code == 2
+    lines = [line for line in capsys.readouterr().err.splitlines()
+             if line.strip().startswith(str(config))]
+    assert len(lines) == 5, lines
+
+
+def test_json_logs_of_a_run_with_a_broken_config_are_json_lines(tmp_path: Path) -> None:
+    """The container's view: MENTORING_LOG_FORMAT=json, a config with several mistakes;
+    every line on either stream is one JSON object, each problem with file, line and column."""
+    config = tmp_path / "config"
+    shutil.copytree(EXAMPLE_CONFIG, config)
+    pairings = config / "pairings.yaml"
+    text = pairings.read_text(encoding="utf-8")
+    text = text.replace("2027-01-11", "11/01/2027", 1).replace("@contoso.com", "@", 1)
+    pairings.write_text(text, encoding="utf-8")
+    env = {key: value for key, value in os.environ.items() if not key.startswith("MENTORING_")}
+    env.update({"MENTORING_TENANT_ID": "00000000-0000-0000-0000-000000000001",
+                "MENTORING_CLIENT_ID": "00000000-0000-0000-0000-000000000002",
+                "MENTORING_CLIENT_SECRET": SECRET, "MENTORING_LOG_FORMAT": "json",
+                "MENTORING_CONFIG_DIR": str(config)})
+    done = subprocess.run([sys.executable, "-m", "worker", "run"], env=env, cwd=tmp_path,
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 2
+    records = [json.loads(line) for line in (done.stdout + done.stderr).splitlines() if line]
+    problems = [r for r in records if "problem" in r]
+    assert len(problems) == 2
+    for record in problems:
+        assert record["level"] == "error" and record["exit_code"] == 2
+        assert record["file"] == str(pairings)
+        assert isinstance(record["line"], int) and isinstance(record["column"], int)
+    assert any("YYYY-MM-DD" in (r["hint"] or "") for r in problems)
+    assert records[-1]["message"].startswith("2 configuration problems")
+    # A settings error too, before the settings (and their log format) could load.
+    del env["MENTORING_TENANT_ID"]
+    done = subprocess.run([sys.executable, "-m", "worker", "run"], env=env, cwd=tmp_path,
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 2
+    [record] = [json.loads(line) for line in done.stderr.splitlines() if line]
+    assert "MENTORING_TENANT_ID" in record["message"]
+    assert SECRET not in done.stdout + done.stderr
 
 
 def test_missing_credentials_are_a_settings_error_naming_the_variables(
@@ -206,17 +254,27 @@ def test_the_container_entrypoint_runs_against_the_sandbox_over_http(
         first = subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, text=True,  # noqa: S603
                                timeout=120, check=False)
         # Exit 1: the one participant without a Teams licence is named, the rest is done.
+        # Off a terminal every line is one JSON object: the run's document on stdout, the
+        # log records on stderr.
         assert first.returncode == 1, first.stderr[-2000:]
-        assert "20 booked" in first.stdout
-        assert f"FAILED {UNLICENSED_INSTALL}" in first.stdout
+        [line] = first.stdout.splitlines()
+        summary = json.loads(line)["summary"]
+        assert summary["booked"] == 20
+        assert [f["action"] for f in summary["failed"]] == [UNLICENSED_INSTALL]
         second = subprocess.run(command, env=env, cwd=tmp_path, capture_output=True,  # noqa: S603
                                 text=True, timeout=120, check=False)
         assert second.returncode == 0, second.stderr[-2000:]
-        assert "(0 writes)" in second.stdout
+        assert json.loads(second.stdout)["summary"]["writes"] == 0
         for output in (first.stdout, first.stderr, second.stdout, second.stderr):
             assert SECRET not in output
         for line in filter(None, first.stderr.splitlines()):
             assert json.loads(line)["level"] in {"info", "warning", "error"}
+        # On a terminal (or asked for text) the same run reads as a table.
+        text = subprocess.run([*command, "--dry-run"], env={**env, "MENTORING_LOG_FORMAT": "text"},  # noqa: S603
+                              cwd=tmp_path, capture_output=True, text=True, timeout=120,
+                              check=False)
+        assert text.returncode == 0, text.stderr[-2000:]
+        assert "Run:" in text.stdout or "Plan" in text.stdout
     finally:
         server.shutdown()
         server.server_close()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from datetime import UTC, datetime
 from importlib import metadata
@@ -33,7 +34,7 @@ from graph.clock import Clock, SystemClock
 from graph.errors import AuthenticationError, GraphClientError, IdentityUnavailable
 from worker.apply.outcome import RunStopped, stop_for
 from worker.cli import logs
-from worker.config import Config, ConfigError, load_config
+from worker.config import Config, ConfigError, ConfigProblem, load_config
 from worker.config.settings import CLOUD_ENDPOINTS, Settings
 from worker.config.templates import Templates
 from worker.core.exit_codes import ExitCode
@@ -167,18 +168,29 @@ def main(argv: list[str] | None = None, *, clock: Clock | None = None,
     try:
         settings = Settings()  # type: ignore[call-arg]  # values come from the environment
     except ValidationError as exc:
-        logs.configure(args.log_format or "auto")
-        print(f"settings error: {_settings_message(exc)}", file=sys.stderr)
+        # The settings did not load, so their log format neither: read from the environment.
+        json_logs = logs.configure(args.log_format or _env_log_format())
+        _fail(json_logs, f"settings error: {_settings_message(exc)}",
+              exit_code=int(ExitCode.CONFIG))
         return ExitCode.CONFIG
     if args.config is not None:
         settings = settings.model_copy(update={"config_dir": args.config})
-    logs.configure(args.log_format or settings.log_format, secrets=_secret_values(settings))
+    json_logs = logs.configure(args.log_format or settings.log_format,
+                               secrets=_secret_values(settings))
 
     try:
         config = load_config(settings.config_dir, today=clock.now().date(),
                              templates_dir=settings.templates_dir)
     except ConfigError as exc:
-        print(str(exc), file=sys.stderr)
+        if not json_logs:
+            print(str(exc), file=sys.stderr)
+            return ExitCode.CONFIG
+        for problem in exc.problems:
+            log.error("%s", problem, extra=_problem_fields(problem))
+        count = len(exc.problems)
+        log.error("%d configuration problem%s: nothing is booked until %s fixed", count,
+                  "" if count == 1 else "s", "it is" if count == 1 else "they are",
+                  extra={"exit_code": int(ExitCode.CONFIG)})
         return ExitCode.CONFIG
     if args.command in ("sharepoint", "report"):
         from worker.cli.notes_list_cmds import cmd_report, cmd_sharepoint_init
@@ -196,7 +208,7 @@ def main(argv: list[str] | None = None, *, clock: Clock | None = None,
             return cmd_report(client, config, clock, fmt=args.format, out_file=args.out,
                               out=stdout)
         except AuthenticationError as exc:
-            print(f"authentication error: {exc}", file=sys.stderr)
+            _fail(json_logs, f"authentication error: {exc}", exit_code=int(_auth_exit(exc)))
             return _auth_exit(exc)
     dry_run = args.command == "plan" or bool(getattr(args, "dry_run", False))
     try:
@@ -207,11 +219,31 @@ def main(argv: list[str] | None = None, *, clock: Clock | None = None,
                            as_json=bool(args.json), out=stdout,
                            max_change_share=settings.max_change_share,
                            webhook_url=(settings.teams_webhook_url.get_secret_value()
-                                        if settings.teams_webhook_url else None))
+                                        if settings.teams_webhook_url else None),
+                           json_logs=json_logs)
     except AuthenticationError as exc:
-        log.error("authentication failed: %s", exc)
-        print(f"authentication error: {exc}", file=sys.stderr)
+        _fail(json_logs, f"authentication error: {exc}", exit_code=int(_auth_exit(exc)))
         return _auth_exit(exc)
+
+
+def _env_log_format() -> str:
+    value = os.environ.get("MENTORING_LOG_FORMAT", "auto").strip().lower()
+    return value if value in ("auto", "json", "text") else "auto"
+
+
+def _fail(json_logs: bool, text: str, **fields: object) -> None:
+    """A reason the command stops: a JSON log record in JSON mode (every line a JSON object),
+    else one plain line on stderr."""
+    if json_logs:
+        log.error("%s", text, extra=fields)
+    else:
+        print(text, file=sys.stderr)
+
+
+def _problem_fields(problem: ConfigProblem) -> dict[str, object]:
+    return {"file": problem.file, "line": problem.line, "column": problem.column,
+            "problem": problem.message, "hint": problem.hint,
+            "exit_code": int(ExitCode.CONFIG)}
 
 
 def _auth_exit(exc: AuthenticationError) -> int:
@@ -275,34 +307,35 @@ def _settings_message(exc: ValidationError) -> str:
 
 def run_command(client: GraphClient, config: Config, clock: Clock, templates: Templates, *,
                 dry_run: bool, force: bool, as_json: bool, out: TextIO,
-                max_change_share: float | None = None, webhook_url: str | None = None) -> int:
+                max_change_share: float | None = None, webhook_url: str | None = None,
+                json_logs: bool = False) -> int:
     """`plan` and `run`: print the plan (and the run's summary); exit with the code `run`
-    ends with (`plan` exits with the code `run` would)."""
-    progress = _Progress(sys.stderr) if sys.stderr.isatty() and not as_json else None
+    ends with (`plan` exits with the code `run` would). With JSON logs the output is the
+    `--json` document on one line, so every line the job writes is one JSON object."""
+    progress = (_Progress(sys.stderr) if sys.stderr.isatty() and not (as_json or json_logs)
+                else None)
     try:
         plan, summary = execute(client, config, clock, templates, apply=not dry_run, force=force,
                                 max_change_share=max_change_share,
                                 progress=progress.step if progress else None,
                                 webhook_url=webhook_url)
     except TooMuchChange as exc:
-        log.error("plan refused: %s", exc)
-        print(f"refused: {exc}", file=sys.stderr)
+        _fail(json_logs, f"plan refused: {exc}", exit_code=int(ExitCode.CONFIG))
         return ExitCode.CONFIG
     except RunStopped as exc:
-        log.error("run stopped: %s", exc.reason, extra={"exit_code": int(exc.code)})
-        print(f"stopped: {exc.reason}", file=sys.stderr)
+        _fail(json_logs, f"run stopped: {exc.reason}", exit_code=int(exc.code))
         return int(exc.code)
     except GraphClientError as exc:
         stop = stop_for(exc) or RunStopped(ExitCode.INCOMPLETE, str(exc))
-        log.error("run stopped: %s", stop.reason, extra={"exit_code": int(stop.code)})
-        print(f"error: {stop.reason}", file=sys.stderr)
+        _fail(json_logs, f"run stopped: {stop.reason}", exit_code=int(stop.code))
         return int(stop.code)
     finally:
         if progress:
             progress.done()
-    if as_json:
+    if as_json or json_logs:
         document = {"plan": plan.to_json(), "summary": summary.to_json()}
-        out.write(json.dumps(document, indent=2) + "\n")
+        out.write((json.dumps(document, indent=2) if not json_logs
+                   else json.dumps(document, separators=(",", ":"))) + "\n")
     else:
         if dry_run or not plan.is_empty():
             out.write(plan.render_text() + "\n")
