@@ -21,9 +21,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timedelta
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 from urllib.parse import quote, urlencode
 
 from graph.batch import BatchRequest
@@ -179,9 +179,19 @@ def get_schedules(
         for window_start, window_end in windows
     ]
     whole = len(windows) == 1  # each person's schedule comes in one answer
+    # Converting an answer takes a while (20 people's busy times): done by one thread of its
+    # own, in the order answers come, so the thread that waited can send its next call at
+    # once instead of leaving an Outlook slot idle meanwhile.
+    converter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="getSchedule-convert")
+
+    def converted(answer: list[tuple[str, Any]]) -> list[tuple[str, Any]]:
+        done = [(who, convert(item)) for who, item in answer]
+        if each is not None:
+            each([schedule for _, schedule in done])
+        return done
 
     def call(chunk: list[str], window_start: datetime, window_end: datetime
-             ) -> list[tuple[str, Any]]:
+             ) -> Future[list[tuple[str, Any]]] | list[tuple[str, Any]]:
         response = client.request(
             "POST",
             user_path(mailbox) + "/calendar/getSchedule",
@@ -194,21 +204,24 @@ def get_schedules(
             headers={"Prefer": UTC_PREFER},
             mailbox=mailbox,
         )
-        answer = [(who, convert(item) if whole else item)
-                  for who, item in _identified(response.entries())]
-        if whole and each is not None:
-            each([cast(T, converted) for _, converted in answer])
-        return answer
+        answer = list(_identified(response.entries()))
+        return converter.submit(converted, answer) if whole else answer
 
-    # Side by side: the client's mailbox pacer holds them to Outlook's 4 concurrent requests.
-    if len(calls) > 1 and workers > 1:
-        with ThreadPoolExecutor(max_workers=min(workers, len(calls)),
-                                thread_name_prefix="getSchedule") as pool:
-            answers = list(pool.map(lambda args: call(*args), calls))
-    else:
-        answers = [call(*args) for args in calls]
+    try:
+        # Side by side: the client's mailbox pacer holds them to Outlook's 4 concurrent
+        # requests.
+        if len(calls) > 1 and workers > 1:
+            with ThreadPoolExecutor(max_workers=min(workers, len(calls)),
+                                    thread_name_prefix="getSchedule") as pool:
+                sent = list(pool.map(lambda args: call(*args), calls))
+        else:
+            sent = [call(*args) for args in calls]
+        answers = [one.result() if isinstance(one, Future) else one for one in sent]
+    finally:
+        # A failed call leaves the answers converted so far to finish (or fail) first.
+        converter.shutdown(wait=True, cancel_futures=True)
     if whole:
-        return [converted for answer in answers for _, converted in answer]
+        return [schedule for answer in answers for _, schedule in answer]
     items: dict[str, list[dict[str, Any]]] = {}
     for answer in answers:  # in call order: each person's windows follow one another
         for who, item in answer:
