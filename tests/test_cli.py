@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import shutil
@@ -279,3 +280,49 @@ def test_the_container_entrypoint_runs_against_the_sandbox_over_http(
         server.shutdown()
         server.server_close()
     assert len(tagged_event_counts(sandbox, "mentoring@contoso.com")) == 20
+
+
+def test_pairings_export_round_trips_through_a_spreadsheet_with_progress(
+    sandbox_env: tuple[Sandbox, ManualClock], tmp_path: Path,
+) -> None:
+    """Export after a run: the config columns read back as the same pairings, the progress
+    columns (from the notes list) are ignored on the way back."""
+    sandbox, clock = sandbox_env
+    session = sandbox_session(sandbox)
+    assert main(["run"], clock=clock, session=session, out=StringIO()) == 1
+    exported = tmp_path / "exported.csv"
+    out = StringIO()
+    assert main(["pairings", "export", "--csv", "--out", str(exported)], clock=clock,
+                session=session, out=out) == 0
+    assert "10 pairing(s) written" in out.getvalue()
+    rows = list(csv.DictReader(exported.read_text(encoding="utf-8").splitlines()))
+    assert len(rows) == 10
+    assert {row["sessions_booked"] for row in rows} == {"2"}
+    assert {row["sessions_total"] for row in rows} == {"7"}
+    arjun = next(row for row in rows if row["id"] == "underwriting-arjun")
+    assert arjun["preferred_weekdays"] == "tue;wed;thu"
+    # Back as the config's pairings file, the same pairings (progress columns ignored).
+    config = tmp_path / "config"
+    config.mkdir()
+    shutil.copy(EXAMPLE_CONFIG / "program.yaml", config / "program.yaml")
+    shutil.copy(exported, config / "pairings.csv")
+    from worker.config import load_config
+
+    back = load_config(config, today=clock.now().date())
+    original = load_config(EXAMPLE_CONFIG, today=clock.now().date())
+    assert back.pairings == original.pairings
+
+
+def test_pairings_export_without_progress_needs_no_credentials(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for key in list(os.environ):
+        if key.startswith("MENTORING_"):
+            monkeypatch.delenv(key)
+    out = StringIO()
+    assert main(["--config", str(EXAMPLE_CONFIG), "pairings", "export", "--no-progress"],
+                session=offline_session(), out=out) == 0
+    header, *rows = out.getvalue().splitlines()
+    assert header.startswith("id,mentor,mentee,start,status,")
+    assert header.endswith(",needs_attention") and len(rows) == 10
+    assert all(row.endswith(",,,,,,") for row in rows)

@@ -275,3 +275,16 @@ def test_sessions_keep_the_phase_of_their_slot_when_reordered(tmp_path: Path) ->
     assert [s.number for s in sessions] == [1, 2, 3, 4, 5, 6, 7]
     assert sessions[1].topic == "Social Media and the Brand" and sessions[1].phase is Phase.trust
     assert sessions[6].topic == "Our own ideas lab" and sessions[6].notes is None
+
+
+def test_every_problem_of_every_file_comes_in_one_pass_sorted_by_file_and_line(
+        tmp_path: Path) -> None:
+    program = PROGRAM.replace('latest: "17:00"', 'latest: "17:00"\nduration_minutes: 0')
+    pairings = (PAIRINGS.replace("start: 2027-01-11", "start: 2027-13-11", 1)
+                .replace("b.mentor@contoso.com", "b.mentor", 1) + "    colour: blue\n")
+    messages = problems_of(write(tmp_path, program, pairings))
+    files = [m.split(":", 1)[0] for m in messages]
+    assert set(files) == {str(tmp_path / "program.yaml"), str(tmp_path / "pairings.yaml")}
+    lines = [(m.split(":")[0], int(m.split(":")[1])) for m in messages]
+    assert lines == sorted(lines)
+    assert len(messages) == 4, messages

@@ -52,3 +52,4 @@ def cmd_schema(out: Path | None, *, stream: TextIO | None = None) -> int:
     for path in write_schemas(out):
         print(f"wrote {path}", file=stream or sys.stdout)
     return ExitCode.OK
+

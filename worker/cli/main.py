@@ -111,6 +111,16 @@ def build_parser() -> argparse.ArgumentParser:
         "dedupe", help="find sessions with more than one item; --apply removes the copies "
         "nobody edited")
     dedupe.add_argument("--apply", action="store_true", help="remove them (default: show)")
+    pairings = commands.add_parser("pairings", help="the pairings, for a spreadsheet")
+    pairings_commands = pairings.add_subparsers(dest="pairings_command", required=True)
+    export = pairings_commands.add_parser(
+        "export", help="write the pairings as CSV with each pair's progress (from the notes "
+        "list); edited, it loads back as config/pairings.csv")
+    export.add_argument("--csv", action="store_true", help="CSV (the one format, the default)")
+    export.add_argument("--out", type=Path, help="write to this file (default: print)")
+    export.add_argument("--no-progress", action="store_true",
+                        help="the config columns only, without reading the notes list "
+                        "(no credentials needed)")
     report = commands.add_parser("report", help="sessions and notes per pair, from the list")
     report.add_argument("--format", choices=["text", "csv", "html"], default="text")
     report.add_argument("--out", type=Path, help="write to this file (default: print)")
@@ -165,6 +175,14 @@ def main(argv: list[str] | None = None, *, clock: Clock | None = None,
 
         return cmd_validate(args.config or default_config_dir(), clock.now().date())
 
+    if args.command == "pairings" and (args.no_progress or not _has_notes_list(args)):
+        # Nothing to read from Graph: no credentials needed, as for validate.
+        logs.configure(args.log_format or "auto")
+        from worker.cli.notes_list_cmds import cmd_pairings_export
+
+        return cmd_pairings_export(args.config or default_config_dir(), clock, None,
+                                   out_file=args.out, out=stdout)
+
     try:
         settings = Settings()  # type: ignore[call-arg]  # values come from the environment
     except ValidationError as exc:
@@ -192,6 +210,15 @@ def main(argv: list[str] | None = None, *, clock: Clock | None = None,
                   "" if count == 1 else "s", "it is" if count == 1 else "they are",
                   extra={"exit_code": int(ExitCode.CONFIG)})
         return ExitCode.CONFIG
+    if args.command == "pairings":
+        from worker.cli.notes_list_cmds import cmd_pairings_export
+
+        try:
+            return cmd_pairings_export(config, clock, build_client(settings, clock, session),
+                                       out_file=args.out, out=stdout)
+        except AuthenticationError as exc:
+            _fail(json_logs, f"authentication error: {exc}", exit_code=int(_auth_exit(exc)))
+            return _auth_exit(exc)
     if args.command in ("sharepoint", "report"):
         from worker.cli.notes_list_cmds import cmd_report, cmd_sharepoint_init
 
@@ -224,6 +251,17 @@ def main(argv: list[str] | None = None, *, clock: Clock | None = None,
     except AuthenticationError as exc:
         _fail(json_logs, f"authentication error: {exc}", exit_code=int(_auth_exit(exc)))
         return _auth_exit(exc)
+
+
+def _has_notes_list(args: argparse.Namespace) -> bool:
+    """Whether the config names a notes list to read progress from (a config that does not
+    load says so when the export loads it)."""
+    try:
+        config = load_config(args.config or default_config_dir(),
+                             today=datetime.now(UTC).date())
+    except ConfigError:
+        return False
+    return config.program.sharepoint is not None
 
 
 def _env_log_format() -> str:

@@ -1,4 +1,5 @@
-"""`mentoring sharepoint init` and `mentoring report`: the SharePoint list's two commands.
+"""`mentoring sharepoint init`, `mentoring report` and `mentoring pairings export`: the
+commands that read or set up the SharePoint list.
 
 Kept apart from `worker.cli.main` so the command module stays a dispatcher. Exit codes are the
 job's (`worker.core.exit_codes`): 0 done, 1 Graph refused something, 2 configuration or
@@ -17,7 +18,7 @@ from graph.errors import GraphClientError
 from worker.apply.outcome import stop_for
 from worker.cli.notes_list_init import init_list
 from worker.cli.report import ReportError, read_report, render
-from worker.config import Config
+from worker.config import Config, ConfigError, load_config
 from worker.core.exit_codes import ExitCode
 from worker.observe.notes_list import PermissionMissing
 
@@ -63,3 +64,40 @@ def cmd_report(client: GraphClient, config: Config, clock: Clock, *, fmt: str,
 def _graph_exit(exc: GraphClientError) -> int:
     stop = stop_for(exc)
     return int(stop.code) if stop is not None else ExitCode.INCOMPLETE
+
+
+def cmd_pairings_export(config_or_dir: Config | Path, clock: Clock,
+                        client: GraphClient | None, *, out_file: Path | None,
+                        out: TextIO) -> int:
+    """The pairings as CSV; with a client, each pair's progress read from the notes list."""
+    from worker.cli.pairings_export import ExportError, export_csv
+
+    if isinstance(config_or_dir, Path):
+        try:
+            config = load_config(config_or_dir, today=clock.now().date())
+        except ConfigError as exc:
+            print(str(exc), file=sys.stderr)
+            return ExitCode.CONFIG
+    else:
+        config = config_or_dir
+    report = None
+    if client is not None:
+        try:
+            report = read_report(client, config, clock.now())
+        except ReportError as exc:
+            print(f"progress not read: {exc}", file=sys.stderr)
+            return ExitCode.CONFIG
+        except GraphClientError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return _graph_exit(exc)
+    try:
+        text = export_csv(config, report)
+    except ExportError as exc:
+        print(str(exc), file=sys.stderr)
+        return ExitCode.CONFIG
+    if out_file is None:
+        out.write(text)
+    else:
+        out_file.write_text(text, encoding="utf-8", newline="")
+        out.write(f"{len(config.pairings)} pairing(s) written to {out_file}\n")
+    return ExitCode.OK

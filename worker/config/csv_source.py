@@ -12,6 +12,7 @@ CSV columns (header row required, cells may be empty; lists separated by `;`, `,
     id, mentor, mentee, start (YYYY-MM-DD), status (active|paused|ended),
     preferred_weekdays (e.g. `tue;wed`), preferred_earliest, preferred_latest (HH:MM),
     topic_order (e.g. `1;4;3;2;5;6;7`), notes
+and, as `mentoring pairings export` writes them, progress columns that are ignored (read-only).
 Session replacements (`tailoring.replace`) need the YAML format.
 
 The text comes from `located.read_text` (size cap, encodings, control characters), as YAML's
@@ -38,8 +39,15 @@ CSV_COLUMNS = (
     "id", "mentor", "mentee", "start", "status", "preferred_weekdays",
     "preferred_earliest", "preferred_latest", "topic_order", "notes",
 )
+# Written by `mentoring pairings export` after the config columns, ignored when read back:
+# the pair's progress, from the notes list, for the admin's eyes only.
+PROGRESS_COLUMNS = (
+    "sessions_total", "sessions_booked", "sessions_held", "notes_posted", "notes_shared",
+    "needs_attention",
+)
 _CSV_TAILORING = ("preferred_weekdays", "preferred_earliest", "preferred_latest", "topic_order")
 _CSV_LISTS = ("preferred_weekdays", "topic_order")
+_IGNORED = "(progress: read-only)"
 # More than this is not a pairings export (a spreadsheet's own extra columns stay well below).
 MAX_COLUMNS = 50
 
@@ -115,6 +123,10 @@ def read_csv(path: Path, problems: list[ConfigProblem]) -> Source | None:
                 first_at[heading] = index
                 columns.append(heading)
                 continue
+            if heading in PROGRESS_COLUMNS:
+                first_at[heading] = index
+                columns.append(_IGNORED)
+                continue
             columns.append(None)
             close = difflib.get_close_matches(heading, CSV_COLUMNS, n=1)
             problems.append(ConfigProblem(
@@ -141,6 +153,8 @@ def read_csv(path: Path, problems: list[ConfigProblem]) -> Source | None:
                 if name is None:
                     if cell.strip():
                         stray.append(index)
+                    continue
+                if name is _IGNORED:
                     continue
                 if not cell.strip():
                     continue

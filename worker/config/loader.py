@@ -242,6 +242,8 @@ def load_config(directory: Path, *, today: date, templates_dir: Path | None = No
             program, program_source, [p for _, p in pairings], pairings_source)))
 
     if problems or program is None:
+        # In the order an admin fixes them: file by file, top to bottom.
+        problems.sort(key=lambda p: (p.file, p.line or 0, p.column or 0))
         raise ConfigError(_at_most(problems, directory))
     try:
         return Config(
