@@ -18,8 +18,10 @@ def test_the_demo_books_every_session_of_every_pair_and_saves_the_tenant(
     monkeypatch.setenv("MENTORING_CONFIG_DIR", str(EXAMPLE_CONFIG))
     monkeypatch.setenv("MENTORING_TEMPLATES_DIR", str(ROOT / "templates"))
     state = tmp_path / "state.json"
+    report = tmp_path / "report.html"
     out = StringIO()
-    assert main(["demo", "--quiet", "--state-file", str(state)], out=out) == 0
+    assert main(["demo", "--quiet", "--state-file", str(state), "--report-file", str(report)],
+                out=out) == 0
     text = out.getvalue()
     assert "70 sessions booked" in text
     assert "0 throttled" in text
@@ -29,3 +31,26 @@ def test_the_demo_books_every_session_of_every_pair_and_saves_the_tenant(
     assert len(session_lines) == 70
     assert "NO LINK" not in text
     assert state.stat().st_size > 0
+
+    # The whole story: mentors post notes, some pairs share them, the report says so.
+    headline = re.search(r"Report written to (\S+): (\d+) of 70 sessions held, notes posted "
+                         r"for (\d+) \((\d+) shared with the program\), (\d+) pair\(s\) "
+                         r"needing attention", text)
+    assert headline is not None, text[-2000:]
+    assert Path(headline.group(1)) == report and report.stat().st_size > 0
+    held, posted, shared, flagged = (int(headline.group(i)) for i in (2, 3, 4, 5))
+    assert held == 70 and 0 < shared < posted < held
+    # The mentor who never answers is flagged, by name, with the reason.
+    assert flagged >= 1
+    assert re.search(r"^  personal-zoe: needs attention: zoe\.williams@contoso\.com never "
+                     r"answered the invitation", text, flags=re.MULTILINE)
+    # Pairs span time zones: a session line shows two different zones.
+    spans = [line for line in session_lines_text(text)
+             if len({zone for zone in re.findall(r"\d\d:\d\d (\S+)", line)}) == 2]
+    assert len(spans) >= 21, "at least three pairs meet across time zones"
+    page = report.read_text("utf-8")
+    assert "shared" in page.lower() and "<svg" in page
+
+
+def session_lines_text(text: str) -> list[str]:
+    return re.findall(r"^  [1-7]/7 .*$", text, flags=re.MULTILINE)

@@ -20,11 +20,17 @@ class Behaviour:
     kind: "accept" | "decline_days" | "never_answer" | "tentative" | "propose_new_time" |
     "delete_invite". `weekdays` (0=Monday) is used by decline_days; `delay_minutes` is how long
     after the invitation lands the person answers (simulated clock).
+
+    notes: what the person does with a held session's item in the program's notes list, as
+    the demo plays it: "none" (never writes notes), "post" (writes them), "share" (writes them
+    and ticks "shared with the program"); `notes_after_hours` after the session ends.
     """
 
     kind: str = "accept"
     weekdays: list[int] = field(default_factory=list)
     delay_minutes: int = 60
+    notes: str = "none"
+    notes_after_hours: int = 20
 
 
 @dataclass

@@ -10,6 +10,7 @@ sandbox through the same msal + requests path it uses in production, only the tr
 
 from __future__ import annotations
 
+import html
 import secrets
 import uuid
 from collections import Counter
@@ -114,7 +115,7 @@ def _program_sites(config: Config, sandbox: Sandbox) -> list[str]:
 
 
 def run_demo(*, state_file: Path | None, record: Path | None, quiet: bool, out: TextIO,
-             config_dir: Path | None = None) -> int:
+             config_dir: Path | None = None, report_file: Path | None = None) -> int:
     config_path = config_dir or default_config_dir()
     starts = [p.start for p in _pairings_preview(config_path)]
     first = min(starts) if starts else datetime.now(UTC).date()
@@ -144,10 +145,12 @@ def run_demo(*, state_file: Path | None, record: Path | None, quiet: bool, out: 
     say("")
 
     failures: dict[str, str] = {}
+    notes_written = 0
     last_day = _program_end(config, first)
     runs = 1
     while clock.now() < last_day:
         clock.advance(timedelta(days=1))
+        notes_written += write_notes(world)
         summary = world.run()
         runs += 1
         totals.add(summary)
@@ -164,11 +167,108 @@ def run_demo(*, state_file: Path | None, record: Path | None, quiet: bool, out: 
     out.write(f"\n{runs_text}: {totals.render(sharepoint=config.program.sharepoint is not None)}")
     for pairing_id, reason in sorted(failures.items()):
         out.write(f"  note {pairing_id}: {reason}\n")
+    if report_file is not None:
+        out.write(_write_report(world, report_file))
     if state_file is not None:
         sandbox.save(state_file)
         out.write(f"Sandbox tenant saved to {state_file} (inspect it, or serve it with "
                   f"`mentoring sandbox serve --state {state_file}`).\n")
     return 0
+
+
+# What the simulated mentors write after a session: a few lines, varied by session so the
+# shared notes read like a program's and not like one text pasted ten times.
+_TRIED = (
+    "We set up {mentee}'s phone and laptop the way {mentor} works: notifications, focus time, "
+    "a password manager",
+    "{mentee} searched for our own products the way a customer would and we compared what came up",
+    "We went through the feeds of three people {mentee} follows and what each platform rewards",
+    "{mentor} showed how the team shares files and chats in Teams instead of long mail threads",
+    "We looked at which of {mentee}'s data the company apps collect, and how to see it",
+    "{mentee} drafted a first post with {mentor} and we talked through the comments it might get",
+)
+_LEARNED = (
+    "the settings that matter are three screens deep, and most colleagues never change them",
+    "customers find us through reviews first and through our own pages last",
+    "younger colleagues read the comments before the post itself",
+    "people answer faster in a channel than by mail, and the history stays findable",
+    "the privacy settings are clear once someone shows where they are",
+    "short and plain beats polished; a photo from the office floor did best",
+)
+_NEXT = (
+    "try one week with the new setup and bring what got in the way",
+    "{mentee} will post once before our next session",
+    "bring two examples from {mentee}'s own team to the next session",
+    "{mentor} prepares a short demo of the tools the claims team uses",
+)
+
+
+def write_notes(world: DemoWorld) -> int:
+    """The simulated mentors' part: after a held session, those whose habit is to write notes
+    type them into the session's item in the notes list (in the browser, as themselves), and
+    those who share them tick "shared with the program". Returns how many items were written."""
+    from graph.sandbox.sharepoint import SharePointStore, user_identity
+
+    settings = world.config.program.sharepoint
+    store = world.sandbox.state.sharepoint
+    if settings is None or not isinstance(store, SharePointStore):
+        return 0
+    try:
+        site = store.site(settings.site)
+        sp_list = store.get_list(site, settings.list)
+    except GraphError:
+        return 0  # no list yet: nothing to write into
+    directory = world.sandbox.state.directory
+    now = world.clock.now()
+    written = 0
+    for item in list(sp_list.items.values()):
+        values = item.fields
+        if values.get("ProgramId") != world.config.program.id or values.get("Notes"):
+            continue
+        if values.get("SessionStatus") != "Held":
+            continue
+        mentor = directory.find(str(values.get("MentorEmail") or ""))
+        if mentor is None or mentor.behaviour.notes not in ("post", "share"):
+            continue
+        ended = datetime.fromisoformat(str(values.get("SessionEnd")).replace("Z", "+00:00"))
+        if ended + timedelta(hours=mentor.behaviour.notes_after_hours) > now:
+            continue
+        fields: dict[str, Any] = {"Notes": _notes_text(values)}
+        if mentor.behaviour.notes == "share":
+            fields["SharedWithProgram"] = True
+        store.person_edits(site, settings.list, str(item.id), fields,
+                           person=user_identity(mentor.id, mentor.displayName, mentor.mail),
+                           now=now)
+        written += 1
+    return written
+
+
+def _notes_text(values: dict[str, Any]) -> str:
+    seed = sum(str(values.get("SessionKey") or "").encode())
+    names = {"mentor": str(values.get("MentorName") or "my mentor").split(" ")[0],
+             "mentee": str(values.get("MenteeName") or "my mentee").split(" ")[0]}
+    tried = _TRIED[seed % len(_TRIED)].format(**names)
+    learned = _LEARNED[(seed // 3) % len(_LEARNED)]
+    after = _NEXT[(seed // 7) % len(_NEXT)].format(**names)
+    return (f"<p>{html.escape(tried)}.</p><p>What stayed with us: {html.escape(learned)}.</p>"
+            f"<p>Next time: {html.escape(after)}.</p>")
+
+
+def _write_report(world: DemoWorld, path: Path) -> str:
+    """The sponsor's report of the simulated program, written where asked; its headline."""
+    from worker.cli.report import read_report, render_html
+
+    report = read_report(world.client, world.config, world.clock.now())
+    path.write_text(render_html(report), encoding="utf-8")
+    total = report.total
+    reasons: dict[str, str] = {}
+    for flagged in report.attention:  # the latest session's reason speaks for the pair
+        reasons[flagged.pairing_id] = flagged.text
+    lines = [f"Report written to {path}: {total.held} of {total.booked} sessions held, notes "
+             f"posted for {total.notes_posted} ({total.notes_shared} shared with the "
+             f"program), {len(reasons)} pair(s) needing attention."]
+    lines.extend(f"  {pairing_id}: {text}" for pairing_id, text in sorted(reasons.items()))
+    return "\n".join(lines) + "\n"
 
 
 @dataclass

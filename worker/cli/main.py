@@ -89,6 +89,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--state-file", type=Path, default=Path("demo-sandbox-state.json"),
                       help="where the sandbox tenant is saved afterwards")
     demo.add_argument("--record", type=Path, help="write every Graph request to this file")
+    demo.add_argument("--report-file", type=Path, default=Path("demo-report.html"),
+                      help="where the sponsor's report of the simulated program is written")
     demo.add_argument("--quiet", action="store_true", help="only the final tables")
 
     teams_app = commands.add_parser("teams-app", help="the Teams app that carries the nudges")
@@ -147,7 +149,7 @@ def main(argv: list[str] | None = None, *, clock: Clock | None = None,
 
         logs.configure(args.log_format or "text", level=logging.WARNING)
         return run_demo(state_file=args.state_file, record=args.record, quiet=args.quiet,
-                        out=stdout, config_dir=args.config)
+                        out=stdout, config_dir=args.config, report_file=args.report_file)
     if args.command == "sandbox":
         from graph.sandbox.cli import serve_command
 

@@ -11,17 +11,21 @@ one `Plan` holding every change of the run.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from worker.config import Config
 from worker.config.templates import Templates
 from worker.core.heap import settled
-from worker.observe.state import Observed, ObservedSession
+from worker.observe.state import NONE, NOT_RESPONDED, Observed, ObservedSession
 from worker.plan.calendar import CalendarPlan, owned_sessions, plan_calendar
 from worker.plan.notes_list import NotesListPlan, plan_notes_list
+from worker.plan.nudges import invited_at
 from worker.plan.plan import Plan
 from worker.plan.projection import Projection, project
 from worker.plan.teams import TeamsPlan, plan_teams
+
+# When the program sends no Teams nudges, an invitation is "unanswered" after this long.
+DEFAULT_UNANSWERED_HOURS = 48
 
 
 @dataclass(frozen=True)
@@ -42,15 +46,20 @@ def calendar_stage(desired: Desired, observed: Observed, now: datetime
     # touch what a foreign tag marks (a removed pairing, a session past the curriculum).
     mine, _ = owned_sessions(desired.config, observed.sessions)
     projection = project(mine, calendar.actions, now, calendar.unmoved,
-                         attention(calendar, mine))
+                         attention(calendar, mine, desired.config, now))
     return calendar, replace(projection, left_cancelled=dict(calendar.left_cancelled))
 
 
 def attention(calendar: CalendarPlan, sessions: dict[str, list[ObservedSession]],
-              ) -> dict[str, str]:
+              config: Config, now: datetime) -> dict[str, str]:
     """What the notes list items should tell the program team: a session's own problem, or
-    its pairing's (a person who left the directory) on each of the pair's sessions."""
+    its pairing's (a person who left the directory) on each of the pair's sessions, or a
+    participant who leaves the invitation unanswered."""
     found: dict[str, str] = dict(calendar.lasting)
+    for key, events in sessions.items():
+        reason = unanswered(config, events, now)
+        if reason:
+            found.setdefault(key, reason)
     for problem in calendar.problems:
         if problem.key:
             found[problem.key] = problem.reason
@@ -63,6 +72,34 @@ def attention(calendar: CalendarPlan, sessions: dict[str, list[ObservedSession]]
             if events and events[0].pairing_id == problem.pairing_id:
                 found.setdefault(key, problem.reason)
     return found
+
+
+def unanswered(config: Config, events: list[ObservedSession], now: datetime) -> str:
+    """"needs attention" when a participant has left the session's invitation unanswered for
+    twice `unanswered_after_hours` (the invitation, then the nudge to answer, each given that
+    long); the text names the day the invitation went out, so it stays the same run after run
+    and the item is written once. Empty when everyone answered."""
+    session = next((e for e in events if not e.is_cancelled), None)
+    pairing = config.pairing(session.pairing_id) if session is not None else None
+    if session is None or pairing is None or session.created is None:
+        return ""
+    nudges = config.program.nudges
+    hours = nudges.unanswered_after_hours if nudges is not None else DEFAULT_UNANSWERED_HOURS
+    created = session.created if session.created.tzinfo else session.created.replace(tzinfo=UTC)
+    sent = max(created, invited_at(session.nudges, session.start) or created)
+    if now < sent + timedelta(hours=2 * hours):
+        return ""
+    silent = [email for email in (pairing.mentor, pairing.mentee)
+              if (state := session.response_of(email)) is not None
+              and state.response in (NONE, NOT_RESPONDED)]
+    if not silent:
+        return ""
+    who = " and ".join(silent)
+    day = sent.strftime("%Y-%m-%d")
+    if session.end <= now:
+        return (f"needs attention: {who} never answered the invitation sent on {day}; the "
+                "session may not have taken place")
+    return f"needs attention: {who} has not answered the invitation sent on {day}"
 
 
 def notes_list_stage(desired: Desired, observed: Observed, projection: Projection,
