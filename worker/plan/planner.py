@@ -56,8 +56,10 @@ def attention(calendar: CalendarPlan, sessions: dict[str, list[ObservedSession]]
     its pairing's (a person who left the directory) on each of the pair's sessions, or a
     participant who leaves the invitation unanswered."""
     found: dict[str, str] = dict(calendar.lasting)
+    # A session this plan books or moves gets a new invitation: nothing is unanswered yet.
+    changing = {action.key for action in calendar.actions}
     for key, events in sessions.items():
-        reason = unanswered(config, events, now)
+        reason = "" if key in changing else unanswered(config, events, now)
         if reason:
             found.setdefault(key, reason)
     for problem in calendar.problems:
