@@ -288,3 +288,27 @@ def test_every_problem_of_every_file_comes_in_one_pass_sorted_by_file_and_line(
     lines = [(m.split(":")[0], int(m.split(":")[1])) for m in messages]
     assert lines == sorted(lines)
     assert len(messages) == 4, messages
+
+
+def test_a_broken_template_is_reported_with_an_invalid_program_in_the_same_pass(
+        tmp_path: Path) -> None:
+    """Templates are checked even when program.yaml itself is invalid: the admin fixes both
+    after one `validate`, not one after the other."""
+    templates = tmp_path / "templates"
+    shutil.copytree(REPO / "templates", templates)
+    (templates / "agendas" / "mine.html.j2").write_text("<p>{{ topic </p>\n", encoding="utf-8")
+    program = PROGRAM + (
+        "duration_minutes: 0\n"
+        "curriculum:\n"
+        "  - topic: Our own session\n    phase: trust\n    agenda: agendas/mine.html.j2\n"
+    )
+    config_dir = tmp_path / "config"
+    config_dir.mkdir()
+    write(config_dir, program)
+    with pytest.raises(ConfigError) as caught:
+        load_config(config_dir, today=TODAY, templates_dir=templates)
+    messages = [str(problem) for problem in caught.value.problems]
+    assert any(m.startswith(f"{config_dir / 'program.yaml'}:") and "duration_minutes" in m
+               for m in messages), messages
+    assert any(m.startswith(f"{templates / 'agendas' / 'mine.html.j2'}:1") and
+               "template syntax error" in m for m in messages), messages

@@ -139,8 +139,11 @@ _DATE_HINT = ("write dates as YYYY-MM-DD, e.g. 2027-01-11 (in a spreadsheet, for
               "countries and 1 November in others")
 
 
-def _template_refs(program: Program, program_source: Source, pairings: list[Pairing],
-                   pairings_source: Source | None) -> list[Any]:
+def _template_refs(program: Program | None, program_source: Source | None,
+                   pairings: list[Pairing], pairings_source: Source | None) -> list[Any]:
+    """Every template the config names, with where it names it. When program.yaml is invalid
+    its curriculum is read as written (each entry's `agenda` and `notes` that are strings), so
+    a template's own mistakes are reported in the same pass as the program's."""
     from worker.config.templates import INVITE_TEMPLATE, NOTES_SKELETON_TEMPLATE, TemplateRef
 
     refs = [TemplateRef(INVITE_TEMPLATE, what="invite"),
@@ -152,10 +155,18 @@ def _template_refs(program: Program, program_source: Source, pairings: list[Pair
             line, column = None, None
         refs.append(TemplateRef(name, file=source.file, line=line, column=column, what=what))
 
-    for index, item in enumerate(program.curriculum):
-        add(program_source, ("curriculum", index, "agenda"), item.agenda, "agenda")
-        if item.notes is not None:
-            add(program_source, ("curriculum", index, "notes"), item.notes, "notes")
+    if program is not None and program_source is not None:
+        for index, item in enumerate(program.curriculum):
+            add(program_source, ("curriculum", index, "agenda"), item.agenda, "agenda")
+            if item.notes is not None:
+                add(program_source, ("curriculum", index, "notes"), item.notes, "notes")
+    elif program_source is not None and isinstance(program_source.data, dict):
+        curriculum = program_source.data.get("curriculum")
+        for index, raw in enumerate(curriculum if isinstance(curriculum, list) else []):
+            for what in ("agenda", "notes"):
+                name = raw.get(what) if isinstance(raw, dict) else None
+                if isinstance(name, str) and _safe_template_name(name):
+                    add(program_source, ("curriculum", index, what), name, what)
     if pairings_source is not None:
         for index, pairing in enumerate(pairings):
             if pairing.tailoring is None:
@@ -166,6 +177,12 @@ def _template_refs(program: Program, program_source: Source, pairings: list[Pair
                 if item.notes is not None:
                     add(pairings_source, (*base, "notes"), item.notes, "notes")
     return refs
+
+
+def _safe_template_name(name: str) -> bool:
+    """A name read from an invalid program.yaml is checked only when it is a plain relative
+    path (the model's own rule reports the others)."""
+    return bool(name) and not name.startswith("/") and ".." not in Path(name).parts
 
 
 def load_config(directory: Path, *, today: date, templates_dir: Path | None = None) -> Config:
@@ -237,9 +254,10 @@ def load_config(directory: Path, *, today: date, templates_dir: Path | None = No
                 warnings.append(program_source.problem(
                     ("blackout", index), f"blackout ended on {entry.end}, before today",
                     "remove it to keep the file short"))
-        templates = Templates(templates_dir or default_templates_dir())
-        problems.extend(templates.check(_template_refs(
-            program, program_source, [p for _, p in pairings], pairings_source)))
+    # Templates are checked whatever else is wrong: one pass shows every problem of every file.
+    templates = Templates(templates_dir or default_templates_dir())
+    problems.extend(templates.check(_template_refs(
+        program, program_source, [p for _, p in pairings], pairings_source)))
 
     if problems or program is None:
         # In the order an admin fixes them: file by file, top to bottom.
