@@ -39,7 +39,7 @@ from worker.config.settings import CLOUD_ENDPOINTS, Settings
 from worker.config.templates import Templates
 from worker.core.exit_codes import ExitCode
 from worker.core.paths import default_config_dir, default_templates_dir
-from worker.plan.actions import Action
+from worker.core.progress import NO_PROGRESS
 from worker.plan.plan import TooMuchChange
 from worker.run.job import execute
 
@@ -352,12 +352,17 @@ def run_command(client: GraphClient, config: Config, clock: Clock, templates: Te
     """`plan` and `run`: print the plan (and the run's summary); exit with the code `run`
     ends with (`plan` exits with the code `run` would). With JSON logs the output is the
     `--json` document on one line, so every line the job writes is one JSON object."""
-    progress = (_Progress(sys.stderr) if sys.stderr.isatty() and not (as_json or json_logs)
-                else None)
+    # Steps with their totals on a terminal; nothing extra anywhere else (a container's log,
+    # JSON logs, a pipe).
+    progress = NO_PROGRESS
+    if sys.stderr.isatty() and not (as_json or json_logs):
+        from worker.cli.progress import TerminalProgress
+
+        progress = TerminalProgress(sys.stderr)
     try:
         plan, summary = execute(client, config, clock, templates, apply=not dry_run, force=force,
                                 max_change_share=max_change_share,
-                                progress=progress.step if progress else None,
+                                progress=progress,
                                 webhook_url=webhook_url)
     except TooMuchChange as exc:
         _fail(json_logs, f"plan refused: {exc}", exit_code=int(ExitCode.CONFIG))
@@ -370,8 +375,7 @@ def run_command(client: GraphClient, config: Config, clock: Clock, templates: Te
         _fail(json_logs, f"run stopped: {stop.reason}", exit_code=int(stop.code))
         return int(stop.code)
     finally:
-        if progress:
-            progress.done()
+        progress.close()
     if as_json or json_logs:
         document = {"plan": plan.to_json(), "summary": summary.to_json()}
         out.write((json.dumps(document, indent=2) if not json_logs
@@ -383,21 +387,3 @@ def run_command(client: GraphClient, config: Config, clock: Clock, templates: Te
     log.info("run finished" if not dry_run else "plan made",
              extra={"summary": summary.to_json()})
     return int(summary.exit_code)
-
-
-class _Progress:
-    """A one-line progress counter on a terminal for long runs."""
-
-    def __init__(self, stream: TextIO) -> None:
-        self.stream = stream
-        self.count = 0
-        self.started = datetime.now(UTC)
-
-    def step(self, action: Action) -> None:
-        self.count += 1
-        self.stream.write(f"\r  {self.count} change(s) applied, last: {action.key:<40}")
-        self.stream.flush()
-
-    def done(self) -> None:
-        if self.count:
-            self.stream.write("\n")

@@ -13,7 +13,7 @@ wait still open raises its exception, as waiting for all of it would have.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Iterator, MutableMapping
+from collections.abc import Callable, Iterable, Iterator, MutableMapping
 from typing import Generic, TypeVar
 
 from worker.observe.availability import PersonSchedule, ScheduleError
@@ -26,8 +26,10 @@ V = TypeVar("V")
 class ArrivingSchedules:
     """The free/busy of `expected` people, delivered by one reader, read by the planner."""
 
-    def __init__(self, expected: Iterable[str]) -> None:
+    def __init__(self, expected: Iterable[str],
+                 on_arrival: Callable[[int], None] | None = None) -> None:
         self._expected = {e.lower() for e in expected}
+        self._on_arrival = on_arrival  # told how many people's answers came in each batch
         self._found: dict[str, PersonSchedule] = {}
         self._errors: dict[str, ScheduleError] = {}
         self._known: set[str] | None = None
@@ -40,13 +42,17 @@ class ArrivingSchedules:
     # --- the reader's side -------------------------------------------------------------
 
     def add(self, parsed: Iterable[PersonSchedule | ScheduleError]) -> None:
+        count = 0
         with self._changed:
             for item in parsed:
+                count += 1
                 if isinstance(item, ScheduleError):
                     self._errors[item.email.lower()] = item
                 else:
                     self._found[item.email.lower()] = item
             self._changed.notify_all()
+        if self._on_arrival is not None and count:
+            self._on_arrival(count)
 
     def finish(self, failure: BaseException | None = None) -> None:
         """The reading ended (with `failure`, it failed): nothing more will come."""

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
@@ -26,6 +25,7 @@ from worker.config import Config, SharePointSettings
 from worker.config.templates import Templates
 from worker.core.exit_codes import ExitCode
 from worker.core.heap import settled
+from worker.core.progress import NO_PROGRESS, Progress
 from worker.observe.arriving import ArrivingSchedules
 from worker.observe.directory import active_participants, read_people, read_schedules
 from worker.observe.events import read_events
@@ -37,7 +37,6 @@ from worker.observe.notes_list import (
 )
 from worker.observe.state import NO_SUCH_USER, Observed, invited_people
 from worker.observe.teams import read_catalog
-from worker.plan.actions import Action
 from worker.plan.notes_list import items_to_read
 from worker.plan.plan import Plan
 from worker.plan.planner import (
@@ -59,12 +58,13 @@ from worker.run.summary import RunSummary
 log = logging.getLogger(__name__)
 
 
-def build_plan(client: GraphClient, desired: Desired, now: datetime) -> Plan:
+def build_plan(client: GraphClient, desired: Desired, now: datetime,
+               progress: Progress = NO_PROGRESS) -> Plan:
     """Read what the run needs, stage by stage, and plan. Raises RunStopped when Graph cannot
     be read (nothing is written then)."""
     try:
         with settled():
-            return _read_and_plan(client, desired, now)
+            return _read_and_plan(client, desired, now, progress)
     except PermissionMissing as exc:
         raise RunStopped(ExitCode.CONFIG, str(exc)) from exc
     except GraphClientError as exc:
@@ -79,10 +79,13 @@ def build_plan(client: GraphClient, desired: Desired, now: datetime) -> Plan:
         raise stop from exc
 
 
-def _read_and_plan(client: GraphClient, desired: Desired, now: datetime) -> Plan:
+def _read_and_plan(client: GraphClient, desired: Desired, now: datetime,
+                   progress: Progress) -> Plan:
     config = desired.config
     observed = Observed()
+    listing = progress.task("Reading the program's events")
     observed.sessions, observed.unreadable = read_events(client, config)
+    listing.done(f"Read the program's events: {len(observed.sessions)} session(s)")
     # People are looked up only where the plan may act for them: those with something to book
     # or move, and anyone no invite names yet. Everyone else is planned with the names their
     # invites carry, so a run with nothing to do reads pages of events, not people.
@@ -93,7 +96,10 @@ def _read_and_plan(client: GraphClient, desired: Desired, now: datetime) -> Plan
     # pairs can be planned while the later pairs' answers are still on their way.
     to_schedule = list(dict.fromkeys(
         e.lower() for pairing in needing for e in (pairing.mentee, pairing.mentor)))
-    arriving = ArrivingSchedules(to_schedule)
+    free_busy = progress.task("Reading free/busy (people)", total=len(to_schedule)) \
+        if to_schedule else None
+    arriving = ArrivingSchedules(to_schedule,
+                                 on_arrival=free_busy.advance if free_busy else None)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="free-busy") as aside:
         # Free/busy is read while the directory is: both wait on Graph, and getSchedule of
         # someone the directory turns out not to know costs nothing but their error, dropped.
@@ -101,8 +107,8 @@ def _read_and_plan(client: GraphClient, desired: Desired, now: datetime) -> Plan
             read_schedules, client, config, to_schedule,
             *schedule_window(config, observed.sessions, now, needing), arriving=arriving,
         ) if to_schedule else None
-        _look_up(client, observed, set(to_schedule) | (active - set(invited)))
-        _check_presence(client, config, observed, now)
+        _look_up(client, observed, set(to_schedule) | (active - set(invited)), progress)
+        _check_presence(client, config, observed, now, progress)
         if reading is not None:
             arriving.keep_only(set(observed.people))
             observed.schedules, observed.schedule_errors = arriving.schedules, arriving.errors
@@ -116,16 +122,22 @@ def _read_and_plan(client: GraphClient, desired: Desired, now: datetime) -> Plan
             # deleted.
             _read_notes_list(client, observed, settings, dict.fromkeys(candidates))
         # Planned as the answers come: a pair waits for its own people's free/busy only.
+        planning = progress.task(f"Planning the calendar of {len(config.pairings)} pairing(s)")
         calendar, projection = calendar_stage(desired, observed, now)
+        planning.done(f"Planned the calendar: {len(calendar.actions)} change(s)")
         if reading is not None:
             reading.result()
             observed.schedules, observed.schedule_errors = arriving.settle()
+        if free_busy is not None:
+            free_busy.done()
     observed.release_busy()  # the stages after the calendar's read working hours only
 
     wanted = {k: v for k, v in items_to_read(config, projection, observed, now).items()
               if k not in observed.items and k not in observed.item_errors}
     if settings is not None and wanted and observed.notes_list_problem is None:
+        items = progress.task("Reading notes list items", total=len(wanted))
         _read_notes_list(client, observed, settings, wanted)
+        items.done()
     notes = notes_list_stage(desired, observed, projection, now)
     if (settings is not None and observed.notes_list is None and observed.notes_list_problem
             is None and config.program.nudges is not None
@@ -136,7 +148,7 @@ def _read_and_plan(client: GraphClient, desired: Desired, now: datetime) -> Plan
     hours = working_hours_needed(config, observed, projection, notes.notes, now)
     installs = installs_needed(config, projection, now)
     # Whoever a nudge or an install is for is sent to by id, in their own language.
-    _look_up(client, observed, hours | installs)
+    _look_up(client, observed, hours | installs, progress)
     if hours:
         found, errors = read_schedules(client, config, hours, now, now + timedelta(days=1),
                                        interval_minutes=60)
@@ -152,24 +164,29 @@ def _read_and_plan(client: GraphClient, desired: Desired, now: datetime) -> Plan
 
 
 def _check_presence(client: GraphClient, config: Config, observed: Observed,
-                    now: datetime) -> None:
+                    now: datetime, progress: Progress = NO_PROGRESS) -> None:
     """The rotating check that notices people who left: only the directory's "no such user"
     counts; a lookup that failed says nothing about them (next run, next round)."""
     checked = presence_due(config, now) - set(observed.people)
     if checked:
+        task = progress.task("Checking who is still in the directory", total=len(checked))
         here, not_read = read_people(client, checked)
+        task.done()
         observed.people.update(here)
         observed.missing_people.update(
             {email: why for email, why in not_read.items() if why == NO_SUCH_USER})
 
 
-def _look_up(client: GraphClient, observed: Observed, emails: set[str]) -> None:
+def _look_up(client: GraphClient, observed: Observed, emails: set[str],
+             progress: Progress = NO_PROGRESS) -> None:
     """Read from the directory those of `emails` not read yet this run."""
     todo = {e.lower() for e in emails} - observed.missing_people.keys()
     todo = {e for e in todo if not (e in observed.people and observed.people[e].from_directory)}
     if not todo:
         return
+    task = progress.task("Looking people up", total=len(todo))
     found, missing = read_people(client, todo)
+    task.done()
     observed.people.update(found)
     observed.missing_people.update(missing)
     for email in missing:
@@ -203,7 +220,7 @@ def execute(
     apply: bool,
     force: bool = False,
     max_change_share: float | None = None,
-    progress: Callable[[Action], None] | None = None,
+    progress: Progress = NO_PROGRESS,
     webhook_url: str | None = None,
 ) -> tuple[Plan, RunSummary]:
     """Observe, plan and (when `apply`) carry out one run. Raises TooMuchChange when the plan
@@ -213,14 +230,19 @@ def execute(
     now = clock.now()
     desired = Desired(config, templates, max_change_share=max_change_share, force=force,
                       webhook=bool(webhook_url))
-    the_plan = build_plan(client, desired, now)
+    the_plan = build_plan(client, desired, now, progress)
     summary = RunSummary(plan=the_plan, applied=apply,
                          has_notes_list=config.program.sharepoint is not None,
                          has_nudges=config.program.nudges is not None)
     if apply:
         the_plan.raise_if_unsafe()
-        applier = Applier(client, webhook_url=webhook_url, progress=progress)
+        applying = progress.task("Applying the plan", total=len(the_plan.actions)) \
+            if the_plan.actions else None
+        applier = Applier(client, webhook_url=webhook_url,
+                          progress=(lambda _action: applying.advance()) if applying else None)
         summary.outcomes = applier.apply(the_plan)
+        if applying is not None:
+            applying.done()
         summary.stopped = applier.stopped
     after = client.stats.as_dict()
     # Every request Graph processes counts, including each one carried inside a `$batch`.
