@@ -312,3 +312,14 @@ def test_a_broken_template_is_reported_with_an_invalid_program_in_the_same_pass(
                for m in messages), messages
     assert any(m.startswith(f"{templates / 'agendas' / 'mine.html.j2'}:1") and
                "template syntax error" in m for m in messages), messages
+
+
+def test_a_csv_with_old_mac_line_ends_is_read_like_any_other(tmp_path: Path) -> None:
+    rows = ["id;mentor;mentee;start", "one;a.mentor@contoso.com;a.exec@contoso.com;2027-01-11"]
+    (tmp_path / "program.yaml").write_text(PROGRAM, encoding="utf-8")
+    (tmp_path / "pairings.csv").write_bytes(("\r".join(rows) + "\r").encode())
+    config = load_config(tmp_path, today=TODAY)
+    assert [p.id for p in config.pairings] == ["one"]
+    # Blank lines before the header: refused with the reason, never a crash.
+    (tmp_path / "pairings.csv").write_bytes(("\r\r" + "\r".join(rows) + "\r").encode())
+    assert any("missing required column 'id'" in m for m in problems_of(tmp_path))

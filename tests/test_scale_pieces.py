@@ -69,6 +69,16 @@ def test_the_collector_is_off_while_settled_and_as_it_was_after() -> None:
         gc.enable()
 
 
+def test_what_a_plan_leaves_alive_is_not_walked_again_and_is_handed_back_next_time() -> None:
+    with settled():
+        kept = [[index] for index in range(1000)]
+    assert gc.get_freeze_count() >= len(kept)  # not walked by the collector switched on
+    assert gc.collect(0) >= 0 and gc.get_freeze_count() >= len(kept)
+    with settled():
+        assert gc.get_freeze_count() == 0  # back in the collector's care
+    gc.unfreeze()
+
+
 def test_the_free_busy_window_covers_every_session_the_first_run_books_in_one_call() -> None:
     clock = ManualClock(datetime(2027, 2, 22, 6, tzinfo=UTC))
     state = generated_tenant(10, seed=11, first=START - timedelta(days=7),

@@ -67,7 +67,10 @@ def _delimiter(header_line: str) -> str:
     columns); a comma when none does better."""
     best, score = ",", (0, 1)
     for delimiter in _DELIMITERS:
-        cells = next(csv.reader([header_line], delimiter=delimiter), [])
+        try:
+            cells = next(csv.reader([header_line], delimiter=delimiter), [])
+        except csv.Error:
+            continue  # not a line this delimiter reads; the reader reports it in place
         found = (sum(1 for cell in cells if _column(cell) in CSV_COLUMNS), len(cells))
         if found > score:
             best, score = delimiter, found
@@ -97,7 +100,8 @@ def read_csv(path: Path, problems: list[ConfigProblem]) -> Source | None:
         delimiter = declared.group(1)
         text = "\n" + rest  # an empty first row keeps the line numbers the file's
     else:
-        delimiter = _delimiter(first_line)
+        # The header is the first line with something on it, whatever ends the lines.
+        delimiter = _delimiter(next((line for line in text.splitlines() if line.strip()), ""))
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:
         if declared is not None:

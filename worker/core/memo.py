@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from functools import wraps
+from operator import is_
 from typing import Any, TypeVar
 
 __all__ = ["by_identity"]
@@ -29,13 +30,11 @@ def by_identity(bound: int) -> Callable[[Callable[..., R]], Callable[..., R]]:
 
         @wraps(function)
         def remembered(*args: Any) -> R:
-            key = tuple([id(a) for a in args])
+            key = tuple(map(id, args))
             found = memory.get(key)
-            if found is not None:
-                held = found[0]
-                if (len(held) == 1 and held[0] is args[0]) or all(
-                        a is b for a, b in zip(held, args, strict=True)):
-                    return found[1]
+            # The same ids are the same objects only while those are alive: they are held.
+            if found is not None and all(map(is_, found[0], args)):
+                return found[1]
             answer = function(*args)
             with lock:
                 if len(memory) >= bound:

@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
+from json.encoder import encode_basestring_ascii
 from typing import Any
 
 from graph.values import graph_datetime
@@ -140,6 +141,8 @@ def ledger_property(entries: frozenset[str]) -> dict[str, str]:
 
 # The digest's text: `parts` and the length as canonical JSON (sorted keys, ASCII, no spaces).
 _CANONICAL = json.JSONEncoder(sort_keys=True, ensure_ascii=True, separators=(",", ":"))
+# What that encoder does with a string (ensure_ascii): the json module's own escaper.
+_json_string = encode_basestring_ascii
 
 
 @by_identity(bound=1 << 12)
@@ -152,16 +155,20 @@ def invite_digest(parts: Mapping[str, Any], minutes: int) -> str:
     16 hex digits of the SHA-256 of `{**parts, "minutes": minutes}` as canonical JSON. The
     parts `invite_parts` makes are written out in key order (the attendee list is shared by
     a pair's sessions, and encoded once); any other mapping goes through the encoder."""
-    if parts.keys() == _PART_KEYS and parts["body"].keys() == _BODY_KEYS:
+    if (parts.keys() == _PART_KEYS and parts["body"].keys() == _BODY_KEYS
+            and isinstance(parts["body"]["content"], str)
+            and isinstance(parts["body"]["contentType"], str)
+            and isinstance(parts["subject"], str)
+            and type(parts["reminderMinutesBeforeStart"]) is int and type(minutes) is int):
+        # Strings and integers encoded as the encoder does (its own C string escaper).
         body = parts["body"]
         text = "".join((
             '{"attendees":', _canonical_attendees(parts["attendees"]),
-            ',"body":{"content":', _CANONICAL.encode(body["content"]),
-            ',"contentType":', _CANONICAL.encode(body["contentType"]),
-            '},"minutes":', _CANONICAL.encode(minutes),
-            ',"reminderMinutesBeforeStart":', _CANONICAL.encode(
-                parts["reminderMinutesBeforeStart"]),
-            ',"subject":', _CANONICAL.encode(parts["subject"]), "}"))
+            ',"body":{"content":', _json_string(body["content"]),
+            ',"contentType":', _json_string(body["contentType"]),
+            '},"minutes":', str(minutes),
+            ',"reminderMinutesBeforeStart":', str(parts["reminderMinutesBeforeStart"]),
+            ',"subject":', _json_string(parts["subject"]), "}"))
     else:
         text = _CANONICAL.encode({**parts, "minutes": minutes})
     return hashlib.sha256(text.encode()).hexdigest()[:16]
