@@ -12,10 +12,10 @@ Supported, with kustomize's semantics:
   kustomize's namespace transformer does;
 - `labels` with `pairs` only (metadata labels; no selectors, no templates);
 - `configMapGenerator` with `files` (`name` or `key=name`) and `literals` (`KEY=value`), and the
-  content hash suffix computed as kustomize's `api/hasher` does (sha256 of the JSON of kind,
-  name and data, keys sorted, Go's HTML escaping; the first ten hex digits with 0, 1, 3, a, e
-  replaced by g, h, k, m, t); references to the generated names in a CronJob's pod template
-  (volumes, env and envFrom) follow the suffix;
+  content hash suffix computed as kustomize's `api/hasher` does (sha256 of the JSON of the kind,
+  an empty name and the data, keys sorted, Go's HTML escaping; the first ten hex digits with
+  0, 1, 3, a, e replaced by g, h, k, m, t); references to the generated names in a CronJob's
+  pod template (volumes, env and envFrom) follow the suffix;
 - `patches` with an inline JSON 6902 patch (`add`, `remove`, `replace`) and a `target` of
   kind and name.
 """
@@ -51,9 +51,13 @@ def go_json(value: Any) -> str:
     return text
 
 
-def config_map_hash(name: str, data: dict[str, str] | None) -> str:
-    """The suffix kustomize appends to a generated ConfigMap's name."""
-    encoded = go_json({"kind": "ConfigMap", "name": name, "data": data if data else ""})
+def config_map_hash(data: dict[str, str] | None) -> str:
+    """The suffix kustomize appends to a generated ConfigMap's name.
+
+    The name takes no part: kustomize's hasher looks the name up as one field called
+    `metadata/name`, finds none and hashes "" (its own build tests' names agree: the same data
+    gives the same suffix whatever the prefix)."""
+    encoded = go_json({"kind": "ConfigMap", "name": "", "data": data if data else ""})
     digest = hashlib.sha256(encoded.encode("utf-8")).hexdigest()
     return digest[:10].translate(str.maketrans({"0": "g", "1": "h", "3": "k", "a": "m",
                                                 "e": "t"}))
@@ -93,7 +97,7 @@ def _generate_config_map(root: Path, spec: dict[str, Any]) -> dict[str, Any]:
         data[key] = value
     name = spec["name"]
     return {"apiVersion": "v1", "kind": "ConfigMap",
-            "metadata": {"name": f"{name}-{config_map_hash(name, data)}"}, "data": data}
+            "metadata": {"name": f"{name}-{config_map_hash(data)}"}, "data": data}
 
 
 def _pod_specs(obj: dict[str, Any]) -> Iterator[dict[str, Any]]:

@@ -95,9 +95,18 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> pytest
 
 
 def test_the_hash_suffix_is_kustomizes_for_its_own_test_vectors() -> None:
-    # From kustomize's api/hasher/hasher_test.go (TestConfigMapHash), name and data empty or not.
-    assert config_map_hash("", None) == "6ct58987ht"
-    assert config_map_hash("", {"one": ""}) == "9g67k2htb6"
+    # kustomize's api/hasher/hasher_test.go (TestConfigMapHash).
+    assert config_map_hash(None) == "6ct58987ht"
+    assert config_map_hash({"one": ""}) == "9g67k2htb6"
+    # Whole builds: api/krusty/configmaps_test.go (blah-bob-db529cg5bk, o1-cm-ft9mmdc8c6,
+    # cm-o2-5k95kd76ft) and examples/configGeneration.md (staging-the-map-v1-5276h4th55).
+    nobles = "\nhelium\nneon\nargon\nkrypton\nxenon\nradon\n"
+    assert config_map_hash({"fruit": "apple", "nobles": nobles, "vegetable": "broccoli"}) == (
+        "db529cg5bk")
+    assert config_map_hash({"big": "bang", "foo": "bar"}) == "ft9mmdc8c6"
+    assert config_map_hash({"big": "crunch", "foo": "bar"}) == "5k95kd76ft"
+    assert config_map_hash({"altGreeting": "Have a pineapple!", "enableRisky": "true"}) == (
+        "5276h4th55")
     # Go's json.Marshal escapes <, > and & (templates and YAML comments hold them).
     assert go_json({"b": "<a & b>", "a": "é"}) == '{"a":"é","b":"\\u003ca \\u0026 b\\u003e"}'
 
