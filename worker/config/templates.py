@@ -26,6 +26,8 @@ from worker.core.phases import Phase
 
 INVITE_TEMPLATE = "invite.html.j2"
 NOTES_SKELETON_TEMPLATE = "notes/skeleton.html.j2"
+# The report's HTML page (`mentoring report --format html`), restyled by replacing it.
+REPORT_TEMPLATE = "report/report.html.j2"
 
 
 @dataclass(frozen=True)
