@@ -25,7 +25,7 @@ import io
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +42,7 @@ from worker.core.notes_list import (
     READ_COLUMNS,
 )
 from worker.core.phases import Phase
+from worker.core.timezones import CustomTimeZone
 from worker.observe.directory import read_people, read_schedules
 from worker.observe.events import read_sessions
 from worker.observe.notes_list import NotesListUnavailable, require_list
@@ -657,12 +658,23 @@ def read_extras(client: GraphClient, config: Config, items: Sequence[dict[str, A
         try:
             schedules, _ = read_schedules(client, config, participants, now,
                                           now + timedelta(minutes=30), interval_minutes=30)
-            zones = {email: str(getattr(s.zone, "key", s.zone)) for email, s in
-                     schedules.items()}
+            zones = {email: zone_label(s.zone) for email, s in schedules.items()}
         except (GraphApiError, TransientError) as exc:
             gaps.append(f"time zones could not be read ({_short(exc)}): the sessions CSV "
                         "leaves them empty")
     return Extras(events, names, zones, tuple(gaps))
+
+
+def zone_label(zone: tzinfo) -> str:
+    """An IANA name ("Europe/Berlin"); a mailbox's custom zone by its name and offset."""
+    key = getattr(zone, "key", None)
+    if isinstance(key, str) and key:
+        return key
+    if isinstance(zone, CustomTimeZone):
+        minutes = int(zone.std_offset.total_seconds() // 60)
+        sign = "-" if minutes < 0 else "+"
+        return f"{zone.name} (custom, UTC{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d})"
+    return str(zone)
 
 
 def _short(exc: Exception) -> str:

@@ -238,8 +238,10 @@ def load_config(directory: Path, *, today: date, templates_dir: Path | None = No
                     ("blackout", index), f"blackout ended on {entry.end}, before today",
                     "remove it to keep the file short"))
         templates = Templates(templates_dir or default_templates_dir())
-        problems.extend(templates.check(_template_refs(
-            program, program_source, [p for _, p in pairings], pairings_source)))
+        problems.extend(templates.check([
+            *_template_refs(program, program_source, [p for _, p in pairings],
+                            pairings_source),
+            *templates.report_refs()]))
 
     if problems or program is None:
         # In the order an admin fixes them: file by file, top to bottom.

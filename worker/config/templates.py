@@ -156,6 +156,13 @@ class Templates:
                 problems.append(problem)
         return problems
 
+    def report_refs(self) -> list[TemplateRef]:
+        """The report's page when this directory holds its own (else the worker's is used,
+        which needs no check): a broken restyle is found by `validate`, not by the report."""
+        if (self.directory / REPORT_TEMPLATE).is_file():
+            return [TemplateRef(REPORT_TEMPLATE, what="report")]
+        return []
+
     def _missing(self, ref: TemplateRef) -> ConfigProblem:
         return ConfigProblem(
             ref.file, ref.line, ref.column,
@@ -194,7 +201,8 @@ def config_template_refs(config: Config) -> list[TemplateRef]:
 
 def check_templates(config: Config, templates: Templates | None = None) -> list[ConfigProblem]:
     """Compile every template `config` refers to (the loader does this with locations)."""
-    return (templates or Templates()).check(config_template_refs(config))
+    chosen = templates or Templates()
+    return chosen.check([*config_template_refs(config), *chosen.report_refs()])
 
 
 def render_invite(
