@@ -27,6 +27,7 @@ from tests.report_helpers import (
     scripted_program,
 )
 from tests.test_records_cli import make_env
+from worker.cli.demo import build_world
 from worker.cli.main import main
 from worker.cli.report import SESSION_COLUMNS, Report, read_report, render_sessions_csv
 from worker.cli.report_page import render_page
@@ -281,3 +282,21 @@ def test_a_broken_report_template_is_a_config_problem(tmp_path: Path) -> None:
     [problem] = caught.value.problems
     assert problem.file == str(templates / REPORT_TEMPLATE) and problem.line == 2
     assert problem.hint is not None and "report" in problem.hint
+
+
+def test_without_calendar_permission_the_report_says_what_it_leaves_out(
+        scripted: Scripted, report: Report) -> None:
+    world = scripted.world
+    # The same tenant, read by an app that may read the list and the directory only.
+    reader = build_world(world.config, world.sandbox, world.clock,
+                         roles=("Sites.Selected", "User.Read.All"))
+    partial = read_report(reader.client, world.config, world.clock.now())
+    assert len(partial.gaps) == 2
+    assert partial.gaps[0].startswith("the program's events could not be read (")
+    assert partial.gaps[1].startswith("time zones could not be read (")
+    assert partial.headline == report.headline  # the list's numbers do not need the calendar
+    reasons = " ".join(r for p in partial.pairs_attention for r in p.reasons)
+    assert "has not answered the invitation" not in reasons
+    assert all(r.mentor_zone == "" for r in partial.sessions)
+    page = render_page(partial)
+    assert "Not read for this report: the program&#39;s events could not be read" in page

@@ -398,7 +398,7 @@ def _session_rows(config: Config, by_key: Mapping[str, dict[str, Any]], extras: 
                 on_cadence, posted, posted and values.get("SharedWithProgram") is True,
                 str((item or {}).get("webUrl") or ""), pairing.status,
                 zones.get(pairing.mentor.lower(), ""), zones.get(pairing.mentee.lower(), "")))
-            previous = start if start is not None else None
+            previous = start
     for key, item in sorted(by_key.items()):
         if key in seen:
             continue  # a pairing no longer in the config: shown as the list holds it
