@@ -126,6 +126,9 @@ def build_parser() -> argparse.ArgumentParser:
     report = commands.add_parser("report", help="sessions and notes per pair, from the list")
     report.add_argument("--format", choices=["text", "csv", "html"], default="text")
     report.add_argument("--out", type=Path, help="write to this file (default: print)")
+    report.add_argument("--sessions-csv", type=Path, metavar="FILE",
+                        help="also write one row per session (names, phase, times in UTC and "
+                        "each person's zone, status, notes, link) to this CSV file")
 
     sandbox = commands.add_parser("sandbox", help="the local Microsoft Graph sandbox tenant")
     sandbox_commands = sandbox.add_subparsers(dest="sandbox_command", required=True)
@@ -235,7 +238,8 @@ def main(argv: list[str] | None = None, *, clock: Clock | None = None,
                 return cmd_sharepoint_init(client, config, client_id=settings.client_id,
                                            out=stdout)
             return cmd_report(client, config, clock, fmt=args.format, out_file=args.out,
-                              out=stdout)
+                              out=stdout, sessions_csv=args.sessions_csv,
+                              templates_dir=settings.templates_dir)
         except AuthenticationError as exc:
             _fail(json_logs, f"authentication error: {exc}", exit_code=int(_auth_exit(exc)))
             return _auth_exit(exc)

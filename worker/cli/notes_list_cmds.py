@@ -17,7 +17,7 @@ from graph.clock import Clock
 from graph.errors import GraphClientError
 from worker.apply.outcome import stop_for
 from worker.cli.notes_list_init import init_list
-from worker.cli.report import ReportError, read_report, render
+from worker.cli.report import ReportError, read_report, render, render_sessions_csv
 from worker.config import Config, ConfigError, load_config
 from worker.core.exit_codes import ExitCode
 from worker.observe.notes_list import PermissionMissing
@@ -43,21 +43,28 @@ def cmd_sharepoint_init(client: GraphClient, config: Config, *, client_id: str |
 
 
 def cmd_report(client: GraphClient, config: Config, clock: Clock, *, fmt: str,
-               out_file: Path | None, out: TextIO) -> int:
+               out_file: Path | None, out: TextIO, sessions_csv: Path | None = None,
+               templates_dir: Path | None = None) -> int:
     try:
         report = read_report(client, config, clock.now())
+        text = render(report, fmt, templates_dir)
     except ReportError as exc:
         print(str(exc), file=sys.stderr)
         return ExitCode.CONFIG
     except GraphClientError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return _graph_exit(exc)
-    text = render(report, fmt)
+    for gap in report.gaps:
+        print(f"not read: {gap}", file=sys.stderr)
+    if sessions_csv is not None:
+        sessions_csv.write_text(render_sessions_csv(report), encoding="utf-8", newline="")
     if out_file is None:
         out.write(text)
     else:
         out_file.write_text(text, encoding="utf-8")
         out.write(f"Report written to {out_file}\n")
+    if sessions_csv is not None:
+        out.write(f"{len(report.sessions)} session(s) written to {sessions_csv}\n")
     return ExitCode.OK
 
 
@@ -83,7 +90,7 @@ def cmd_pairings_export(config_or_dir: Config | Path, clock: Clock,
     report = None
     if client is not None:
         try:
-            report = read_report(client, config, clock.now())
+            report = read_report(client, config, clock.now(), details=False)
         except ReportError as exc:
             print(f"progress not read: {exc}", file=sys.stderr)
             return ExitCode.CONFIG

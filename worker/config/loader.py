@@ -256,8 +256,9 @@ def load_config(directory: Path, *, today: date, templates_dir: Path | None = No
                     "remove it to keep the file short"))
     # Templates are checked whatever else is wrong: one pass shows every problem of every file.
     templates = Templates(templates_dir or default_templates_dir())
-    problems.extend(templates.check(_template_refs(
-        program, program_source, [p for _, p in pairings], pairings_source)))
+    problems.extend(templates.check([
+        *_template_refs(program, program_source, [p for _, p in pairings], pairings_source),
+        *templates.report_refs()]))
 
     if problems or program is None:
         # In the order an admin fixes them: file by file, top to bottom.

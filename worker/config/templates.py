@@ -21,11 +21,13 @@ from markupsafe import Markup
 from worker.config.pairings import Config, SessionSpec
 from worker.config.problems import ConfigProblem
 from worker.config.program import Program
-from worker.core.paths import default_templates_dir
+from worker.core.paths import builtin_templates_dir, default_templates_dir
 from worker.core.phases import Phase
 
 INVITE_TEMPLATE = "invite.html.j2"
 NOTES_SKELETON_TEMPLATE = "notes/skeleton.html.j2"
+# The report's HTML page (`mentoring report --format html`), restyled by replacing it.
+REPORT_TEMPLATE = "report/report.html.j2"
 
 
 @dataclass(frozen=True)
@@ -154,6 +156,21 @@ class Templates:
                 problems.append(problem)
         return problems
 
+    def report_refs(self) -> list[TemplateRef]:
+        """The report's page when this directory holds its own, so a broken restyle is found
+        by `validate`, not by the report. The worker's own page is left out (its tests render
+        it): compiling it costs a config load 30 ms, and every run loads the config."""
+        own = self.directory / REPORT_TEMPLATE
+        if not own.is_file():
+            return []
+        shipped = builtin_templates_dir() / REPORT_TEMPLATE
+        try:
+            if own.resolve() == shipped.resolve() or own.read_bytes() == shipped.read_bytes():
+                return []
+        except OSError:
+            pass  # no shipped page beside the source (an installed package): check this one
+        return [TemplateRef(REPORT_TEMPLATE, what="report")]
+
     def _missing(self, ref: TemplateRef) -> ConfigProblem:
         return ConfigProblem(
             ref.file, ref.line, ref.column,
@@ -192,7 +209,8 @@ def config_template_refs(config: Config) -> list[TemplateRef]:
 
 def check_templates(config: Config, templates: Templates | None = None) -> list[ConfigProblem]:
     """Compile every template `config` refers to (the loader does this with locations)."""
-    return (templates or Templates()).check(config_template_refs(config))
+    chosen = templates or Templates()
+    return chosen.check([*config_template_refs(config), *chosen.report_refs()])
 
 
 def render_invite(

@@ -29,3 +29,9 @@ def default_config_dir() -> Path:
 
 def default_templates_dir() -> Path:
     return _pick("MENTORING_TEMPLATES_DIR", "templates")
+
+
+def builtin_templates_dir() -> Path:
+    """The templates shipped beside the source (a program's own folder may lack a newer one,
+    such as the report's, which is then taken from here)."""
+    return _SOURCE_ROOT / "templates"
