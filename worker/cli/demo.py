@@ -255,19 +255,26 @@ def _notes_text(values: dict[str, Any]) -> str:
 
 
 def _write_report(world: DemoWorld, path: Path) -> str:
-    """The sponsor's report of the simulated program, written where asked; its headline."""
+    """The sponsor's report of the simulated program, written where asked; its headline
+    numbers and the pairs needing attention, with their reasons."""
     from worker.cli.report import read_report, render_html
 
     report = read_report(world.client, world.config, world.clock.now())
-    path.write_text(render_html(report), encoding="utf-8")
-    total = report.total
-    reasons: dict[str, str] = {}
-    for flagged in report.attention:  # the latest session's reason speaks for the pair
-        reasons[flagged.pairing_id] = flagged.text
-    lines = [f"Report written to {path}: {total.held} of {total.booked} sessions held, notes "
-             f"posted for {total.notes_posted} ({total.notes_shared} shared with the "
-             f"program), {len(reasons)} pair(s) needing attention."]
-    lines.extend(f"  {pairing_id}: {text}" for pairing_id, text in sorted(reasons.items()))
+    path.write_text(render_html(report, world.templates.directory), encoding="utf-8")
+    lines = [f"Report written to {path}"]
+    head = report.headline
+    if head is not None:
+        cadence = head.on_cadence_share
+        lines.append(
+            f"  {head.active_pairs} active pairs; {head.held} of {head.due} sessions due "
+            f"held; {round(100 * cadence) if cadence is not None else 0} % on cadence; "
+            f"notes posted for {head.notes_posted}, {head.notes_shared} shared with the "
+            f"program; {len(report.pairs_attention)} pair(s) needing attention")
+    for pair in report.pairs_attention:  # the first reasons; the report has them all
+        more = len(pair.reasons) - 2
+        lines.append(f"  {pair.pairing_id} ({pair.mentor} and {pair.mentee}): "
+                     + "; ".join(pair.reasons[:2])
+                     + (f"; and {more} more in the report" if more > 0 else ""))
     return "\n".join(lines) + "\n"
 
 
