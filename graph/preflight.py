@@ -12,6 +12,10 @@ would see comes of it:
 - `probe`: one GET, its status and Graph's error code instead of an exception, so a 403 that
   proves least privilege (`ErrorAccessDenied` for a mailbox outside the scope, `accessDenied`
   for a site not granted) reads as an answer, not as a failure.
+- `probe_event_write`: a PATCH of an event id no mailbox holds, with an `If-Match` no event
+  carries: with Calendars.ReadWrite on the mailbox Outlook answers 404 `ErrorItemNotFound`
+  (or 400 for an id it cannot read), with read access only 403 `ErrorAccessDenied`; nothing
+  is written either way. https://learn.microsoft.com/graph/api/event-update
 - `probe_item_write`: a PATCH of list item 0 (SharePoint numbers items from 1, so it never
   exists) with an `If-Match` no item carries: with a `write` grant on the site SharePoint
   answers 404 `itemNotFound`, with a `read` grant 403 `accessDenied`; either way nothing is
@@ -93,14 +97,29 @@ def probe_mailbox(client: GraphClient, mailbox: str) -> Probe:
                  {"$top": "1", "$select": "id"}, mailbox=mailbox)
 
 
-def probe_item_write(client: GraphClient, site_id: str, list_id: str) -> Probe:
-    """Whether the app may write the list's items, by a write that cannot change anything
-    (see the module docstring): 404 means it may, 403 that it may not."""
+# An event id of the mailbox-item form that names no event (base64 of a marker).
+PROBE_EVENT_ID = "AAMkAG1lbnRvcmluZy1kb2N0b3ItcHJvYmU="
+
+
+def probe_event_write(client: GraphClient, mailbox: str) -> Probe:
+    """Whether the app may change events in `mailbox`, by a write that cannot change
+    anything (see the module docstring): 403 means it may not."""
+    path = "/users/" + quote(mailbox, safe="@.") + "/events/" + quote(PROBE_EVENT_ID, safe="")
+    return _write(client, path, mailbox=mailbox, etag='W/"mentoring-doctor-probe"')
+
+
+def _write(client: GraphClient, path: str, *, etag: str, mailbox: str | None = None) -> Probe:
     try:
-        client.request("PATCH", f"{items_path(site_id, list_id)}/0/fields", json={},
-                       headers={"If-Match": '"mentoring-doctor-probe,0"'})
+        client.request("PATCH", path, json={}, headers={"If-Match": etag}, mailbox=mailbox)
     except GraphApiError as exc:
         if exc.status >= 500:
             raise
         return _answer(exc)
     return Probe(200)
+
+
+def probe_item_write(client: GraphClient, site_id: str, list_id: str) -> Probe:
+    """Whether the app may write the list's items, by a write that cannot change anything
+    (see the module docstring): 404 means it may, 403 that it may not."""
+    return _write(client, f"{items_path(site_id, list_id)}/0/fields",
+                  etag='"mentoring-doctor-probe,0"')

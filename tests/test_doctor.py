@@ -164,6 +164,18 @@ def test_the_program_mailbox_outside_the_rbac_scope_is_a_failure_with_the_scope_
     assert f"Test-ServicePrincipalAuthorization -Identity {CLIENT_ID}" in record["fix"]
 
 
+def test_a_read_only_calendar_assignment_is_found_without_writing(
+    tenant: tuple[Sandbox, ManualClock],
+) -> None:
+    sandbox, clock = tenant
+    sandbox.scope_mailboxes(CLIENT_ID, ["mentoring@contoso.com"], roles=["Calendars.Read"])
+    code, records, _ = doctor(sandbox, clock)
+    assert code == 2
+    record = records["organizer mailbox"]
+    assert record["result"] == "fail" and "a write is refused (403)" in record["detail"]
+    assert '-Role "Application Calendars.ReadWrite"' in record["fix"]
+
+
 def test_no_rbac_scope_at_all_leaves_every_mailbox_open_and_fails_least_privilege(
     tenant: tuple[Sandbox, ManualClock],
 ) -> None:
@@ -425,5 +437,45 @@ def test_doctor_writes_nothing(tenant: tuple[Sandbox, ManualClock], broken: Brea
     carried_out = [c for c in counter.writes() if 200 <= c[2] < 300
                    and "/oauth2/" not in c[1]]
     assert carried_out == []
-    # The one write it sends is refused before anything is changed (item 0 never exists).
-    assert [(m, s) for m, _, s in counter.writes()] in ([("PATCH", 404)], [("PATCH", 403)])
+    # The writes it sends name an event and an item that never exist: refused, nothing done.
+    assert {(m, s) for m, _, s in counter.writes()} <= {("PATCH", 404), ("PATCH", 403)}
+    assert len(counter.writes()) == 2
+
+
+def test_with_mentors_as_organizers_the_scope_is_the_mentors_and_a_mentee_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    config_dir = tmp_path / "config"
+    shutil.copytree(EXAMPLE_CONFIG, config_dir)
+    program = config_dir / "program.yaml"
+    text = program.read_text(encoding="utf-8")
+    assert "organizer: mentoring@contoso.com" in text
+    program.write_text(text.replace("organizer: mentoring@contoso.com", "organizer: mentor"),
+                       encoding="utf-8")
+    clock = ManualClock(START)
+    sandbox = Sandbox.create(clock=clock, fixture=demo_tenant)
+    config = load_config(config_dir, today=START.date())
+    world = build_world(config, sandbox, clock, client_id=CLIENT_ID, secret=SECRET)
+    assert config.program.sharepoint is not None
+    init_list(world.client, config.program.sharepoint)
+    sandbox.set_person(UNLICENSED, teams_license=True)
+    for key in list(os.environ):
+        if key.startswith("MENTORING_"):
+            monkeypatch.delenv(key)
+    monkeypatch.setenv("MENTORING_TENANT_ID", sandbox.state.tenant_id)
+    monkeypatch.setenv("MENTORING_CLIENT_ID", CLIENT_ID)
+    monkeypatch.setenv("MENTORING_CLIENT_SECRET", SECRET)
+    monkeypatch.setenv("MENTORING_TEMPLATES_DIR", str(TEMPLATES))
+    code, records, _ = doctor(sandbox, clock, "--config", str(config_dir))
+    assert code == 0, failing(records)
+    assert "ava.nguyen@contoso.com" in records["organizer mailbox"]["detail"]
+    assert "another mailbox (margaret.hale@contoso.com)" in (
+        records["least privilege: mailboxes"]["detail"])
+    # One mentor left out of the scope: named, with the scope holding all of them.
+    sandbox.scope_mailboxes(CLIENT_ID, sorted({p.mentor for p in config.pairings})[1:])
+    code, records, _ = doctor(sandbox, clock, "--config", str(config_dir))
+    assert code == 2
+    record = records["organizer mailbox"]
+    [left_out] = sorted({p.mentor for p in config.pairings})[:1]
+    assert f"{left_out} (403 ErrorAccessDenied)" in record["detail"]
+    assert f"PrimarySmtpAddress -eq '{left_out}'" in record["fix"]

@@ -270,9 +270,21 @@ class Doctor:
                      "mailbox > Licenses and apps)")
         else:
             self.organizer_ok = True
+            writes = {m: preflight.probe_event_write(self.client, m) for m in self.organizers}
+            read_only = [m for m, answer in writes.items() if answer.status == 403]
+            if read_only:
+                self.add("organizer mailbox", FAIL,
+                         f"{', '.join(read_only)}: the calendar is readable but a write is "
+                         "refused (403): the app has read access only",
+                         "assign the write role: New-ManagementRoleAssignment -App "
+                         f"{self.client_id} -Role \"Application Calendars.ReadWrite\" "
+                         "-CustomResourceScope \"Reverse mentoring mailbox\" (and remove the "
+                         "Application Calendars.Read assignment)")
+                return
             self.add("organizer mailbox", OK,
-                     f"{', '.join(self.organizers)}: calendar readable, through {via}; "
-                     "writes are not tried")
+                     f"{', '.join(self.organizers)}: calendar readable and writable (a write "
+                     "that changes nothing got as far as Outlook's "
+                     f"{', '.join(sorted({a.short() for a in writes.values()}))}), through {via}")
 
     def other_mailbox(self) -> None:
         others = [p for p in self.participants if p not in self.organizers]
