@@ -79,13 +79,13 @@ def _answer(error: GraphApiError) -> Probe:
 
 def probe(client: GraphClient, path: str, params: Mapping[str, str] | None = None, *,
           mailbox: str | None = None) -> Probe:
-    """GET `path`; Graph's error answers (4xx) come back as a `Probe`. Server failures and no
-    answer at all still raise (`ServerError`, `TransientError`): they say nothing about the
-    app's permissions."""
+    """GET `path`; Graph's error answers (4xx) come back as a `Probe`. Server failures,
+    throttling past the client's retries and no answer at all still raise (`ServerError`,
+    `Throttled`, `TransientError`): they say nothing about the app's permissions."""
     try:
         response = client.request("GET", path, params=params, mailbox=mailbox)
     except GraphApiError as exc:
-        if exc.status >= 500:
+        if _unanswered(exc):
             raise
         return _answer(exc)
     return Probe(response.status, body=response.json() if response.content else None)
@@ -112,10 +112,14 @@ def _write(client: GraphClient, path: str, *, etag: str, mailbox: str | None = N
     try:
         client.request("PATCH", path, json={}, headers={"If-Match": etag}, mailbox=mailbox)
     except GraphApiError as exc:
-        if exc.status >= 500:
+        if _unanswered(exc):
             raise
         return _answer(exc)
     return Probe(200)
+
+
+def _unanswered(exc: GraphApiError) -> bool:
+    return exc.status >= 500 or exc.status == 429
 
 
 def probe_item_write(client: GraphClient, site_id: str, list_id: str) -> Probe:

@@ -176,6 +176,19 @@ def test_a_read_only_calendar_assignment_is_found_without_writing(
     assert '-Role "Application Calendars.ReadWrite"' in record["fix"]
 
 
+def test_a_program_mailbox_without_a_mailbox_names_the_licence(
+    tenant: tuple[Sandbox, ManualClock],
+) -> None:
+    sandbox, clock = tenant
+    sandbox.set_person("mentoring@contoso.com", mailbox=False)
+    code, records, _ = doctor(sandbox, clock)
+    assert code == 2
+    record = records["organizer mailbox"]
+    assert "mentoring@contoso.com (404 MailboxNotEnabledForRESTAPI)" in record["detail"]
+    assert "Exchange Online licence" in record["fix"]
+    assert records["participants' mailboxes"]["detail"].startswith("not checked")
+
+
 def test_no_rbac_scope_at_all_leaves_every_mailbox_open_and_fails_least_privilege(
     tenant: tuple[Sandbox, ManualClock],
 ) -> None:

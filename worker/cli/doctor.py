@@ -54,6 +54,7 @@ from graph.errors import (
     IdentityUnavailable,
     NotFound,
     ServerError,
+    Throttled,
     TransientError,
 )
 from worker.cli import logs
@@ -152,7 +153,7 @@ class Doctor:
         """Run one check; Graph not answering is that check's outage, never a traceback."""
         try:
             check()
-        except (TransientError, ServerError) as exc:
+        except (TransientError, ServerError, Throttled) as exc:
             self.add(name, FAIL, f"Graph did not answer: {exc}",
                      "nothing is wrong with the set-up that this shows: run the doctor again "
                      "later", outage=True)
@@ -224,7 +225,7 @@ class Doctor:
                 missing.append(email)
             elif isinstance(answer, Forbidden):
                 failed.append(f"{email} ({answer.short()})")
-            elif isinstance(answer, (TransientError, ServerError)):
+            elif isinstance(answer, (TransientError, ServerError, Throttled)):
                 raise answer
             elif isinstance(answer, Exception):
                 failed.append(f"{email} ({type(answer).__name__})")
@@ -246,13 +247,15 @@ class Doctor:
     # -- calendar --------------------------------------------------------------------------
 
     def organizer_mailbox(self) -> None:
-        refused, absent = [], []
+        refused, absent, unclear = [], [], []
         for mailbox in self.organizers:
             answer = preflight.probe_mailbox(self.client, mailbox)
             if answer.status == 403:
                 refused.append(f"{mailbox} ({answer.short()})")
             elif answer.status == 404:
                 absent.append(f"{mailbox} ({answer.short()})")
+            elif not answer.ok:
+                unclear.append(f"{mailbox} ({answer.short()})")
         via = ("the tenant-wide Entra grant" if "Calendars.ReadWrite" in self.roles
                else "Exchange RBAC for Applications (not in the roles claim)")
         if refused:
@@ -268,6 +271,9 @@ class Doctor:
                      "check `organizer` in program.yaml; the program mailbox needs an Exchange "
                      "Online licence (Microsoft 365 admin center > Users > Active users > the "
                      "mailbox > Licenses and apps)")
+        elif unclear:
+            self.add("organizer mailbox", WARNING,
+                     f"could not tell: opening the calendar answered {', '.join(unclear)}")
         else:
             self.organizer_ok = True
             writes = {m: preflight.probe_event_write(self.client, m) for m in self.organizers}
