@@ -404,9 +404,20 @@ def test_graph_not_answering_is_exit_3_not_a_broken_set_up(
 
 def test_json_mode_prints_one_object_per_check_and_logs_the_end(
     tenant: tuple[Sandbox, ManualClock], capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    code, _, out = doctor(*tenant)
+    """MENTORING_LOG_FORMAT=json, as the container runs: every line is one JSON object (and
+    the variable is what decides: `text` gives the table, here too off a terminal)."""
+    sandbox, clock = tenant
+    monkeypatch.setenv("MENTORING_LOG_FORMAT", "text")
+    table = StringIO()
+    assert main(["doctor"], clock=clock, session=sandbox_session(sandbox), out=table) == 0
+    assert table.getvalue().startswith("CHECK ")
+    monkeypatch.setenv("MENTORING_LOG_FORMAT", "json")
+    stream = StringIO()
+    code = main(["doctor"], clock=clock, session=sandbox_session(sandbox), out=stream)
     assert code == 0
+    out = stream.getvalue()
     lines = out.splitlines()
     assert len(lines) == len(CHECKS)
     for line in lines:
