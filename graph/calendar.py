@@ -59,7 +59,7 @@ IN_FILTER_MAX = 15
 
 
 def lookup_users(
-    client: GraphClient, emails: Sequence[str]
+    client: GraphClient, emails: Sequence[str], *, select: str = USER_FIELDS
 ) -> dict[str, dict[str, Any] | Exception]:
     """Each address's user: `GET /users` filtered by `userPrincipalName in (...)`, 15 names a
     request, in `$batch`es (one Graph operation per 15 people, not one per person). A name the
@@ -68,7 +68,7 @@ def lookup_users(
     names = list(dict.fromkeys(e.lower() for e in emails))
     chunks = [names[i:i + IN_FILTER_MAX] for i in range(0, len(names), IN_FILTER_MAX)]
     listed = client.batch([
-        BatchRequest(id=str(index), method="GET", url="/users?" + _users_in(chunk))
+        BatchRequest(id=str(index), method="GET", url="/users?" + _users_in(chunk, select))
         for index, chunk in enumerate(chunks)
     ])
     found: dict[str, dict[str, Any] | Exception] = {}
@@ -90,7 +90,7 @@ def lookup_users(
                 found[name] = dict(user)
     unlisted = [name for name in names if name not in found]
     direct = client.batch([
-        BatchRequest(id=str(index), method="GET", url=user_path(name) + f"?$select={USER_FIELDS}")
+        BatchRequest(id=str(index), method="GET", url=user_path(name) + f"?$select={select}")
         for index, name in enumerate(unlisted)
     ]) if unlisted else []
     for name, result in zip(unlisted, direct, strict=True):
@@ -104,10 +104,10 @@ def lookup_users(
     return {email: found[email.lower()] for email in emails}
 
 
-def _users_in(names: Sequence[str]) -> str:
+def _users_in(names: Sequence[str], select: str = USER_FIELDS) -> str:
     return urlencode({
         "$filter": "userPrincipalName in (" + ",".join(odata_string(n) for n in names) + ")",
-        "$select": USER_FIELDS,
+        "$select": select,
         "$top": "999",
     }, quote_via=quote)
 

@@ -37,6 +37,11 @@ from graph.clock import Clock
 from graph.errors import Conflict, GraphClientError, MalformedResponse, safe_path
 from graph.values import odata_string
 
+# The Teams service plan (string id TEAMS1) in a user's `assignedPlans`: a person whose plan is
+# not `Enabled` has no Teams, so nothing can be installed for or sent to them
+# (https://learn.microsoft.com/entra/identity/users/licensing-service-plan-reference).
+TEAMS_SERVICE_PLAN_ID = "57ff2da0-773e-42df-b2af-ffb7a2317929"
+
 # Stay under Teams' 5 requests/s with a margin for clock skew between us and Graph.
 NOTIFICATIONS_PER_SECOND = 4
 # Teams shows at most 150 characters of previewText (sendActivityNotification doc).
@@ -72,9 +77,14 @@ class NotificationPacer:
         raise GraphClientError("notification pacer could not admit a request")
 
 
-def find_catalog_app(client: GraphClient, external_id: str) -> dict[str, Any] | None:
-    """The org catalog entry of the app whose manifest id is `external_id`, or None."""
+def find_catalog_app(client: GraphClient, external_id: str, *,
+                     definitions: bool = False) -> dict[str, Any] | None:
+    """The org catalog entry of the app whose manifest id is `external_id`, or None; with
+    `definitions`, its published `appDefinitions` too (version, and the Entra app it is bound
+    to: `authorization.clientAppId`, https://learn.microsoft.com/graph/api/resources/teamsappauthorization)."""
     params = {"$filter": f"externalId eq {odata_string(external_id)}"}
+    if definitions:
+        params["$expand"] = "appDefinitions"
     for app in client.paged("/appCatalogs/teamsApps", params=params, max_pages=5):
         if not isinstance(app.get("id"), str) or not app["id"]:
             raise MalformedResponse(200, "a catalog app without an `id`", method="GET",

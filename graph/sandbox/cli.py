@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TextIO
 
 from graph.clock import SystemClock
-from graph.sandbox.fixtures import demo_tenant
+from graph.sandbox.fixtures import demo_tenant, program_mailboxes
 from graph.sandbox.server import serve
 from graph.sandbox.tenant_app import Sandbox
 
@@ -48,11 +48,15 @@ def serve_command(*, port: int, state: Path | None, record: Path | None, env_fil
         sandbox = Sandbox.create(clock=clock, fixture=demo_tenant)
     client_id = str(uuid.uuid4())
     secret = secrets.token_urlsafe(32)
-    # Sites.Selected allows nothing until a site is granted: grant the tenant's sites, as an
-    # admin grants the program's site with POST /sites/{site-id}/permissions.
+    # Sites.Selected allows nothing until a site is granted: grant the tenant's sites but its
+    # root (a `write` grant each), as an admin grants the program's site with
+    # POST /sites/{site-id}/permissions. The calendar permission is scoped to the program
+    # mailboxes with Exchange RBAC for Applications, as the README asks.
     sites = getattr(sandbox.state.sharepoint, "sites", {})
+    granted = [site_id for site_id, site in sites.items() if getattr(site, "path", "") != "/"]
     sandbox.register_app(client_id, secret=secret, roles=WORKER_APP_ROLES,
-                         display_name="Reverse mentoring worker", selected_sites=list(sites))
+                         display_name="Reverse mentoring worker", selected_sites=granted)
+    sandbox.scope_mailboxes(client_id, program_mailboxes(sandbox.state))
 
     def ready(base_url: str) -> None:
         write_env_file(env_file, {

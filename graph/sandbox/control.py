@@ -9,7 +9,10 @@ needs to move the simulated clock, inject faults, and look at the state and at w
   ``{"rules": [...]}``, ``{"clear": true}`` or ``{"reset_counts": true}`` (those two counts);
   ``DELETE /_sandbox/faults``;
 * ``GET /_sandbox/state``: the tenant state as saved to the state file;
-* ``GET /_sandbox/requests?top=N``: the last N recorded requests (secrets removed).
+* ``GET /_sandbox/requests?top=N``: the last N recorded requests (secrets removed);
+* ``POST /_sandbox/apps/{client-id}``: change an app's grants (Entra roles, its Exchange RBAC
+  mailbox scope, its Sites.Selected roles); ``PATCH /_sandbox/users/{user}``: a person's Teams
+  licence, mailbox, or account (what `mentoring doctor` checks, broken on purpose).
 Per-person simulation endpoints (``/_sandbox/users/{user}/...``) live with the calendar model.
 """
 
@@ -100,7 +103,44 @@ def get_requests(sb: Sandbox, req: SandboxRequest) -> SandboxResponse:
     return json_response({"value": sb.recorder.recent(top)})
 
 
+def post_app(sb: Sandbox, req: SandboxRequest, client_id: str) -> SandboxResponse:
+    """Change an app registration's grants, as an admin would: ``{"add_roles": [...],
+    "remove_roles": [...], "mailbox_scope": [...] | null, "sites": {"<site>": "read" |
+    "write" | "fullcontrol" | null}}`` (each key optional)."""
+    body = req.json()
+    if not isinstance(body, dict):
+        raise _bad("Expected a JSON object.")
+    if client_id not in sb.state.directory.apps:
+        raise GraphError(404, "NotFound", f"No app registration '{client_id}'.")
+    try:
+        sb.set_roles(client_id, add=body.get("add_roles", []),
+                     remove=body.get("remove_roles", []))
+        if "mailbox_scope" in body:
+            sb.scope_mailboxes(client_id, body["mailbox_scope"])
+        for site, role in (body.get("sites") or {}).items():
+            sb.grant_site(client_id, site, role)
+    except (TypeError, ValueError, AttributeError) as exc:
+        raise _bad(f"Invalid change: {exc}") from exc
+    app = sb.state.directory.apps[client_id]
+    return json_response({"roles": app.roles, "exchange_roles": app.exchange_roles,
+                          "mailbox_scope": app.mailbox_scope,
+                          "site_roles": {**dict.fromkeys(app.selected_sites, "write"),
+                                         **app.site_roles}})
+
+
+def patch_user(sb: Sandbox, req: SandboxRequest, user: str) -> SandboxResponse:
+    """Change a person: ``{"teams_license": bool, "mailbox": bool, "present": false}``."""
+    body = req.json()
+    if not isinstance(body, dict):
+        raise _bad("Expected a JSON object.")
+    sb.set_person(user, teams_license=body.get("teams_license"), mailbox=body.get("mailbox"),
+                  present=bool(body.get("present", True)))
+    return SandboxResponse(204)
+
+
 def register(router: Router) -> None:
+    router.add("POST", "/_sandbox/apps/{client_id}", post_app, service="sandbox")
+    router.add("PATCH", "/_sandbox/users/{user}", patch_user, service="sandbox")
     router.add("GET", "/_sandbox/clock", get_clock, service="sandbox")
     router.add("POST", "/_sandbox/clock", post_clock, service="sandbox")
     router.add("GET", "/_sandbox/faults", get_faults, service="sandbox")

@@ -11,6 +11,11 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from graph.sandbox.core import GraphError
+from graph.teams import TEAMS_SERVICE_PLAN_ID
+
+# Service plan and SKU ids: https://learn.microsoft.com/entra/identity/users/licensing-service-plan-reference
+EXCHANGE_SERVICE_PLAN_ID = "efb87545-963c-4e0d-99df-69c6916d9eb0"  # EXCHANGE_S_ENTERPRISE
+M365_E3_SKU_ID = "05e9a617-0261-4cee-bb44-138d3ef5d965"  # SPE_E3
 
 
 @dataclass
@@ -48,6 +53,21 @@ class User:
     has_teams_license: bool = True
     behaviour: Behaviour = field(default_factory=Behaviour)
 
+    def licence_json(self) -> dict[str, Any]:
+        """`assignedLicenses` and `assignedPlans` as Graph returns them (only when selected):
+        a Microsoft 365 E3 licence, its Teams plan (TEAMS1) disabled for a person without
+        Teams, no Exchange plan for a person without a mailbox."""
+        disabled = [] if self.has_teams_license else [TEAMS_SERVICE_PLAN_ID]
+        plans = []
+        if self.has_mailbox:
+            plans.append(_plan("exchange", EXCHANGE_SERVICE_PLAN_ID))
+        if self.has_teams_license:
+            plans.append(_plan("TeamsForBusiness", TEAMS_SERVICE_PLAN_ID))
+        return {
+            "assignedLicenses": [{"skuId": M365_E3_SKU_ID, "disabledPlans": disabled}],
+            "assignedPlans": plans,
+        }
+
     def graph_json(self, select: list[str] | None = None) -> dict[str, Any]:
         full: dict[str, Any] = {
             "id": self.id,
@@ -59,8 +79,14 @@ class User:
             "usageLocation": self.usageLocation,
         }
         if select:
+            full.update(self.licence_json())
             return {"id": self.id, **{k: full.get(k) for k in select if k in full}}
         return full
+
+
+def _plan(service: str, plan_id: str) -> dict[str, Any]:
+    return {"assignedDateTime": "2024-03-04T08:00:00Z", "capabilityStatus": "Enabled",
+            "service": service, "servicePlanId": plan_id}
 
 
 @dataclass
@@ -78,9 +104,28 @@ class AppRegistration:
     # Federated credentials: the exact assertion strings accepted (workload identity token).
     federated_assertions: list[str] = field(default_factory=list)
     roles: list[str] = field(default_factory=list)  # e.g. "Calendars.ReadWrite"
-    # Sites.Selected grants: site ids on which the app has been granted access.
+    # Sites.Selected grants: site ids on which the app has been granted access (the `write`
+    # role unless `site_roles` names another one for that site).
     selected_sites: list[str] = field(default_factory=list)
+    # Sites.Selected grants by site id: "read", "write" or "fullcontrol"
+    # (POST /sites/{site-id}/permissions, `roles`).
+    site_roles: dict[str, str] = field(default_factory=dict)
     managed_identity: bool = False
+    # Exchange Online RBAC for Applications: mailbox permissions ("Calendars.ReadWrite", ...)
+    # assigned to the app's service principal in Exchange, valid only for the mailboxes of
+    # `mailbox_scope` (ids or addresses: the management scope's members). They are not in the
+    # token's roles claim; Entra grants in `roles` still open every mailbox (the two add up).
+    exchange_roles: list[str] = field(default_factory=list)
+    mailbox_scope: list[str] | None = None
+
+    def site_role(self, site_id: str) -> str | None:
+        """The app's Sites.Selected role on this site, or None without a grant."""
+        for key, role in self.site_roles.items():
+            if key.lower() == site_id.lower():
+                return role
+        if any(s.lower() == site_id.lower() for s in self.selected_sites):
+            return "write"
+        return None
 
 
 def _named(user: User, key: str) -> bool:

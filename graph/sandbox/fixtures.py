@@ -405,6 +405,16 @@ def compatible_pairs(state: TenantState, min_overlap_hours: int = 4, *,
     return sorted(pairs, key=lambda pair: pair[1])
 
 
+PROGRAM_MAILBOX_TITLE = "Program mailbox"
+
+
+def program_mailboxes(state: TenantState) -> list[str]:
+    """The addresses of the tenant's program mailboxes (the organizers of demo and generated
+    tenants): what the worker's Exchange RBAC scope holds."""
+    return sorted(u.userPrincipalName for u in state.directory.users.values()
+                  if u.jobTitle == PROGRAM_MAILBOX_TITLE)
+
+
 def worker_app(state: TenantState, client_id: str, secret: str) -> AppRegistration:
     """Register the worker's app with the permissions the design asks for."""
     app = AppRegistration(
@@ -430,6 +440,7 @@ __all__ = [
     "generated_tenant",
     "mailbox_settings",
     "make_user",
+    "program_mailboxes",
     "user_id",
     "worker_app",
 ]

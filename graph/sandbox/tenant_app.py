@@ -68,6 +68,8 @@ _DENIED: dict[str, tuple[str, str]] = {
 _SITE_WIDE_ROLES = frozenset(
     {"Sites.Read.All", "Sites.ReadWrite.All", "Sites.Manage.All", "Sites.FullControl.All"}
 )
+# Sites.Selected roles, each allowing what the ones before it allow.
+_SITE_ROLE_RANK = {"read": 0, "write": 1, "fullcontrol": 2}
 
 Fixture = TenantState | Mapping[str, Any] | str | os.PathLike[str] | Callable[[Clock], Any]
 
@@ -213,8 +215,15 @@ class Sandbox:
         managed_identity: bool = False,
         selected_sites: Iterable[str] = (),
         display_name: str | None = None,
+        site_roles: Mapping[str, str] | None = None,
+        exchange_roles: Iterable[str] = (),
+        mailbox_scope: Iterable[str] | None = None,
     ) -> AppRegistration:
-        """Add (or replace) an app registration; a convenience for tests and the demo."""
+        """Add (or replace) an app registration; a convenience for tests and the demo.
+
+        `roles` are Entra application permissions (in the token's roles claim); `site_roles`
+        the Sites.Selected grants by site id (`selected_sites`: a `write` grant each);
+        `exchange_roles` with `mailbox_scope` an Exchange RBAC for Applications assignment."""
         app = AppRegistration(
             client_id=client_id,
             display_name=display_name or f"app {client_id}",
@@ -222,7 +231,10 @@ class Sandbox:
             federated_assertions=[federated_assertion] if federated_assertion else [],
             roles=list(roles),
             selected_sites=list(selected_sites),
+            site_roles=dict(site_roles or {}),
             managed_identity=managed_identity,
+            exchange_roles=list(exchange_roles),
+            mailbox_scope=list(mailbox_scope) if mailbox_scope is not None else None,
         )
         if certificate_pem is not None:
             pem = (
@@ -246,17 +258,101 @@ class Sandbox:
 
     # --- helpers for handlers --------------------------------------------------------------
 
-    def require_site_access(self, req: SandboxRequest, site_id: str) -> None:
-        """SharePoint `Sites.Selected`: the app needs a grant on this very site.
+    def require_site_access(self, req: SandboxRequest, site_id: str, need: str = "read") -> None:
+        """SharePoint `Sites.Selected`: the app needs a grant on this very site, of a role
+        that allows what the request does (`read` < `write` < `fullcontrol`): a read grant
+        refuses writes with the same 403 as no grant at all.
 
         https://learn.microsoft.com/graph/permissions-selected-overview
         """
         if req.roles & _SITE_WIDE_ROLES:
             return
         app = self.state.directory.apps.get(req.app_id or "")
-        if "Sites.Selected" in req.roles and app is not None and site_id in app.selected_sites:
+        role = app.site_role(site_id) if app is not None else None
+        if ("Sites.Selected" in req.roles and role is not None
+                and _SITE_ROLE_RANK.get(role, -1) >= _SITE_ROLE_RANK.get(need, 0)):
             return
         raise GraphError(403, "accessDenied", "Access denied")
+
+    def exchange_grant(self, req: SandboxRequest, route: Route,
+                       params: Mapping[str, str]) -> frozenset[str]:
+        """The route's permissions an Exchange RBAC for Applications assignment gives this
+        request: the app's Exchange roles when the mailbox is in its management scope, else
+        none (Graph then answers 403 `ErrorAccessDenied`, as for no permission at all)."""
+        if route.service != "outlook" or route.mailbox_param is None:
+            return frozenset()
+        app = self.state.directory.apps.get(req.app_id or "")
+        if app is None or app.mailbox_scope is None:
+            return frozenset()
+        granted = frozenset(app.exchange_roles) & set(route.permissions)
+        if not granted:
+            return frozenset()
+        mailbox = self.state.directory.find(params.get(route.mailbox_param, ""))
+        if mailbox is None:
+            return granted  # nobody's mailbox: the handler's own 404
+        members = {found.id for found in map(self.state.directory.find, app.mailbox_scope)
+                   if found is not None}
+        return granted if mailbox.id in members else frozenset()
+
+    # --- set-up changes (what an admin changes in the tenant; tests break preconditions) ----
+
+    def app(self, client_id: str) -> AppRegistration:
+        return self.state.directory.apps[client_id]
+
+    def grant_site(self, client_id: str, site: str, role: str | None) -> None:
+        """Sites.Selected: give the app `role` on the site (id or `host:/path`); None revokes
+        (POST / PATCH / DELETE /sites/{site-id}/permissions)."""
+        if role is not None and role not in _SITE_ROLE_RANK:
+            raise ValueError(f"unknown site role {role!r}: one of {sorted(_SITE_ROLE_RANK)}")
+        from graph.sandbox.sharepoint import SharePointStore
+
+        store = self.state.sharepoint
+        site_id = store.site(site).id if isinstance(store, SharePointStore) else site
+        with self.lock:
+            app = self.app(client_id)
+            app.selected_sites = [s for s in app.selected_sites if s.lower() != site_id.lower()]
+            app.site_roles = {k: v for k, v in app.site_roles.items()
+                              if k.lower() != site_id.lower()}
+            if role is not None:
+                app.site_roles[site_id] = role
+
+    def scope_mailboxes(self, client_id: str, mailboxes: Iterable[str] | None, *,
+                        roles: Iterable[str] = ("Calendars.ReadWrite",)) -> None:
+        """Exchange RBAC for Applications: assign `roles` to the app for these mailboxes only,
+        and take the same permissions out of its Entra grants (which would open every mailbox:
+        the two add up). `None` removes the assignment and leaves the Entra grants as they are."""
+        with self.lock:
+            app = self.app(client_id)
+            if mailboxes is None:
+                app.mailbox_scope = None
+                app.exchange_roles = []
+                return
+            app.exchange_roles = list(roles)
+            app.mailbox_scope = list(mailboxes)
+            app.roles = [r for r in app.roles if r not in app.exchange_roles]
+
+    def set_person(self, user: str, *, teams_license: bool | None = None,
+                   mailbox: bool | None = None, present: bool = True) -> None:
+        """Change a person as an admin would: assign or remove the Teams licence, the
+        mailbox, or delete the account (`present=False`)."""
+        with self.lock:
+            person = self.state.directory.get(user)
+            if not present:
+                del self.state.directory.users[person.id]
+                return
+            if teams_license is not None:
+                person.has_teams_license = teams_license
+            if mailbox is not None:
+                person.has_mailbox = mailbox
+
+    def set_roles(self, client_id: str, *, add: Iterable[str] = (),
+                  remove: Iterable[str] = ()) -> None:
+        """Change the app's Entra application permissions (admin consent given or taken)."""
+        with self.lock:
+            app = self.app(client_id)
+            taken = set(remove)
+            app.roles = [r for r in app.roles if r not in taken]
+            app.roles.extend(r for r in add if r not in app.roles)
 
     def mailbox_key(self, route: Route, params: Mapping[str, str]) -> str | None:
         if route.mailbox_param is None or route.mailbox_param not in params:
@@ -334,7 +430,11 @@ class Sandbox:
 
             authenticate(self, req)
             if route.permissions and not (req.roles & set(route.permissions)):
-                raise _denied(route, req)
+                granted = self.exchange_grant(req, route, params)
+                if not granted:
+                    raise _denied(route, req)
+                # What Exchange adds for this mailbox counts as the app's for this request.
+                req.roles = req.roles | granted
         app_id = req.app_id or ""
         mailbox = self.mailbox_key(route, params)
         if route.service not in _NON_GRAPH:

@@ -33,7 +33,7 @@ from worker.config.templates import Templates
 from worker.core.paths import default_config_dir, default_templates_dir
 from worker.core.properties import PROPERTY_ID
 from worker.core.timezones import abbreviation, zone_for
-from worker.observe.events import read_sessions
+from worker.observe.events import organizer_mailboxes, read_sessions
 from worker.run.job import execute
 from worker.run.summary import RunSummary
 
@@ -70,6 +70,11 @@ def build_world(config: Config, sandbox: Sandbox, clock: ManualClock,
     sandbox.register_app(client_id, secret=secret, roles=roles,
                          display_name="Reverse mentoring worker",
                          selected_sites=_program_sites(config, sandbox))
+    # Calendar access through Exchange RBAC for Applications, scoped to the organizers'
+    # mailboxes (README, "least privilege"), instead of a tenant-wide Entra grant.
+    mailbox_roles = [role for role in roles if role.startswith("Calendars.")]
+    if mailbox_roles:
+        sandbox.scope_mailboxes(client_id, organizer_mailboxes(config), roles=mailbox_roles)
     session = sandbox_session(sandbox)
     credential = GraphCredential(
         tenant_id=sandbox.state.tenant_id,

@@ -1,5 +1,5 @@
-"""The `mentoring` command: validate, schema, plan, run, sharepoint init, report, teams-app
-package, demo, sandbox.
+"""The `mentoring` command: validate, doctor, schema, plan, run, sharepoint init, report,
+teams-app package, demo, sandbox.
 
 Exit codes (what a scheduler alerts on) are `worker.core.exit_codes.ExitCode`: 0 all done; 1 some
 actions failed or were deferred, each named; 2 config, settings, authentication, a missing
@@ -71,6 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     commands.add_parser("validate", help="check the config files and templates; no Graph call")
+    commands.add_parser("doctor", help="check every precondition of a run against the tenant "
+                        "(permissions, least privilege, notes list, Teams app, participants); "
+                        "writes nothing")
     schema = commands.add_parser("schema", help="write the JSON Schemas for the config files")
     schema.add_argument("--out", type=Path, help="directory to write into (default: print)")
 
@@ -168,6 +171,11 @@ def main(argv: list[str] | None = None, *, clock: Clock | None = None,
         return cmd_package(args.config or default_config_dir(), default_templates_dir(),
                            args.out, args.client_id, clock.now().date(),
                            notes_url=args.notes_url, stream=stdout)
+
+    if args.command == "doctor":
+        from worker.cli.doctor import cmd_doctor
+
+        return cmd_doctor(args, clock=clock, session=session, out=stdout)
 
     if args.command in ("schema", "validate"):
         # Neither needs credentials: an admin can check the config on a laptop.

@@ -9,6 +9,10 @@
 - 3 `OUTAGE`: Microsoft Graph or the identity platform could not be reached or kept failing.
   Nothing is lost: the next run starts from what Microsoft 365 holds.
 
+`mentoring doctor` uses the same codes for its checks: 0 every check ok; 1 warnings only (a run
+would go ahead and name what it cannot do, e.g. a participant without Teams); 2 a precondition
+fails (fix it before the first run); 3 Graph or the identity platform did not answer.
+
 When several apply, the larger code wins: an outage hides nothing that a retry would not
 show, and a deployment problem is what an operator must fix before anything else.
 """

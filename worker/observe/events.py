@@ -98,6 +98,14 @@ def schedule_mailbox(config: Config, needed: set[str]) -> str:
     return mentors[0] if mentors else sorted(needed)[0]
 
 
+def organizer_mailboxes(config: Config) -> list[str]:
+    """Every mailbox the program's invites are sent from (the program mailbox, or each
+    mentor): the app's calendar access is scoped to exactly these."""
+    if config.program.organizer != "mentor":
+        return [str(config.program.organizer).lower()]
+    return sorted({p.mentor.lower() for p in config.pairings})
+
+
 class UnreadableEvent(ValueError):
     """An event of ours that cannot be understood; `key` names its session when the tag could
     be read (then only that pairing is held back), else the whole listing is refused."""

@@ -65,13 +65,19 @@ class SandboxLike(Protocol):
     @property
     def state(self) -> Any: ...
 
-    def require_site_access(self, req: SandboxRequest, site_id: str) -> None: ...
+    def require_site_access(self, req: SandboxRequest, site_id: str,
+                            need: str = "read") -> None: ...
 
 
 def _authorise(sb: SandboxLike, req: SandboxRequest, site: Site) -> None:
-    """Sites.Selected allows nothing by itself: the app needs a grant on this very site."""
+    """Sites.Selected allows nothing by itself: the app needs a grant on this very site, and
+    a `read` grant allows only reads. The grant is checked before the list or item a request
+    names is looked up, so a write refused for the role is a 403 whatever it names.
+
+    Creating lists and columns is allowed with `write` here; SharePoint itself asks more of a
+    Sites.Selected app for that (see the README, "App registration and permissions")."""
     if not (set(req.roles) & _TENANT_WIDE):
-        sb.require_site_access(req, site.id)
+        sb.require_site_access(req, site.id, "read" if req.method == "GET" else "write")
 
 
 def _actor(sb: SandboxLike, req: SandboxRequest) -> dict[str, Any]:

@@ -31,6 +31,10 @@ DEMO_HOSTNAME = "contoso.sharepoint.com"
 DEMO_SITE_PATH = "/sites/mentoring"
 DEMO_SITE_COLLECTION_ID = "6f1a2c44-1f2b-4a4e-9b0c-2d7e8f3a9c11"
 DEMO_WEB_ID = "0b9d7c55-3e6f-4d21-8a7b-5c4e3f2a1d22"
+# The tenant's root site (`GET /sites/root`), which every tenant has: a Sites.Selected app
+# granted only the program's site is refused it.
+DEMO_ROOT_SITE_COLLECTION_ID = "2c8e4b17-6d3a-4f95-b1e0-7a9c5d2f3e48"
+DEMO_ROOT_WEB_ID = "9e3f1a6b-4c2d-4e87-a5b9-0d6c8f7e2a31"
 
 
 class SharePointStore:
@@ -64,8 +68,17 @@ class SharePointStore:
 
     @classmethod
     def with_demo_site(cls, created: datetime | None = None) -> SharePointStore:
-        """The default fixture: `contoso.sharepoint.com:/sites/mentoring`, with no lists."""
+        """The default fixture: `contoso.sharepoint.com:/sites/mentoring`, with no lists, and
+        the tenant's root site."""
         store = cls()
+        store.add_site(
+            DEMO_HOSTNAME,
+            "/",
+            "Communication site",
+            created=created or datetime.fromisoformat("2024-03-04T08:00:00+00:00"),
+            site_collection_id=DEMO_ROOT_SITE_COLLECTION_ID,
+            web_id=DEMO_ROOT_WEB_ID,
+        )
         store.add_site(
             DEMO_HOSTNAME,
             DEMO_SITE_PATH,
@@ -77,8 +90,14 @@ class SharePointStore:
         return store
 
     def site(self, ref: str) -> Site:
-        """A site by composite id, by `hostname:/path[:]`, or 404 `itemNotFound`."""
+        """A site by composite id, by `hostname:/path[:]`, `root` (the tenant's root site) or
+        a bare hostname (that host's root site), or 404 `itemNotFound`."""
         found: Site | None = None
+        if "," not in ref and ":" not in ref:
+            roots = [s for s in self.sites.values() if s.path == "/"
+                     and (ref.lower() == "root" or s.hostname == ref.lower())]
+            if roots:
+                return roots[0]
         if ":/" in ref:
             hostname, _, path = ref.partition(":")
             wanted = "/" + path.strip(":").strip("/")

@@ -91,13 +91,21 @@ def _filter(text: str | None, items: list[dict[str, Any]]) -> list[dict[str, Any
     return [i for i in items if parsed.matches(i)]
 
 
+def _catalog_json(req: SandboxRequest, app: CatalogApp) -> dict[str, Any]:
+    body = app.graph_json()
+    if "appdefinitions" in (req.query.get("$expand") or "").lower():
+        body["appDefinitions"] = [app.definition_json()]
+    return body
+
+
 def list_catalog(sb: SandboxLike, req: SandboxRequest) -> SandboxResponse:
-    apps = [a.graph_json() for a in _store(sb).catalog.values()]
-    return json_response({"value": _filter(req.query.get("$filter"), apps)})
+    apps = _filter(req.query.get("$filter"), [a.graph_json() for a in _store(sb).catalog.values()])
+    store = _store(sb)
+    return json_response({"value": [_catalog_json(req, store.app(a["id"])) for a in apps]})
 
 
 def get_catalog_app(sb: SandboxLike, req: SandboxRequest, app_id: str) -> SandboxResponse:
-    return json_response(_store(sb).app(app_id).graph_json())
+    return json_response(_catalog_json(req, _store(sb).app(app_id)))
 
 
 def _installation_json(user_id: str, app: CatalogApp, expand: bool) -> dict[str, Any]:

@@ -41,6 +41,22 @@ class CatalogApp:
             "distributionMethod": self.distributionMethod,
         }
 
+    def definition_json(self) -> dict[str, Any]:
+        """The app's published definition (`teamsAppDefinition`): its version and the Entra
+        app the manifest binds it to (`authorization.clientAppId`, the manifest's
+        `webApplicationInfo.id`). Graph does not return the manifest's activity types.
+        https://learn.microsoft.com/graph/api/resources/teamsappdefinition"""
+        return {
+            "id": base64.b64encode(f"{self.id}##{self.manifest.get('version', '')}".encode())
+            .decode(),
+            "teamsAppId": self.id,
+            "displayName": self.displayName,
+            "version": str(self.manifest.get("version", "")),
+            "publishingState": "published",
+            "authorization": {"clientAppId": self.entra_app_id,
+                              "requiredPermissionSet": {"resourceSpecificPermissions": []}},
+        }
+
     @property
     def entra_app_id(self) -> str | None:
         info = self.manifest.get("webApplicationInfo")
@@ -123,6 +139,11 @@ class TeamsStore:
             raise GraphError(409, "Conflict", "The app is already installed for this user.")
         apps.append(app.id)
         return installation_id(user_id, app.id)
+
+    def unpublish(self, external_id: str) -> None:
+        """Take the app with this manifest id out of the catalog (and so from everyone)."""
+        for catalog_id in [k for k, a in self.catalog.items() if a.externalId == external_id]:
+            del self.catalog[catalog_id]
 
     def installed_apps(self, user_id: str) -> list[CatalogApp]:
         return [self.catalog[a] for a in self.installed.get(user_id, []) if a in self.catalog]
