@@ -551,8 +551,9 @@ def _pairs_attention(config: Config, rows: Sequence[SessionRow],
                 declines = len(declined_slots(event.nudges))
                 if declines >= 2 and key not in told:
                     add(pairing.id, f"session {row.number} declined {declines} times")
-                for line in _unanswered(event, pairing, row, now, unanswered_after):
-                    add(pairing.id, line)
+                if key not in told:  # the worker's own "has not answered" comes first
+                    for line in _unanswered(event, pairing, row, now, unanswered_after):
+                        add(pairing.id, line)
             elif extras.events is None and count_of(values.get("RescheduleCount")) >= 2:
                 add(pairing.id, f"session {row.number} rescheduled "
                     f"{count_of(values.get('RescheduleCount'))} times")
