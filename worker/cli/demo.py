@@ -30,10 +30,12 @@ from graph.sandbox.transport import sandbox_session
 from worker.cli.notes_list_init import init_list
 from worker.config import Config, load_config
 from worker.config.templates import Templates
+from worker.core.notes_list import HELD
 from worker.core.paths import default_config_dir, default_templates_dir
 from worker.core.properties import PROPERTY_ID
 from worker.core.timezones import abbreviation, zone_for
-from worker.observe.events import organizer_mailboxes, read_sessions
+from worker.observe.events import organizers, read_sessions
+from worker.plan.items import parse_instant
 from worker.run.job import execute
 from worker.run.summary import RunSummary
 
@@ -74,7 +76,7 @@ def build_world(config: Config, sandbox: Sandbox, clock: ManualClock,
     # mailboxes (README, "least privilege"), instead of a tenant-wide Entra grant.
     mailbox_roles = [role for role in roles if role.startswith("Calendars.")]
     if mailbox_roles:
-        sandbox.scope_mailboxes(client_id, organizer_mailboxes(config), roles=mailbox_roles)
+        sandbox.scope_mailboxes(client_id, organizers(config), roles=mailbox_roles)
     session = sandbox_session(sandbox)
     credential = GraphCredential(
         tenant_id=sandbox.state.tenant_id,
@@ -150,12 +152,11 @@ def run_demo(*, state_file: Path | None, record: Path | None, quiet: bool, out: 
     say("")
 
     failures: dict[str, str] = {}
-    notes_written = 0
     last_day = _program_end(config, first)
     runs = 1
     while clock.now() < last_day:
         clock.advance(timedelta(days=1))
-        notes_written += write_notes(world)
+        write_notes(world)
         summary = world.run()
         runs += 1
         totals.add(summary)
@@ -208,35 +209,34 @@ _NEXT = (
 )
 
 
-def write_notes(world: DemoWorld) -> int:
+def write_notes(world: DemoWorld) -> None:
     """The simulated mentors' part: after a held session, those whose habit is to write notes
     type them into the session's item in the notes list (in the browser, as themselves), and
-    those who share them tick "shared with the program". Returns how many items were written."""
+    those who share them tick "shared with the program"."""
     from graph.sandbox.sharepoint import SharePointStore, user_identity
 
     settings = world.config.program.sharepoint
     store = world.sandbox.state.sharepoint
     if settings is None or not isinstance(store, SharePointStore):
-        return 0
+        return
     try:
         site = store.site(settings.site)
         sp_list = store.get_list(site, settings.list)
     except GraphError:
-        return 0  # no list yet: nothing to write into
+        return  # no list yet: nothing to write into
     directory = world.sandbox.state.directory
     now = world.clock.now()
-    written = 0
     for item in list(sp_list.items.values()):
         values = item.fields
         if values.get("ProgramId") != world.config.program.id or values.get("Notes"):
             continue
-        if values.get("SessionStatus") != "Held":
+        if values.get("SessionStatus") != HELD:
             continue
         mentor = directory.find(str(values.get("MentorEmail") or ""))
         if mentor is None or mentor.behaviour.notes not in ("post", "share"):
             continue
-        ended = datetime.fromisoformat(str(values.get("SessionEnd")).replace("Z", "+00:00"))
-        if ended + timedelta(hours=mentor.behaviour.notes_after_hours) > now:
+        ended = parse_instant(values.get("SessionEnd"))
+        if ended is None or ended + timedelta(hours=mentor.behaviour.notes_after_hours) > now:
             continue
         fields: dict[str, Any] = {"Notes": _notes_text(values)}
         if mentor.behaviour.notes == "share":
@@ -244,8 +244,6 @@ def write_notes(world: DemoWorld) -> int:
         store.person_edits(site, settings.list, str(item.id), fields,
                            person=user_identity(mentor.id, mentor.displayName, mentor.mail),
                            now=now)
-        written += 1
-    return written
 
 
 def _notes_text(values: dict[str, Any]) -> str:

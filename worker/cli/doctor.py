@@ -66,7 +66,7 @@ from worker.config.settings import Settings
 from worker.core.exit_codes import ExitCode, worst
 from worker.core.notes_list import COLUMNS
 from worker.core.paths import default_config_dir, default_templates_dir
-from worker.observe.events import organizer_mailboxes
+from worker.observe.events import organizers
 from worker.observe.notes_list import grant_instructions
 
 log = logging.getLogger("worker")
@@ -135,7 +135,7 @@ class Doctor:
         self.clock = clock
         self.roles: list[str] = []
         self.checks: list[Check] = []
-        self.organizers = organizer_mailboxes(config)
+        self.organizers = organizers(config)
         # Active pairings' people, mentors first (the organizers when each mentor organizes).
         active = config.active_pairings()
         self.participants = list(dict.fromkeys(

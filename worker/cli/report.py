@@ -20,7 +20,6 @@ renders the HTML page from a Jinja2 template a program may replace.
 from __future__ import annotations
 
 import csv
-import html
 import io
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -43,6 +42,7 @@ from worker.core.notes_list import (
 )
 from worker.core.phases import Phase
 from worker.core.timezones import CustomTimeZone
+from worker.core.timezones import zone_label as core_zone_label
 from worker.observe.directory import read_people, read_schedules
 from worker.observe.events import read_sessions
 from worker.observe.notes_list import NotesListUnavailable, require_list
@@ -53,8 +53,8 @@ from worker.observe.state import (
     item_order,
     live_event,
 )
-from worker.plan.items import count_of, has_notes, parse_instant
-from worker.plan.nudges import declined_slots, invited_at
+from worker.plan.items import count_of, has_notes, notes_text, parse_instant
+from worker.plan.nudges import declined_slots, invitation_sent
 
 
 class ReportError(Exception):
@@ -499,10 +499,7 @@ def _shared_note(item: dict[str, Any], pairs: Mapping[str, Tally]) -> SharedNote
 
 def excerpt(notes: Any, limit: int = EXCERPT_CHARS) -> str:
     """The notes' text (rich text without its markup), cut at a word near `limit`."""
-    if not isinstance(notes, str):
-        return ""
-    text = html.unescape(re.sub(r"<[^>]*>", " ", notes)).replace("\u200b", "")
-    text = " ".join(text.split())
+    text = notes_text(notes)
     if len(text) <= limit:
         return text
     cut = text[:limit].rsplit(" ", 1)[0] or text[:limit]
@@ -595,10 +592,8 @@ def _unanswered(event: ObservedSession, pairing: Pairing, row: SessionRow, now: 
                 after: timedelta) -> list[str]:
     if event.start <= now or event.is_cancelled or event.declined_by():
         return []  # declined: being moved, or the admin's already
-    created = event.created or event.start
-    if created.tzinfo is None:
-        created = created.replace(tzinfo=UTC)
-    sent = max(created, invited_at(event.nudges, event.start) or created)
+    sent = invitation_sent(event.created or event.start, event.nudges, event.start)
+    assert sent is not None  # a creation time is always given here
     if now - sent < after:
         return []
     lines = []
@@ -667,15 +662,14 @@ def read_extras(client: GraphClient, config: Config, items: Sequence[dict[str, A
 
 
 def zone_label(zone: tzinfo) -> str:
-    """An IANA name ("Europe/Berlin"); a mailbox's custom zone by its name and offset."""
-    key = getattr(zone, "key", None)
-    if isinstance(key, str) and key:
-        return key
+    """The zone as `worker.core.timezones.zone_label` names it ("Europe/Berlin"); a mailbox's
+    custom zone with its offset too, which a spreadsheet reader needs beside its name."""
     if isinstance(zone, CustomTimeZone):
         minutes = int(zone.std_offset.total_seconds() // 60)
         sign = "-" if minutes < 0 else "+"
-        return f"{zone.name} (custom, UTC{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d})"
-    return str(zone)
+        return (f"{core_zone_label(zone)} (custom, "
+                f"UTC{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d})")
+    return core_zone_label(zone)
 
 
 def _short(exc: Exception) -> str:

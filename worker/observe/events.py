@@ -46,6 +46,8 @@ from worker.observe.state import AttendeeState, ObservedSession, parse_ledger
 log = logging.getLogger(__name__)
 
 def organizers(config: Config) -> list[str]:
+    """Every mailbox the program's invites are sent from (the program mailbox, or each
+    mentor): the app's calendar access is scoped to exactly these."""
     program = config.program
     if program.organizer == "mentor":
         return sorted({p.mentor.lower() for p in config.pairings})
@@ -96,14 +98,6 @@ def schedule_mailbox(config: Config, needed: set[str]) -> str:
         return str(config.program.organizer)
     mentors = sorted(p.mentor.lower() for p in config.pairings if p.mentor.lower() in needed)
     return mentors[0] if mentors else sorted(needed)[0]
-
-
-def organizer_mailboxes(config: Config) -> list[str]:
-    """Every mailbox the program's invites are sent from (the program mailbox, or each
-    mentor): the app's calendar access is scoped to exactly these."""
-    if config.program.organizer != "mentor":
-        return [str(config.program.organizer).lower()]
-    return sorted({p.mentor.lower() for p in config.pairings})
 
 
 class UnreadableEvent(ValueError):

@@ -165,12 +165,18 @@ def digest(record: Mapping[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def notes_text(value: Any) -> str:
+    """The words of a rich text column: markup, entities and zero-width spaces gone,
+    whitespace runs made one space ("" for anything but text)."""
+    if not isinstance(value, str):
+        return ""
+    text = html.unescape(re.sub(r"<[^>]*>", " ", value)).replace("\u200b", "")
+    return " ".join(text.split())
+
+
 def has_notes(value: Any) -> bool:
     """True when the notes hold text (rich text with no words in it counts as empty)."""
-    if not isinstance(value, str):
-        return False
-    text = html.unescape(re.sub(r"<[^>]*>", " ", value))
-    return bool(text.replace("\u200b", "").strip())
+    return bool(notes_text(value))
 
 
 def notes_status(status: str, notes: Any) -> str:

@@ -127,6 +127,18 @@ def invited_at(entries: Collection[str], start: datetime) -> datetime | None:
     return datetime.strptime(max(found), "%Y%m%dT%H%MZ").replace(tzinfo=UTC)
 
 
+def invitation_sent(created: datetime | None, entries: Collection[str],
+                    start: datetime) -> datetime | None:
+    """When the invitation for the session at `start` went out: the event's creation, or the
+    new invitation of a later move (the ledger `entries` remember it), whichever is later.
+    None when Graph gave no creation time."""
+    if created is None:
+        return None
+    if created.tzinfo is None:  # Graph's createdDateTime is UTC, sometimes without Z
+        created = created.replace(tzinfo=UTC)
+    return max(created, invited_at(entries, start) or created)
+
+
 RULES_MARK = "rules="
 
 
@@ -345,11 +357,8 @@ def _wanted(
             for recipient in members:
                 yield (NudgeKind.reminder, f"{stamp}@{recipient}", recipient, reminder_at,
                        session.start)
-        if session.created is not None:
-            created = session.created
-            if created.tzinfo is None:  # Graph's createdDateTime is UTC, sometimes without Z
-                created = created.replace(tzinfo=UTC)
-            sent_at = max(created, invited_at(already, session.start) or created)
+        sent_at = invitation_sent(session.created, already, session.start)
+        if sent_at is not None:
             ask_at = sent_at + timedelta(hours=policy.unanswered_after_hours)
             if now >= ask_at:
                 for recipient in members:

@@ -11,7 +11,7 @@ one `Plan` holding every change of the run.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from worker.config import Config
 from worker.config.templates import Templates
@@ -19,7 +19,7 @@ from worker.core.heap import settled
 from worker.observe.state import NONE, NOT_RESPONDED, Observed, ObservedSession
 from worker.plan.calendar import CalendarPlan, owned_sessions, plan_calendar
 from worker.plan.notes_list import NotesListPlan, plan_notes_list
-from worker.plan.nudges import invited_at
+from worker.plan.nudges import invitation_sent
 from worker.plan.plan import Plan
 from worker.plan.projection import Projection, project
 from worker.plan.teams import TeamsPlan, plan_teams
@@ -83,12 +83,13 @@ def unanswered(config: Config, events: list[ObservedSession], now: datetime) -> 
     and the item is written once. Empty when everyone answered."""
     session = next((e for e in events if not e.is_cancelled), None)
     pairing = config.pairing(session.pairing_id) if session is not None else None
-    if session is None or pairing is None or session.created is None:
+    if session is None or pairing is None:
+        return ""
+    sent = invitation_sent(session.created, session.nudges, session.start)
+    if sent is None:
         return ""
     nudges = config.program.nudges
     hours = nudges.unanswered_after_hours if nudges is not None else DEFAULT_UNANSWERED_HOURS
-    created = session.created if session.created.tzinfo else session.created.replace(tzinfo=UTC)
-    sent = max(created, invited_at(session.nudges, session.start) or created)
     if now < sent + timedelta(hours=2 * hours):
         return ""
     silent = [email for email in (pairing.mentor, pairing.mentee)
