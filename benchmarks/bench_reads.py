@@ -18,8 +18,7 @@ from typing import Any
 from graph.clock import ManualClock
 from graph.sandbox.fixtures import demo_tenant
 from graph.sandbox.tenant_app import Sandbox
-from worker.cli.demo import DemoWorld, build_world
-from worker.cli.notes_list_init import init_list
+from worker.cli.demo import DemoWorld, build_world, init_notes_list
 from worker.config import load_config
 from worker.core.paths import default_config_dir
 from worker.run.job import execute
@@ -35,7 +34,7 @@ def world() -> DemoWorld:
     sandbox = Sandbox.create(clock=clock, fixture=demo_tenant)
     built = build_world(config, sandbox, clock)
     assert config.program.sharepoint is not None
-    init_list(built.client, config.program.sharepoint)
+    init_notes_list(built)
     return built
 
 

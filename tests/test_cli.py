@@ -23,9 +23,8 @@ from graph.sandbox.server import start_in_thread
 from graph.sandbox.tenant_app import Sandbox
 from graph.sandbox.transport import sandbox_session
 from tests.conftest import EXAMPLE_CONFIG, ROOT, tagged_event_counts
-from worker.cli.demo import build_world
+from worker.cli.demo import build_world, init_notes_list
 from worker.cli.main import main
-from worker.cli.notes_list_init import init_list
 from worker.config import load_config
 
 SECRET = "s3cret-value-that-must-never-leak"
@@ -60,7 +59,7 @@ def deploy(sandbox: Sandbox, clock: Any) -> None:
     config = load_config(EXAMPLE_CONFIG, today=START.date())
     world = build_world(config, sandbox, clock, client_id=CLIENT_ID, secret=SECRET)
     assert config.program.sharepoint is not None
-    init_list(world.client, config.program.sharepoint)
+    init_notes_list(world)
 
 
 @pytest.fixture

@@ -23,9 +23,8 @@ from graph.sandbox.teams import TeamsStore
 from graph.sandbox.tenant_app import Sandbox
 from graph.sandbox.transport import sandbox_session
 from tests.conftest import EXAMPLE_CONFIG, TEMPLATES, CountingAdapter, wrap_session
-from worker.cli.demo import build_world
+from worker.cli.demo import build_world, init_notes_list
 from worker.cli.main import main
-from worker.cli.notes_list_init import init_list
 from worker.config import load_config
 
 SECRET = "doctor-s3cret-that-must-never-leak"
@@ -53,7 +52,7 @@ def tenant(monkeypatch: pytest.MonkeyPatch) -> tuple[Sandbox, ManualClock]:
     config = load_config(EXAMPLE_CONFIG, today=START.date())
     world = build_world(config, sandbox, clock, client_id=CLIENT_ID, secret=SECRET)
     assert config.program.sharepoint is not None
-    init_list(world.client, config.program.sharepoint)
+    init_notes_list(world)
     sandbox.set_person(UNLICENSED, teams_license=True)
     for key in list(os.environ):
         if key.startswith("MENTORING_") or key == "AZURE_FEDERATED_TOKEN_FILE":
@@ -481,7 +480,7 @@ def test_with_mentors_as_organizers_the_scope_is_the_mentors_and_a_mentee_is_ref
     config = load_config(config_dir, today=START.date())
     world = build_world(config, sandbox, clock, client_id=CLIENT_ID, secret=SECRET)
     assert config.program.sharepoint is not None
-    init_list(world.client, config.program.sharepoint)
+    init_notes_list(world)
     sandbox.set_person(UNLICENSED, teams_license=True)
     for key in list(os.environ):
         if key.startswith("MENTORING_"):

@@ -23,8 +23,7 @@ from graph.clock import ManualClock
 from graph.sandbox.fixtures import demo_tenant
 from graph.sandbox.tenant_app import Sandbox
 from tests.conftest import EXAMPLE_CONFIG, TEMPLATES, KillAfterWrites, Killed, wrap_session
-from worker.cli.demo import DemoWorld, build_world
-from worker.cli.notes_list_init import init_list
+from worker.cli.demo import DemoWorld, build_world, init_notes_list
 from worker.cli.teams_app import notes_tab, render_manifest
 from worker.config import load_config
 from worker.core.intervals import WorkingHours
@@ -79,7 +78,7 @@ def nudge_world(tmp_path: Path, nudges: str = "") -> DemoWorld:
                                            app_id=app.externalId,
                                            program_name=config.program.name,
                                            notes=notes_tab(config.program.sharepoint))
-    init_list(world.client, config.program.sharepoint)
+    init_notes_list(world)
     return world
 
 

@@ -20,8 +20,7 @@ from graph.sandbox.fixtures import compatible_pairs, generated_tenant
 from graph.sandbox.people import People
 from graph.sandbox.sharepoint import SharePointStore
 from graph.sandbox.tenant_app import Sandbox
-from worker.cli.demo import DemoWorld, build_world
-from worker.cli.notes_list_init import init_list
+from worker.cli.demo import DemoWorld, build_world, init_notes_list
 from worker.cli.report import read_report
 from worker.config import load_config
 from worker.plan.nudges import declined_slots, moves_of
@@ -114,7 +113,7 @@ def life(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     directory = tmp_path_factory.mktemp("life") / "config"
     write_config(directory, pairs)
     world = build_world(load_config(directory, today=clock.now().date()), sandbox, clock)
-    init_list(world.client, world.config.program.sharepoint)  # type: ignore[arg-type]
+    init_notes_list(world)
 
     people = People(sandbox)
     summaries: list[tuple[int, RunSummary]] = []

@@ -6,6 +6,7 @@ import csv
 import io
 import os
 import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -38,6 +39,9 @@ def make_env(monkeypatch: pytest.MonkeyPatch, *, granted: bool) -> tuple[Sandbox
         # Deployed as IT does it: every permission, the site granted, the Teams app uploaded.
         build_world(load_config(EXAMPLE_CONFIG, today=START.date()), sandbox, clock,
                     client_id=CLIENT_ID, secret=SECRET)
+        # Raised for the one-off `sharepoint init`, as the README asks (creating a list and
+        # its columns needs more than `write`).
+        sandbox.grant_site(CLIENT_ID, SITE, "fullcontrol")
     else:
         sandbox.register_app(CLIENT_ID, secret=SECRET,
                              roles=["Calendars.ReadWrite", "User.Read.All", "Sites.Selected"])
@@ -50,6 +54,19 @@ def make_env(monkeypatch: pytest.MonkeyPatch, *, granted: bool) -> tuple[Sandbox
     monkeypatch.setenv("MENTORING_CONFIG_DIR", str(EXAMPLE_CONFIG))
     monkeypatch.setenv("MENTORING_TEMPLATES_DIR", str(ROOT / "templates"))
     return sandbox, clock
+
+
+def test_init_with_only_the_write_grant_is_refused_and_names_fullcontrol(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    sandbox, clock = make_env(monkeypatch, granted=True)
+    sandbox.grant_site(CLIENT_ID, SITE, "write")  # what the runs need, not enough for init
+    out, err = io.StringIO(), io.StringIO()
+    monkeypatch.setattr(sys, "stderr", err)
+    code = main(["sharepoint", "init"], clock=clock, session=sandbox_session(sandbox), out=out)
+    assert code == 2
+    assert '{"roles": ["fullcontrol"]}' in out.getvalue() + err.getvalue()
+    assert not sandbox.state.sharepoint.site(SITE).lists  # nothing half-made
 
 
 def test_init_on_an_empty_site_creates_the_list_and_a_second_init_writes_nothing(

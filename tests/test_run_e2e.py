@@ -23,8 +23,7 @@ from tests.conftest import (
     tagged_event_counts,
     wrap_session,
 )
-from worker.cli.demo import DemoWorld, build_world
-from worker.cli.notes_list_init import init_list
+from worker.cli.demo import DemoWorld, build_world, init_notes_list
 from worker.config import load_config
 
 ORGANIZER = "mentoring@contoso.com"
@@ -51,7 +50,7 @@ def make_world(config_dir: Path = EXAMPLE_CONFIG, start: datetime = START, *,
     sandbox = Sandbox.create(clock=clock, fixture=fixture)
     world = build_world(config, sandbox, clock)
     if notes_list and config.program.sharepoint is not None:
-        init_list(world.client, config.program.sharepoint)
+        init_notes_list(world)
     return world
 
 

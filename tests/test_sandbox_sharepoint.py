@@ -131,9 +131,13 @@ def test_sites_selected_works_only_on_the_granted_site(
     sandbox: Sandbox, http: requests.Session
 ) -> None:
     granted = site_id(http)
-    sandbox.register_app("picky", secret="s", roles=["Sites.Selected"], selected_sites=[granted])
+    sandbox.register_app("picky", secret="s", roles=["Sites.Selected"],
+                         site_roles={granted: "fullcontrol"})
+    # `write` (SharePoint's Contribute) adds and edits items but cannot make a list: the
+    # stricter reading of what Microsoft leaves unsaid.
+    sandbox.register_app("writer", secret="s", roles=["Sites.Selected"], selected_sites=[granted])
     sandbox.register_app("ungranted", secret="s", roles=["Sites.Selected"])
-    for client, expected in (("picky", 201), ("ungranted", 403)):
+    for client, expected in (("picky", 201), ("writer", 403), ("ungranted", 403)):
         session = sandbox_session(sandbox)
         session.headers["Authorization"] = f"Bearer {sandbox.token_for(client)}"
         body = {**NOTES_LIST, "displayName": f"List of {client}"}

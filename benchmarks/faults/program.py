@@ -37,8 +37,7 @@ from graph.sandbox.state import TenantState
 from graph.sandbox.tenant_app import Sandbox
 from graph.sandbox.throttle import ThrottleConfig
 from worker.apply.outcome import RunStopped, stop_for
-from worker.cli.demo import DemoWorld, build_world
-from worker.cli.notes_list_init import init_list
+from worker.cli.demo import DemoWorld, build_world, init_notes_list
 from worker.config import load_config
 from worker.core.exit_codes import ExitCode
 from worker.core.notes_list import PEOPLE_COLUMNS, SEEDED_COLUMNS
@@ -151,7 +150,7 @@ def deploy(pairs: int, directory: Path, *, seed: int = 0, duration_minutes: int 
     world.client.session.trust_env = False  # no proxy lookups from the environment
     settings = config.program.sharepoint
     assert settings is not None
-    init_list(world.client, settings)
+    init_notes_list(world)
     return world
 
 

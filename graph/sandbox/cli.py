@@ -49,13 +49,16 @@ def serve_command(*, port: int, state: Path | None, record: Path | None, env_fil
     client_id = str(uuid.uuid4())
     secret = secrets.token_urlsafe(32)
     # Sites.Selected allows nothing until a site is granted: grant the tenant's sites but its
-    # root (a `write` grant each), as an admin grants the program's site with
-    # POST /sites/{site-id}/permissions. The calendar permission is scoped to the program
-    # mailboxes with Exchange RBAC for Applications, as the README asks.
+    # root, as an admin grants the program's site with POST /sites/{site-id}/permissions.
+    # `fullcontrol`, as the admin raises it for the one-off `mentoring sharepoint init` (which
+    # creates the list); a real deployment lowers it to `write` afterwards (README). The
+    # calendar permission is scoped to the program mailboxes with Exchange RBAC for
+    # Applications, as the README asks.
     sites = getattr(sandbox.state.sharepoint, "sites", {})
-    granted = [site_id for site_id, site in sites.items() if getattr(site, "path", "") != "/"]
+    granted = {site_id: "fullcontrol" for site_id, site in sites.items()
+               if getattr(site, "path", "") != "/"}
     sandbox.register_app(client_id, secret=secret, roles=WORKER_APP_ROLES,
-                         display_name="Reverse mentoring worker", selected_sites=granted)
+                         display_name="Reverse mentoring worker", site_roles=granted)
     sandbox.scope_mailboxes(client_id, program_mailboxes(sandbox.state))
 
     def ready(base_url: str) -> None:

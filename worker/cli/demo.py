@@ -27,7 +27,7 @@ from graph.sandbox.core import GraphError
 from graph.sandbox.fixtures import demo_tenant
 from graph.sandbox.tenant_app import Sandbox
 from graph.sandbox.transport import sandbox_session
-from worker.cli.notes_list_init import init_list
+from worker.cli.notes_list_init import InitResult, init_list
 from worker.config import Config, load_config
 from worker.config.templates import Templates
 from worker.core.notes_list import HELD
@@ -54,6 +54,7 @@ class DemoWorld:
     client: GraphClient
     config: Config
     templates: Templates
+    client_id: str = ""
 
     def run(self, *, apply: bool = True, force: bool = False) -> RunSummary:
         return execute(self.client, self.config, self.clock, self.templates, apply=apply,
@@ -88,7 +89,21 @@ def build_world(config: Config, sandbox: Sandbox, clock: ManualClock,
     client = GraphClient(PUBLIC_GRAPH, credential, session, clock)
     chosen = templates or Templates(default_templates_dir())
     _publish_teams_app(config, sandbox, client_id, chosen.directory)
-    return DemoWorld(sandbox, clock, client, config, chosen)
+    return DemoWorld(sandbox, clock, client, config, chosen, client_id)
+
+
+def init_notes_list(world: DemoWorld) -> InitResult:
+    """`mentoring sharepoint init` as an admin runs it once (README, "App registration and
+    permissions"): the app's grant on the program's site raised to `fullcontrol` (creating a
+    list and its columns needs it), the list made, the grant lowered back to `write`, all a
+    run needs."""
+    settings = world.config.program.sharepoint
+    assert settings is not None, "the program has no notes list"
+    world.sandbox.grant_site(world.client_id, settings.site, "fullcontrol")
+    try:
+        return init_list(world.client, settings)
+    finally:
+        world.sandbox.grant_site(world.client_id, settings.site, "write")
 
 
 def _publish_teams_app(config: Config, sandbox: Sandbox, client_id: str,
@@ -137,7 +152,7 @@ def run_demo(*, state_file: Path | None, record: Path | None, quiet: bool, out: 
     say("")
     if config.program.sharepoint is not None:
         say("mentoring sharepoint init")
-        say(_indent(init_list(world.client, config.program.sharepoint).render_text(
+        say(_indent(init_notes_list(world).render_text(
             config.program.sharepoint)))
         say("")
     plan, summary = execute(world.client, config, clock, world.templates, apply=False)
@@ -444,4 +459,5 @@ def _indent(text: str) -> str:
     return "\n".join("  " + line for line in text.splitlines())
 
 
-__all__ = ["PROPERTY_ID", "DemoWorld", "build_world", "render_sessions", "run_demo"]
+__all__ = ["PROPERTY_ID", "DemoWorld", "build_world", "init_notes_list", "render_sessions",
+           "run_demo"]

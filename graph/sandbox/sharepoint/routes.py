@@ -57,6 +57,10 @@ _TENANT_WIDE = {
 }
 
 
+# The site role that creates lists and columns and changes them (see `_authorise`).
+MANAGE_LISTS = "fullcontrol"
+
+
 class SandboxLike(Protocol):
     """What the handlers need from `graph.sandbox.tenant_app.Sandbox` (no import cycle)."""
 
@@ -69,15 +73,19 @@ class SandboxLike(Protocol):
                             need: str = "read") -> None: ...
 
 
-def _authorise(sb: SandboxLike, req: SandboxRequest, site: Site) -> None:
+def _authorise(sb: SandboxLike, req: SandboxRequest, site: Site,
+               need: str | None = None) -> None:
     """Sites.Selected allows nothing by itself: the app needs a grant on this very site, and
     a `read` grant allows only reads. The grant is checked before the list or item a request
     names is looked up, so a write refused for the role is a 403 whatever it names.
 
-    Creating lists and columns is allowed with `write` here; SharePoint itself asks more of a
-    Sites.Selected app for that (see the README, "App registration and permissions")."""
+    `need` is the role a request asks for beyond its method: creating a list or a column, or
+    changing a column (indexing it), needs `fullcontrol`. Microsoft's documents do not say
+    which role allows it; `write` is SharePoint's Contribute level, which cannot manage lists,
+    so the sandbox takes the stricter reading (README, "App registration and permissions")."""
     if not (set(req.roles) & _TENANT_WIDE):
-        sb.require_site_access(req, site.id, "read" if req.method == "GET" else "write")
+        sb.require_site_access(req, site.id,
+                               need or ("read" if req.method == "GET" else "write"))
 
 
 def _actor(sb: SandboxLike, req: SandboxRequest) -> dict[str, Any]:
@@ -93,10 +101,11 @@ def _store(sb: SandboxLike) -> SharePointStore:
     return store
 
 
-def _site(sb: SandboxLike, req: SandboxRequest, site_ref: str) -> tuple[SharePointStore, Site]:
+def _site(sb: SandboxLike, req: SandboxRequest, site_ref: str,
+          need: str | None = None) -> tuple[SharePointStore, Site]:
     store = _store(sb)
     site = store.site(site_ref)
-    _authorise(sb, req, site)
+    _authorise(sb, req, site, need)
     return store, site
 
 
@@ -126,7 +135,7 @@ def get_list(sb: SandboxLike, req: SandboxRequest, site: str, list_ref: str) -> 
 
 
 def create_list(sb: SandboxLike, req: SandboxRequest, site: str) -> SandboxResponse:
-    store, found = _site(sb, req, site)
+    store, found = _site(sb, req, site, MANAGE_LISTS)
     body = req.json()
     if not isinstance(body, dict) or not isinstance(body.get("displayName"), str):
         raise GraphError(400, "invalidRequest", "A list needs a 'displayName'.")
@@ -156,7 +165,7 @@ def list_columns(sb: SandboxLike, req: SandboxRequest, site: str, list_ref: str)
 def create_column(
     sb: SandboxLike, req: SandboxRequest, site: str, list_ref: str
 ) -> SandboxResponse:
-    store, found = _site(sb, req, site)
+    store, found = _site(sb, req, site, MANAGE_LISTS)
     sp_list = store.get_list(found, list_ref)
     column = store.add_column(sp_list, Column.from_definition(req.json()))
     return json_response(column.graph_json(), 201)
@@ -165,7 +174,7 @@ def create_column(
 def update_column(
     sb: SandboxLike, req: SandboxRequest, site: str, list_ref: str, column: str
 ) -> SandboxResponse:
-    store, found = _site(sb, req, site)
+    store, found = _site(sb, req, site, MANAGE_LISTS)
     sp_list = store.get_list(found, list_ref)
     target = sp_list.column(column)
     if target is None:
