@@ -27,7 +27,7 @@ from graph.sandbox.core import GraphError
 from graph.sandbox.fixtures import demo_tenant
 from graph.sandbox.tenant_app import Sandbox
 from graph.sandbox.transport import sandbox_session
-from worker.cli.notes_list_init import InitResult, init_list
+from worker.cli.notes_list_init import InitResult, init_lists
 from worker.config import Config, load_config
 from worker.config.templates import Templates
 from worker.core.notes_list import HELD
@@ -92,7 +92,7 @@ def build_world(config: Config, sandbox: Sandbox, clock: ManualClock,
     return DemoWorld(sandbox, clock, client, config, chosen, client_id)
 
 
-def init_notes_list(world: DemoWorld) -> InitResult:
+def init_notes_list(world: DemoWorld) -> list[InitResult]:
     """`mentoring sharepoint init` as an admin runs it once (README, "App registration and
     permissions"): the app's grant on the program's site raised to `fullcontrol` (creating a
     list and its columns needs it), the list made, the grant lowered back to `write`, all a
@@ -101,7 +101,7 @@ def init_notes_list(world: DemoWorld) -> InitResult:
     assert settings is not None, "the program has no notes list"
     world.sandbox.grant_site(world.client_id, settings.site, "fullcontrol")
     try:
-        return init_list(world.client, settings)
+        return init_lists(world.client, world.config.program)
     finally:
         world.sandbox.grant_site(world.client_id, settings.site, "write")
 
@@ -152,8 +152,8 @@ def run_demo(*, state_file: Path | None, record: Path | None, quiet: bool, out: 
     say("")
     if config.program.sharepoint is not None:
         say("mentoring sharepoint init")
-        say(_indent(init_notes_list(world).render_text(
-            config.program.sharepoint)))
+        for result in init_notes_list(world):
+            say(_indent(result.render_text()))
         say("")
     plan, summary = execute(world.client, config, clock, world.templates, apply=False)
     say("mentoring plan")

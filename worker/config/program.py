@@ -181,6 +181,19 @@ class SharePointSettings(ConfigModel):
     list: str = Field(default="Reverse mentoring sessions", min_length=1)
 
 
+class PublishingSettings(ConfigModel):
+    """Publishing notes with both people's consent: the worker copies a session's notes,
+    topic, phase and date into a separate list that the program's executives read, once the
+    mentor and the mentee have each ticked their own box on the session's item (checked in
+    the item's version history), and removes the copy when either unticks it."""
+
+    list: str = Field(
+        default="Reverse mentoring published notes", min_length=1,
+        description="The published notes list, on the program's site; `mentoring sharepoint "
+                    "init` creates it.",
+    )
+
+
 class Nudges(ConfigModel):
     """When Teams nudges go out (hours and days are counted from the session's times)."""
 
@@ -258,6 +271,10 @@ class Program(ConfigModel):
     timezone_display: str | None = Field(default=None, examples=["Europe/London"])
     sharepoint: SharePointSettings | None = None
     nudges: Nudges | None = None
+    publishing: PublishingSettings | None = Field(
+        default=None,
+        description="Publish session notes with both people's consent (off when absent).",
+    )
 
     @model_validator(mode="after")
     def _window(self) -> Program:
@@ -269,6 +286,17 @@ class Program(ConfigModel):
                 f"earliest..latest ({self.earliest}..{self.latest}) is shorter than "
                 f"duration_minutes ({self.duration_minutes})"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _publishing_needs_a_list(self) -> Program:
+        if self.publishing is not None:
+            if self.sharepoint is None:
+                raise ValueError("publishing needs the `sharepoint` section: the notes are "
+                                 "published from the program's notes list")
+            if self.publishing.list.strip().lower() == self.sharepoint.list.strip().lower():
+                raise ValueError("publishing.list must be another list than sharepoint.list: "
+                                 "the published list is the one executives read")
         return self
 
     @field_validator("timezone_display")
