@@ -28,7 +28,10 @@ class Behaviour:
 
     notes: what the person does with a held session's item in the program's notes list, as
     the demo plays it: "none" (never writes notes), "post" (writes them), "share" (writes them
-    and ticks "shared with the program"); `notes_after_hours` after the session ends.
+    and ticks "shared with the program", or, where the program publishes notes with consent,
+    their own "agrees to publish" box, the executive then ticking hers); `notes_after_hours`
+    after the session ends. `ticks_for_mentee`: the mentor ticks the executive's box too, on
+    her behalf (what the worker must refuse).
     """
 
     kind: str = "accept"
@@ -36,6 +39,7 @@ class Behaviour:
     delay_minutes: int = 60
     notes: str = "none"
     notes_after_hours: int = 20
+    ticks_for_mentee: bool = False
 
 
 @dataclass

@@ -254,11 +254,20 @@ def write_notes(world: DemoWorld) -> None:
         if ended is None or ended + timedelta(hours=mentor.behaviour.notes_after_hours) > now:
             continue
         fields: dict[str, Any] = {"Notes": _notes_text(values)}
-        if mentor.behaviour.notes == "share":
-            fields["SharedWithProgram"] = True
+        sharing = mentor.behaviour.notes == "share"
+        publishing = world.config.program.publishing is not None
+        if sharing:
+            fields["MentorConsent" if publishing else "SharedWithProgram"] = True
         store.person_edits(site, settings.list, str(item.id), fields,
                            person=user_identity(mentor.id, mentor.displayName, mentor.mail),
                            now=now)
+        mentee = directory.find(str(values.get("MenteeEmail") or ""))
+        if sharing and publishing and mentee is not None:
+            # The executive agrees too, on the item, as herself; one mentor ticks the
+            # executive's box for her instead, which the worker refuses and reports.
+            by = mentor if mentor.behaviour.ticks_for_mentee else mentee
+            store.person_edits(site, settings.list, str(item.id), {"MenteeConsent": True},
+                               person=user_identity(by.id, by.displayName, by.mail), now=now)
 
 
 def _notes_text(values: dict[str, Any]) -> str:
