@@ -264,3 +264,17 @@ def test_publishing_needs_the_notes_list_and_a_list_of_its_own(tmp_path: Path) -
                        encoding="utf-8")
     with pytest.raises(ConfigError, match=r"publishing\.list must be another list"):
         load_config(config, today=START.date())
+
+
+def test_a_lost_answer_to_a_publish_makes_no_second_copy(world: DemoWorld) -> None:
+    from tests.test_lost_answers import lose
+
+    both_agree(world)
+    published_id = published(world).id
+    lost = lose(world, 1, lambda method, url: method == "POST"
+                and url.endswith(f"/lists/{published_id}/items"))
+    world.run()
+    assert lost.lost  # the copy was made, its answer dropped
+    assert [i.fields["SessionKey"] for i in published(world).items.values()] == [KEY]
+    world.run()
+    assert len(published(world).items) == 1
