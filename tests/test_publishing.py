@@ -278,3 +278,17 @@ def test_a_lost_answer_to_a_publish_makes_no_second_copy(world: DemoWorld) -> No
     assert [i.fields["SessionKey"] for i in published(world).items.values()] == [KEY]
     world.run()
     assert len(published(world).items) == 1
+
+
+def test_the_saved_tenant_keeps_each_item_s_history_and_the_column_defaults(
+        world: DemoWorld) -> None:
+    both_agree(world)
+    saved = SharePointStore.from_json(store(world).to_json())
+    settings = world.config.program.sharepoint
+    assert settings is not None
+    sp_list = saved.get_list(saved.site(settings.site), settings.list)
+    [again] = [i for i in sp_list.items.values() if i.fields.get("SessionKey") == KEY]
+    assert [v.number for v, _ in again.versions()] == [
+        v.number for v, _ in item_for(world, KEY).versions()]
+    assert sp_list.column("MentorConsent") is not None
+    assert sp_list.column("MentorConsent").default() is False  # type: ignore[union-attr]
