@@ -352,3 +352,41 @@ def test_suggest_without_a_matching_section_exits_2_and_says_what_to_add(
     assert code == 2
     err = capsys.readouterr().err
     assert "matching:" in err and "executives_group" in err and "mentors_group" in err
+
+
+def test_with_few_mentors_each_takes_two_and_none_more(tmp_path: Path) -> None:
+    world = make_world(tmp_path, MATCHING + "  max_mentees_per_mentor: 2\n")
+    small = world.sandbox.state.directory.groups[MENTORS_GROUP_ID]
+    small.members = small.members[:40]  # 30 free mentors, 10 with one mentee already
+    code, text = run_suggest(world)
+    assert code == 1  # 90 executives, room for 30 x 2 + 10 x 1
+    load = Counter(e["mentor"] for e in suggested(text))
+    load.update(mentor(n) for n in range(ALREADY_PAIRED))
+    assert max(load.values()) == 2
+    assert sum(load.values()) - ALREADY_PAIRED == len(suggested(text)) == 70
+
+
+def test_history_programs_names_the_programs_whose_pairs_are_not_repeated(
+        tmp_path: Path, first_choice: list[dict[str, str]]) -> None:
+    world = make_world(tmp_path, MATCHING + "  history_programs: [leadership-2025]\n")
+    from_items = [pair(e) for e in first_choice[:10]]
+    from_events = [pair(e) for e in first_choice[10:20]]  # leadership-2024: not named
+    add_earlier_program_items(world, from_items)
+    add_earlier_program_events(world, from_events)
+    again = {pair(e) for e in suggested(run_suggest(world)[1])}
+    assert not again & set(from_items)
+    assert again & set(from_events)
+
+
+def test_an_ended_pairing_of_this_program_is_not_suggested_again(tmp_path: Path) -> None:
+    world = make_world(tmp_path)
+    code, text = run_suggest(world)
+    first = suggested(text)[0]
+    pairings = Path(world.config.source.pairings or "")
+    pairings.write_text(pairings.read_text(encoding="utf-8") + (
+        f"  - {{id: ended-one, mentor: {first['mentor']}, mentee: {first['mentee']}, "
+        "start: 2027-01-11, status: ended}\n"), encoding="utf-8")
+    config = load_config(pairings.parent, today=START.date())
+    again = suggested(run_suggest(world, config=config)[1])
+    assert first["mentee"] in {e["mentee"] for e in again}
+    assert pair(first) not in {pair(e) for e in again}
