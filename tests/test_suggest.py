@@ -380,7 +380,7 @@ def test_history_programs_names_the_programs_whose_pairs_are_not_repeated(
 
 def test_an_ended_pairing_of_this_program_is_not_suggested_again(tmp_path: Path) -> None:
     world = make_world(tmp_path)
-    code, text = run_suggest(world)
+    text = run_suggest(world)[1]
     first = suggested(text)[0]
     pairings = Path(world.config.source.pairings or "")
     pairings.write_text(pairings.read_text(encoding="utf-8") + (
