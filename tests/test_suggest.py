@@ -390,3 +390,15 @@ def test_an_ended_pairing_of_this_program_is_not_suggested_again(tmp_path: Path)
     again = suggested(run_suggest(world, config=config)[1])
     assert first["mentee"] in {e["mentee"] for e in again}
     assert pair(first) not in {pair(e) for e in again}
+
+
+def test_plan_names_the_matching_in_one_line_without_reading_the_groups(
+        tmp_path: Path) -> None:
+    from worker.run.job import execute
+
+    world = make_world(tmp_path)
+    counter = wrap_session(world.client.session, CountingAdapter)
+    plan, _ = execute(world.client, world.config, world.clock, world.templates, apply=False)
+    lines = [line for line in plan.render_text().splitlines() if "matching configured" in line]
+    assert len(lines) == 1 and "run `mentoring suggest`" in lines[0]
+    assert not [url for _, url, _ in counter.calls if "/groups" in url]

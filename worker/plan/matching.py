@@ -32,11 +32,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from worker.config import Pairing
+from worker.config import Config, Pairing
 from worker.config.program import MatchingSettings
 from worker.core.intervals import WorkingHours
 from worker.observe.availability import PersonSchedule, ScheduleError
 from worker.observe.state import Member, Pair
+from worker.plan.actions import Notice
 
 # Job levels read from titles, most senior first; the first pattern a title matches wins.
 # Coarse on purpose: only the distance between two people is used.
@@ -52,6 +53,18 @@ _LEVELS: tuple[tuple[int, re.Pattern[str]], ...] = tuple(
             r"representative|assistant)\b"),
         (0, r"\b(junior|jr\.?|graduate|intern|apprentice|trainee)\b"),
     ))
+
+
+def matching_notice(config: Config) -> tuple[Notice, ...]:
+    """The plan's one line about match suggestions when they are configured. It names no
+    count of executives without a mentor: that needs the groups read, and a run reads
+    nothing it does not act on."""
+    matching = config.program.matching
+    if matching is None:
+        return ()
+    return (Notice("", f"matching configured (executives: {matching.executives_group}, "
+                       f"mentors: {matching.mentors_group}): run `mentoring suggest` to propose "
+                       "a mentor for each executive without one"),)
 
 
 def job_level(title: str | None) -> int | None:
