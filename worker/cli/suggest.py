@@ -96,7 +96,9 @@ def read_and_suggest(client: GraphClient, config: Config, settings: MatchingSett
     schedules, errors = read_schedules(client, config, wanted, window,
                                        window + timedelta(days=1), interval_minutes=60)
     history = read_history(client, config, settings)
-    for note in (*executives.skipped, *mentors.skipped, *history.notes):
+    unknown = [f"mentor {m.email} left out: working hours unknown ({errors[m.email].code})"
+               for m in mentors.members if m.email in errors]
+    for note in (*executives.skipped, *mentors.skipped, *unknown, *history.notes):
         print(f"note: {note}", file=sys.stderr)
     return suggest(executives.members, mentors.members, schedules=schedules,
                    schedule_errors=errors, pairings=config.pairings, history=history.pairs,

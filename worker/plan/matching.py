@@ -39,19 +39,20 @@ from worker.observe.availability import PersonSchedule, ScheduleError
 from worker.observe.state import Member, Pair
 from worker.plan.actions import Notice
 
-# Job levels read from titles, most senior first; the first pattern a title matches wins.
-# Coarse on purpose: only the distance between two people is used.
+# Job levels read from titles, most senior first; the first pattern a title matches wins, so
+# a modifier ("Senior", "Junior") is tried before the role it qualifies. Coarse on purpose:
+# only the distance between two people is used.
 _LEVELS: tuple[tuple[int, re.Pattern[str]], ...] = tuple(
     (level, re.compile(pattern, re.IGNORECASE)) for level, pattern in (
-        (7, r"\b(chief|ceo|cfo|coo|cto|cio|cmo|cro|president|chair|founder)\b"),
+        (7, r"\b(chief|ceo|cfo|coo|cto|cio|cmo|cro|(?<!vice )president|chair|founder)\b"),
         (6, r"\b(evp|svp|executive vice president|senior vice president|general counsel)\b"),
         (5, r"\b(vp|vice president|managing director|partner)\b"),
         (4, r"\b(director|head)\b"),
         (3, r"\b(manager|lead|principal)\b"),
         (2, r"\b(senior|sr\.?|specialist|consultant)\b"),
+        (0, r"\b(junior|jr\.?|graduate|intern|apprentice|trainee)\b"),
         (1, r"\b(associate|analyst|engineer|developer|designer|coordinator|officer|"
             r"representative|assistant)\b"),
-        (0, r"\b(junior|jr\.?|graduate|intern|apprentice|trainee)\b"),
     ))
 
 
