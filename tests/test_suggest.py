@@ -402,3 +402,21 @@ def test_plan_names_the_matching_in_one_line_without_reading_the_groups(
     lines = [line for line in plan.render_text().splitlines() if "matching configured" in line]
     assert len(lines) == 1 and "run `mentoring suggest`" in lines[0]
     assert not [url for _, url, _ in counter.calls if "/groups" in url]
+
+
+def test_a_guest_is_suggested_by_mail_and_a_nested_group_is_named_not_expanded(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    world = make_world(tmp_path)
+    directory = world.sandbox.state.directory
+    guest = make_user(f"guest_fabrikam.com#EXT#@{DOMAIN}", "Guest Executive",
+                      title="Chief Executive Officer", zone_name="GMT Standard Time",
+                      country="GB")
+    guest.mail = "guest@fabrikam.com"
+    directory.add_user(guest)
+    nested = directory.add_group("Board", members=[])
+    executives = next(g for g in directory.groups.values() if g.mail == EXECUTIVES_GROUP)
+    executives.members += [guest.id, nested.id]
+    code, text = run_suggest(world)
+    assert code == 0
+    assert "guest@fabrikam.com" in {e["mentee"] for e in suggested(text)}
+    assert "group Board" in capsys.readouterr().err

@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from itertools import combinations
 from typing import Any
 
+from pydantic import EmailStr, TypeAdapter, ValidationError
+
 from graph import calendar, groups, sharepoint
 from graph.client import GraphClient
 from graph.errors import Forbidden
@@ -73,8 +75,8 @@ def read_group(client: GraphClient, name: str, role: str) -> GroupRead:
         if member is None:
             kind = str(entry.get("@odata.type") or "object").rsplit(".", 1)[-1]
             label = entry.get("displayName") or entry.get("id") or "?"
-            read.skipped.append(f"{kind} {label} in {name} is not a user with a mailbox "
-                                "address (nested groups are not expanded)")
+            read.skipped.append(f"{kind} {label} in {name} left out: not a user with an "
+                                "address a pairing can name (nested groups are not expanded)")
             continue
         read.members.append(member)
     read.members.sort(key=lambda m: m.email)
@@ -85,8 +87,10 @@ def _member(entry: Mapping[str, Any]) -> Member | None:
     if str(entry.get("@odata.type") or "#microsoft.graph.user") != "#microsoft.graph.user":
         return None
     upn, mail = _text(entry.get("userPrincipalName")), _text(entry.get("mail"))
+    if upn and "#ext#" in upn.lower():
+        upn = None  # a guest's principal name is no address; their mail is
     email = (upn or mail or "").lower()
-    if "@" not in email:
+    if not _valid_address(email):
         return None
     return Member(
         email=email,
@@ -97,6 +101,18 @@ def _member(entry: Mapping[str, Any]) -> Member | None:
         office=_text(entry.get("officeLocation")),
         country=_text(entry.get("usageLocation")),
     )
+
+
+_ADDRESS: TypeAdapter[str] = TypeAdapter(EmailStr)
+
+
+def _valid_address(email: str) -> bool:
+    """Whether the pairings file would accept this address (the suggestions must load)."""
+    try:
+        _ADDRESS.validate_python(email)
+    except ValidationError:
+        return False
+    return True
 
 
 def _text(value: object) -> str | None:
