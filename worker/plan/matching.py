@@ -174,7 +174,9 @@ def suggest(executives: Iterable[Member], mentors: Iterable[Member], *,
                 continue
             found.append(_score(executive, mentor, own, theirs, hours, settings, week_start))
         if not found:
-            unmatched.append(Unmatched(executive, _why_none(counted, settings)))
+            why = (_why_none(counted, settings) if pool
+                   else "the mentors group holds nobody who can mentor")
+            unmatched.append(Unmatched(executive, why))
             continue
         found.sort(key=lambda o: (-o.score, o.mentor.email))
         options[executive.email] = found
