@@ -335,10 +335,8 @@ def test_without_group_member_read_the_error_names_the_permission(
     assert "GroupMember.Read.All" in capsys.readouterr().err
 
 
-def test_suggest_without_a_matching_section_exits_2_and_says_what_to_add(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-        capsys: pytest.CaptureFixture[str]) -> None:
-    world = make_world(tmp_path, matching="")
+def deployed(world: DemoWorld, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The worker's settings in the environment, as the container job has them."""
     for key in list(os.environ):
         if key.startswith("MENTORING_"):
             monkeypatch.delenv(key)
@@ -347,6 +345,27 @@ def test_suggest_without_a_matching_section_exits_2_and_says_what_to_add(
     monkeypatch.setenv("MENTORING_CLIENT_SECRET", SECRET)
     monkeypatch.setenv("MENTORING_CONFIG_DIR", str(tmp_path / "config"))
     monkeypatch.setenv("MENTORING_TEMPLATES_DIR", str(TEMPLATES))
+
+
+def test_the_command_writes_the_file_named_with_the_start_given(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    world = make_world(tmp_path)
+    deployed(world, tmp_path, monkeypatch)
+    target, out = tmp_path / "suggested.csv", io.StringIO()
+    code = main(["--log-format", "text", "suggest", "--format", "csv", "--out", str(target),
+                 "--start", "2027-02-01"], clock=world.clock,
+                session=sandbox_session(world.sandbox), out=out)
+    assert code == 0
+    assert out.getvalue().startswith("90 suggestion(s) written to ")
+    rows = list(csv.DictReader(io.StringIO(target.read_text(encoding="utf-8"))))
+    assert len(rows) == 90 and {row["start"] for row in rows} == {"2027-02-01"}
+
+
+def test_suggest_without_a_matching_section_exits_2_and_says_what_to_add(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    world = make_world(tmp_path, matching="")
+    deployed(world, tmp_path, monkeypatch)
     code = main(["--log-format", "text", "suggest"], clock=world.clock,
                 session=sandbox_session(world.sandbox), out=io.StringIO())
     assert code == 2
