@@ -236,3 +236,22 @@ def invited_people(sessions: Mapping[str, Sequence[ObservedSession]],
                 found[attendee.email] = Person(attendee.email, "", attendee.name,
                                                from_directory=False)
     return found
+
+
+@dataclass(frozen=True)
+class Member:
+    """One person of a group, as matching sees them. `email` is the address pairings name
+    (the user principal name, as the worker looks people up); `names` every address of theirs,
+    lower-cased, to recognise them in pairings and history written with the other one."""
+
+    email: str
+    names: frozenset[str]
+    name: str
+    department: str | None = None
+    job_title: str | None = None
+    office: str | None = None
+    country: str | None = None
+
+
+# Two people who were paired (lower-cased addresses), whichever of them mentored.
+Pair = frozenset[str]

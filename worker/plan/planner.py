@@ -18,6 +18,7 @@ from worker.config.templates import Templates
 from worker.core.heap import settled
 from worker.observe.state import NONE, NOT_RESPONDED, Observed, ObservedSession
 from worker.plan.calendar import CalendarPlan, owned_sessions, plan_calendar
+from worker.plan.matching import matching_notice
 from worker.plan.notes_list import NotesListPlan, plan_notes_list
 from worker.plan.nudges import invitation_sent
 from worker.plan.plan import Plan
@@ -133,7 +134,8 @@ def assemble(desired: Desired, now: datetime, calendar: CalendarPlan, notes: Not
         problems=(*calendar.problems, *notes.problems, *published.problems, *teams.problems),
         pairs=calendar.pairs,
         existing_upcoming=calendar.existing_upcoming,
-        notices=(*calendar.notices, *notes.notices, *published.notices, *teams.notices),
+        notices=(*calendar.notices, *notes.notices, *published.notices, *teams.notices,
+                 *matching_notice(desired.config)),
         max_change_share=share,
         force=desired.force,
         unchanged_items=notes.unchanged,
