@@ -101,7 +101,7 @@ def init_notes_list(world: DemoWorld) -> InitResult:
     assert settings is not None, "the program has no notes list"
     world.sandbox.grant_site(world.client_id, settings.site, "fullcontrol")
     try:
-        return init_list(world.client, settings)
+        return init_list(world.client, settings, pulse=world.config.program.pulse is not None)
     finally:
         world.sandbox.grant_site(world.client_id, settings.site, "write")
 

@@ -64,7 +64,7 @@ from worker.config import Config, ConfigError, load_config
 from worker.config.program import SharePointSettings
 from worker.config.settings import Settings
 from worker.core.exit_codes import ExitCode, worst
-from worker.core.notes_list import COLUMNS
+from worker.core.notes_list import columns_for
 from worker.core.paths import default_config_dir, default_templates_dir
 from worker.observe.events import organizers
 from worker.observe.notes_list import grant_instructions
@@ -398,10 +398,13 @@ class Doctor:
             return
         self.list_id = str(found["id"])
         columns = {str(c.get("name", "")).lower(): c for c in found.get("columns") or []}
-        missing = [c.name for c in COLUMNS if c.name.lower() not in columns]
-        unindexed = [c.name for c in COLUMNS if c.indexed and c.name.lower() in columns
+        # The session pulse's columns only when the program asks it (`sharepoint init` adds
+        # them once `pulse` is configured).
+        wanted = columns_for(self.config.program.pulse is not None)
+        missing = [c.name for c in wanted if c.name.lower() not in columns]
+        unindexed = [c.name for c in wanted if c.indexed and c.name.lower() in columns
                      and not columns[c.name.lower()].get("indexed")]
-        wrong = [p for c in COLUMNS if c.name.lower() in columns
+        wrong = [p for c in wanted if c.name.lower() in columns
                  and (p := column_problems(columns[c.name.lower()], c))]
         if wrong:
             self.add("notes list", FAIL, "; ".join(wrong),
@@ -412,8 +415,8 @@ class Doctor:
                 [f"not indexed: {', '.join(unindexed)}"] if unindexed else [])
             self.add("notes list", FAIL, "; ".join(parts), init)
         else:
-            indexed = sum(1 for c in COLUMNS if c.indexed)
-            self.add("notes list", OK, f"'{settings.list}': {len(COLUMNS)} columns, "
+            indexed = sum(1 for c in wanted if c.indexed)
+            self.add("notes list", OK, f"'{settings.list}': {len(wanted)} columns, "
                      f"{indexed} indexed")
 
     def site_write(self) -> None:

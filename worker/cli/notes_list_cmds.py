@@ -31,7 +31,8 @@ def cmd_sharepoint_init(client: GraphClient, config: Config, *, client_id: str |
               file=sys.stderr)
         return ExitCode.CONFIG
     try:
-        result = init_list(client, settings, client_id)
+        result = init_list(client, settings, client_id,
+                           pulse=config.program.pulse is not None)
     except PermissionMissing as exc:
         print(str(exc), file=sys.stderr)
         return ExitCode.CONFIG

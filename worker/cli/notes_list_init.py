@@ -1,5 +1,7 @@
 """`mentoring sharepoint init`: create the program's notes list, or check an existing one and
-add what is missing (a column, an index); a second `init` reads and writes nothing. Without a
+add what is missing (a column, an index); a second `init` reads and writes nothing. The
+session pulse's columns are made only for a program with a `pulse` section, so enabling it
+later and running `init` again adds them. Without a
 grant on the site, Graph answers 403 and `init` says exactly what an admin must do.
 """
 
@@ -13,7 +15,7 @@ from graph import sharepoint
 from graph.client import GraphClient
 from graph.errors import Forbidden
 from worker.config.program import SharePointSettings
-from worker.core.notes_list import COLUMNS, READ_COLUMNS, TITLE, ColumnSpec
+from worker.core.notes_list import READ_COLUMNS, TITLE, ColumnSpec, columns_for
 from worker.observe.notes_list import PermissionMissing, grant_instructions, resolve_site
 
 
@@ -26,6 +28,7 @@ class InitResult:
     added_columns: list[str] = field(default_factory=list)
     indexed_columns: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    columns: int = 0  # how many columns the program's list has
 
     @property
     def wrote(self) -> bool:
@@ -33,7 +36,7 @@ class InitResult:
 
     def render_text(self, settings: SharePointSettings) -> str:
         if self.created_list:
-            head = f"Created list '{settings.list}' with {len(COLUMNS)} columns"
+            head = f"Created list '{settings.list}' with {self.columns} columns"
         elif self.wrote:
             head = (f"Completed list '{settings.list}': added {self.added_columns or 'none'}, "
                     f"indexed {self.indexed_columns or 'none'}")
@@ -58,16 +61,18 @@ def column_problems(existing: dict[str, Any], spec: ColumnSpec) -> str | None:
 
 
 def init_list(client: GraphClient, settings: SharePointSettings,
-              client_id: str | None = None) -> InitResult:
+              client_id: str | None = None, *, pulse: bool = False) -> InitResult:
     """Create the list, or complete an existing one. Idempotent: a complete list costs two
-    reads (site, list with columns) and no write."""
+    reads (site, list with columns) and no write. `pulse`: the program asks the session pulse
+    (its columns are wanted too)."""
+    wanted = columns_for(pulse)
     site = resolve_site(client, settings, client_id)
-    result = InitResult(site_id=str(site.get("id", "")))
+    result = InitResult(site_id=str(site.get("id", "")), columns=len(wanted))
     try:
         found = sharepoint.find_list(client, result.site_id, settings.list)
         if found is None:
             created = sharepoint.create_list(
-                client, result.site_id, settings.list, [c.definition() for c in COLUMNS]
+                client, result.site_id, settings.list, [c.definition() for c in wanted]
             )
             result.created_list = True
             result.list_id = str(created.get("id", ""))
@@ -76,7 +81,7 @@ def init_list(client: GraphClient, settings: SharePointSettings,
         result.list_id = str(found.get("id", ""))
         result.list_url = str(found.get("webUrl", ""))
         columns = {str(c.get("name", "")).lower(): c for c in found.get("columns") or []}
-        for spec in COLUMNS:
+        for spec in wanted:
             existing = columns.get(spec.name.lower())
             if existing is None:
                 sharepoint.add_column(client, result.site_id, result.list_id, spec.definition())

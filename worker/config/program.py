@@ -200,6 +200,21 @@ class Nudges(ConfigModel):
     )
 
 
+class PulseSettings(ConfigModel):
+    """The session pulse: after each session the notes request also asks each person how
+    useful it was (1 to 5, and a word), typed into their own columns of the session's item;
+    after the session that closes the trust phase it also asks "is this a good fit?"."""
+
+    fit_question_after_session: int = Field(
+        default=2, ge=1, le=20,
+        description="The session after which the fit question is asked too (the last of the "
+                    "trust phase).",
+    )
+    ask_mentee: bool = Field(
+        default=True, description="Ask the mentee too (the mentor always is)."
+    )
+
+
 def _organizer_kind(value: Any) -> str:
     return "mentor" if value == "mentor" else "mailbox"
 
@@ -258,6 +273,7 @@ class Program(ConfigModel):
     timezone_display: str | None = Field(default=None, examples=["Europe/London"])
     sharepoint: SharePointSettings | None = None
     nudges: Nudges | None = None
+    pulse: PulseSettings | None = None
 
     @model_validator(mode="after")
     def _window(self) -> Program:
@@ -269,6 +285,9 @@ class Program(ConfigModel):
                 f"earliest..latest ({self.earliest}..{self.latest}) is shorter than "
                 f"duration_minutes ({self.duration_minutes})"
             )
+        if self.pulse is not None and self.sharepoint is None:
+            raise ValueError("pulse needs a sharepoint section: the answers are typed into "
+                             "the notes list")
         return self
 
     @field_validator("timezone_display")
