@@ -12,7 +12,7 @@ when the item is created and is theirs to tailor afterwards.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from worker.core.phases import Phase
@@ -169,8 +169,8 @@ class PulseAnswer:
 class Pulse:
     """Both people's answers on one session's item."""
 
-    mentor: PulseAnswer = PulseAnswer()
-    mentee: PulseAnswer = PulseAnswer()
+    mentor: PulseAnswer = field(default_factory=PulseAnswer)
+    mentee: PulseAnswer = field(default_factory=PulseAnswer)
 
     def of(self, role: Role) -> PulseAnswer:
         return self.mentor if role == "mentor" else self.mentee
