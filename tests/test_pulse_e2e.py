@@ -21,7 +21,7 @@ from graph.sandbox.tenant_app import Sandbox
 from tests.records_helpers import item_for, person_edits, the_list
 from tests.test_nudges_e2e import START, feed, nudge_config
 from worker.cli.demo import DemoWorld, build_world, init_notes_list
-from worker.cli.report import read_report, render_sessions_csv, render_text
+from worker.cli.report import read_report, render_html, render_sessions_csv, render_text
 from worker.config import load_config
 from worker.core.notes_list import FIT_NO, FIT_YES, PULSE_COLUMNS
 from worker.plan.items import RecordTag
@@ -210,3 +210,26 @@ def test_without_a_pulse_nothing_changes(tmp_path: Path) -> None:
                                     "Margaret Hale to the program list.")
     assert requests_to(world, MENTEE) == []  # the request goes only to the mentor
     assert not set(PULSE_COLUMNS) & set(the_list(world).columns)  # none made or needed
+    report = read_report(world.client, world.config, world.clock.now(), details=False)
+    assert report.pulse_phases is None
+    assert "Session pulse" not in render_html(report) + render_text(report)
+    assert "mentor_pulse" not in render_sessions_csv(report)
+
+
+def test_the_report_page_shows_the_pulse_with_peoples_words_escaped(
+    program: dict[str, Any],
+) -> None:
+    world: DemoWorld = program["world"]
+    key = f"{PROGRAM}/ceo-ava/1"
+    person_edits(world, key, {"MentorPulseWord": "<script>alert(1)</script>"}, upn=MENTOR)
+    try:
+        page = render_html(read_report(world.client, world.config, world.clock.now()))
+    finally:
+        person_edits(world, key, ANSWERS[(1, MENTOR)], upn=MENTOR)
+    assert "<h2>Session pulse</h2>" in page
+    phases = page.split('id="pulse-phases"', 1)[1].split("</table>", 1)[0]
+    assert '<tr data-phase="trust"><td>Gain trust and buy-in</td><td class="n">3.75</td>' \
+        in phases
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in phases and "<script>" not in page
+    pairs = page.split('id="pulse-pairs"', 1)[1].split("</table>", 1)[0]
+    assert 'data-pairing="ceo-ava"' in pairs and "Yes 1, No 1" in pairs
