@@ -68,14 +68,14 @@ def topic(world: DemoWorld, number: int) -> str:
 def program(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     world = pulse_world(tmp_path_factory.mktemp("pulse"))
     answered: set[tuple[int, str]] = set()
-    plan_text = ""
+    plan_text, plan_json = "", {}
     while world.clock.now() < END:
         if not plan_text and not requests_to(world, MENTOR) and any(
                 i.fields.get("SessionStatus") == "Held" for i in the_list(world).items.values()):
             plan, _ = execute(world.client, world.config, world.clock, world.templates,
                               apply=False)
             if f"notes-request (session 1) to {MENTOR}" in plan.render_text():
-                plan_text = plan.render_text()
+                plan_text, plan_json = plan.render_text(), plan.to_json()
         world.run()
         for (number, email), fields in ANSWERS.items():
             asked = [e for e in requests_to(world, email)
@@ -87,7 +87,7 @@ def program(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
                 person_edits(world, key, fields, upn=email)
                 answered.add((number, email))
         world.clock.advance(timedelta(hours=1))
-    return {"world": world, "answered": answered, "plan": plan_text}
+    return {"world": world, "answered": answered, "plan": plan_text, "plan_json": plan_json}
 
 
 def test_the_notes_request_asks_both_people_the_pulse_in_their_own_language(
@@ -157,6 +157,9 @@ def test_plan_shows_the_request_carries_the_pulse_question(program: dict[str, An
     [line] = [line for line in program["plan"].splitlines()
               if f"notes-request (session 1) to {MENTOR} (mentor)" in line]
     assert line.endswith(", with the session pulse question (1-5, a word)")
+    [action] = [a for a in program["plan_json"]["actions"]
+                if a.get("nudge") == "notes-request" and a["recipient"] == MENTOR]
+    assert action["asks"] == ["notes", "pulse"]
 
 
 def test_pulse_answers_appear_in_the_report_by_phase_and_by_pair(
