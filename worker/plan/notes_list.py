@@ -57,7 +57,8 @@ class NotesListPlan:
     unchanged: int = 0
     notes_missing: tuple[str, ...] = ()
     notices: tuple[Notice, ...] = ()
-    # Session key -> who answered its pulse ("mentor", "mentee-fit": `items.tag_notes`).
+    # Session key -> who answered its pulse ("mentor", "mentee-fit"; see
+    # `worker.plan.pulse.tag_notes`).
     answers: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
 

@@ -40,6 +40,7 @@ from typing import Literal
 
 from worker.config import Config, Nudges, Pairing, Program, parse_session_key
 from worker.core.intervals import WorkingHours
+from worker.core.notes_list import Role
 from worker.observe.state import DECLINED, NONE, NOT_RESPONDED, ObservedSession, live_event
 from worker.plan.pulse import ASK_FIT, ASK_NOTES, ASK_PULSE, FIT_MARK, fit_asked, pulse_roles
 
@@ -100,7 +101,6 @@ class Nudge:
             label = local.strftime("UTC%z")
         when = f"{local:%a %Y-%m-%d %H:%M} {label}"
         return f"{self.kind.value} to {self.recipient} ({self.role}) at {when}"
-
 
 
 @dataclass(frozen=True)
@@ -274,7 +274,7 @@ def decide(
     `hours` and `sent` are keyed by lower-cased e-mail and session key; a recipient without
     working hours gets nothing (guessing could wake someone at night) and is listed.
     `changing`: session keys this run moves or cancels; they only get rescheduled notices.
-    `answers`: session key -> who answered its pulse (`worker.plan.items.tag_notes`).
+    `answers`: session key -> who answered its pulse (`worker.plan.pulse.tag_notes`).
     """
     policy = config.program.nudges
     if policy is None:
@@ -330,7 +330,7 @@ def decide(
 _Want = tuple[NudgeKind, str, str, datetime, datetime | None, tuple[str, ...]]
 
 
-def request_asks(program: Program, policy: Nudges, number: int, role: Literal["mentor", "mentee"],
+def request_asks(program: Program, policy: Nudges, number: int, role: Role,
                  notes: NotesState | None, answers: frozenset[str]) -> tuple[str, ...]:
     """What a notes request to `role` asks for now: the notes while they are missing (the
     mentor's, and the mentee's with `notes_request_to_mentee`), the pulse while the person has
