@@ -219,3 +219,10 @@ def test_pulse_without_a_notes_list_is_a_config_error(tmp_path: Any) -> None:
     assert "pulse needs a sharepoint section" in str(caught.value)
     with pytest.raises(ValueError, match="greater than or equal to 1"):
         PulseSettings(fit_question_after_session=0)
+
+
+def test_a_fit_question_past_the_last_session_is_a_config_error() -> None:
+    program = example().program.model_dump()
+    program["pulse"] = {"fit_question_after_session": 8}
+    with pytest.raises(ValueError, match=r"\(8\) is past the curriculum's 7 sessions"):
+        type(example().program).model_validate(program)

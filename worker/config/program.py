@@ -288,6 +288,12 @@ class Program(ConfigModel):
         if self.pulse is not None and self.sharepoint is None:
             raise ValueError("pulse needs a sharepoint section: the answers are typed into "
                              "the notes list")
+        if self.pulse is not None and \
+                self.pulse.fit_question_after_session > len(self.curriculum):
+            # Never asked otherwise: say so instead of leaving the fit question out silently.
+            raise ValueError(f"pulse.fit_question_after_session "
+                             f"({self.pulse.fit_question_after_session}) is past the "
+                             f"curriculum's {len(self.curriculum)} sessions")
         return self
 
     @field_validator("timezone_display")
