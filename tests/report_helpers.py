@@ -8,6 +8,9 @@ weeks in the sandbox while people do what the report must show.
 - the mentors of ceo-ava and cfo-leo post notes the day after each held session, typed into
   the list item as a person does; cfo-leo's are shared with the program, ceo-ava's are not.
   Everyone else posts nothing.
+- with `pulse=True` the program asks the session pulse, and the same two pairs answer it when
+  they post their notes (`PULSE_ANSWERS`): ceo-ava finds its sessions useful and a good fit,
+  cfo-leo's mentee finds them of little use and the pair not a good fit.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from tests.records_helpers import items, person_edits
 from tests.test_run_e2e import make_world
 from worker.cli.demo import DemoWorld
 from worker.config import load_config
+from worker.plan.items import count_of
 from worker.plan.plan import TooMuchChange
 
 PROGRAM = "leadership-2027"
@@ -41,6 +45,17 @@ WRITERS = {"ceo-ava": False, "cfo-leo": True}  # pairing -> shares its notes
 NOTES = ("<p>We set up <b>Teams</b> &amp; search alerts together; next time: "
          "&lt;script&gt;alert(1)&lt;/script&gt; is how a page can run code. " + "More. " * 60
          + "</p>")
+
+
+# pairing -> what its mentor and mentee type into each held session's item (the fit answers
+# only on session 2, the end of the trust phase).
+PULSE_ANSWERS: dict[str, dict[str, object]] = {
+    "ceo-ava": {"MentorPulse": 4, "MentorPulseWord": "practical", "MenteePulse": 5,
+                "MenteePulseWord": "eye-opener"},
+    "cfo-leo": {"MentorPulse": 3, "MenteePulse": 1, "MenteePulseWord": "too basic"},
+}
+PULSE_FIT = {"ceo-ava": {"MentorFit": "Yes", "MenteeFit": "Yes"},
+             "cfo-leo": {"MentorFit": "Not sure", "MenteeFit": "No"}}
 
 
 @dataclass
@@ -60,9 +75,13 @@ def _pause(config_dir: Path, pairing_id: str) -> None:
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
-def scripted_program(tmp: Path) -> Scripted:
+def scripted_program(tmp: Path, *, pulse: bool = False) -> Scripted:
     config_dir = tmp / "config"
     shutil.copytree(EXAMPLE_CONFIG, config_dir)
+    if pulse:
+        program = config_dir / "program.yaml"
+        program.write_text(program.read_text(encoding="utf-8") + "\npulse: {}\n",
+                           encoding="utf-8")
     world = make_world(config_dir)
     directory = world.sandbox.state.directory
     decliner = directory.get(DECLINER)
@@ -91,12 +110,25 @@ def scripted_program(tmp: Path) -> Scripted:
                 continue
             person_edits(world, key, {"Notes": NOTES, "SharedWithProgram": shares},
                          upn=str(values["MentorEmail"]))
+            if pulse:
+                _answer_pulse(world, key, values)
             script.posted.add(key)
             if shares:
                 script.shared.add(key)
         world.clock.advance(timedelta(days=1))
     assert moved, "the session to move was never booked"
     return script
+
+
+def _answer_pulse(world: DemoWorld, key: str, values: dict[str, object]) -> None:
+    """Each person types their own answers, as they would in the browser."""
+    pairing_id = str(values["PairingId"])
+    answers = dict(PULSE_ANSWERS[pairing_id])
+    if count_of(values.get("SessionNumber")) == 2:
+        answers.update(PULSE_FIT[pairing_id])
+    for prefix in ("Mentor", "Mentee"):
+        mine = {k: v for k, v in answers.items() if k.startswith(prefix)}
+        person_edits(world, key, mine, upn=str(values[f"{prefix}Email"]))
 
 
 def _move_once(world: DemoWorld, people: People) -> bool:

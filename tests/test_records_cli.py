@@ -23,7 +23,7 @@ from worker.cli.demo import build_world
 from worker.cli.main import main
 from worker.cli.report import build_report, render_html, render_text
 from worker.config import load_config
-from worker.core.notes_list import COLUMNS
+from worker.core.notes_list import PULSE_COLUMNS, columns_for
 
 CLIENT_ID = "11111111-2222-3333-4444-555555555555"
 SECRET = "s3cret-for-tests-only"
@@ -80,7 +80,8 @@ def test_init_on_an_empty_site_creates_the_list_and_a_second_init_writes_nothing
     store = sandbox.state.sharepoint
     site = store.site(SITE)
     (created,) = site.lists.values()
-    assert {c.name for c in COLUMNS} <= set(created.columns)
+    assert {c.name for c in columns_for(pulse=False)} <= set(created.columns)
+    assert not set(PULSE_COLUMNS) & set(created.columns)  # the example asks no session pulse
     assert created.columns["SessionKey"].indexed
     counter = wrap_session(session, CountingAdapter)
     again = io.StringIO()

@@ -23,6 +23,7 @@ from worker.core.properties import RECORD_PROPERTY_ID
 from worker.observe.notes_list import oldest_item
 from worker.plan.actions import CreateItem, RemoveItem, TagEvent, UpdateItem
 from worker.plan.items import RecordTag, changes, digest, item_etag, owned
+from worker.plan.pulse import tag_notes
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +79,7 @@ def update_item(ctx: Context, action: UpdateItem) -> Outcome:
                 continue
             wanted = owned(record, fields_now, record_digest=record_digest)
             patch = changes(wanted, fields_now)
-            notes = str(wanted["NotesStatus"])
+            notes = tag_notes(str(wanted["NotesStatus"]), fields_now)
             continue
         return Outcome.done(action, item_id=action.item_id, notes=notes, conflicts=conflicts)
     return Outcome.deferred(action, f"item {action.item_id} kept changing during "

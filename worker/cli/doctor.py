@@ -64,7 +64,7 @@ from worker.config import Config, ConfigError, load_config
 from worker.config.program import SharePointSettings
 from worker.config.settings import Settings
 from worker.core.exit_codes import ExitCode, worst
-from worker.core.notes_list import PUBLISHED_COLUMNS, ColumnSpec, list_columns
+from worker.core.notes_list import PUBLISHED_COLUMNS, ColumnSpec, columns_for
 from worker.core.paths import default_config_dir, default_templates_dir
 from worker.observe.events import organizers
 from worker.observe.notes_list import grant_instructions
@@ -399,8 +399,11 @@ class Doctor:
         indexed: the notes list by default, or the published notes list."""
         assert self.site_id is not None
         title = title or settings.list
-        wanted = columns if columns is not None else list_columns(
-            consent=self.config.program.publishing is not None)
+        program = self.config.program
+        # The pulse's columns and the consent boxes only where the program uses them
+        # (`sharepoint init` adds them once the feature is configured).
+        wanted = columns if columns is not None else columns_for(
+            pulse=program.pulse is not None, consent=program.publishing is not None)
         found = sharepoint.find_list(self.client, self.site_id, title)
         init = ("mentoring sharepoint init (creating columns and indexes needs the "
                 "`fullcontrol` role on the site once; README, \"App registration and "

@@ -1,5 +1,7 @@
 """`mentoring sharepoint init`: create the program's notes list, or check an existing one and
-add what is missing (a column, an index); a second `init` reads and writes nothing. Without a
+add what is missing (a column, an index); a second `init` reads and writes nothing. The
+session pulse's columns are made only for a program with a `pulse` section, so enabling it
+later and running `init` again adds them. Without a
 grant on the site, Graph answers 403 and `init` says exactly what an admin must do.
 """
 
@@ -19,7 +21,7 @@ from worker.core.notes_list import (
     READ_COLUMNS,
     TITLE,
     ColumnSpec,
-    list_columns,
+    columns_for,
 )
 from worker.observe.notes_list import PermissionMissing, grant_instructions, resolve_site
 
@@ -27,7 +29,7 @@ from worker.observe.notes_list import PermissionMissing, grant_instructions, res
 @dataclass
 class InitResult:
     title: str = ""
-    columns: int = 0
+    columns: int = 0  # how many columns the list has
     site_id: str = ""
     list_id: str = ""
     list_url: str = ""
@@ -68,13 +70,15 @@ def column_problems(existing: dict[str, Any], spec: ColumnSpec) -> str | None:
 
 def init_lists(client: GraphClient, program: Program,
                client_id: str | None = None) -> list[InitResult]:
-    """Every list the program uses: the notes list (with the consent boxes when it publishes
-    notes), and the published notes list when it does."""
+    """Every list the program uses: the notes list (with the pulse's columns when it asks the
+    session pulse, the consent boxes when it publishes notes), and the published notes list
+    when it does."""
     settings = program.sharepoint
     if settings is None:
         return []
     results = [init_list(client, settings, client_id,
-                         columns=list_columns(consent=program.publishing is not None))]
+                         columns=columns_for(pulse=program.pulse is not None,
+                                             consent=program.publishing is not None))]
     if program.publishing is not None:
         results.append(init_list(client, settings, client_id, columns=PUBLISHED_COLUMNS,
                                  title=program.publishing.list))

@@ -4,7 +4,8 @@ For the whole program: headline numbers (active pairs, sessions held against ses
 far, the share held on cadence, notes posted and shared), progress by phase across the cohort,
 held sessions over time, the pairs needing attention and why, and the notes the pairs shared.
 Per pair: sessions booked, held, declined, rescheduled, cancelled, notes posted, notes shared.
-Per session (`--sessions-csv`): one row each, for a spreadsheet.
+Per session (`--sessions-csv`): one row each, for a spreadsheet. With a `pulse` section, the
+session pulse people answered, by phase and by pair (`PulseGroup`), and in the CSV.
 
 The record of what happened is the SharePoint list, read once, page by page (a report may read
 the whole list, a run never does). Only items the pair marked "shared with the program" and
@@ -37,8 +38,14 @@ from worker.config.program import Nudges
 from worker.core.notes_list import (
     CANCELLED,
     DECLINED,
+    FIT_CHOICES,
+    FIT_NO,
+    FIT_UNSURE,
     HELD,
     READ_COLUMNS,
+    ROLES,
+    Pulse,
+    pulse_of,
 )
 from worker.core.phases import Phase
 from worker.core.timezones import CustomTimeZone
@@ -160,6 +167,8 @@ class SessionRow:
     pairing_status: str = "active"
     mentor_zone: str = ""
     mentee_zone: str = ""
+    # What the two people answered to the session pulse.
+    pulse: Pulse = field(default_factory=Pulse)
 
 
 @dataclass(frozen=True)
@@ -214,6 +223,27 @@ class Period:
     held: int
 
 
+# A pair whose average usefulness is below this is one to look at.
+PULSE_LOW = 3.0
+
+
+@dataclass(frozen=True)
+class PulseGroup:
+    """The session pulse of one phase or one pair: average usefulness (1-5) over the answers
+    given, how many, the words people chose, and the fit answers by choice."""
+
+    key: str  # the phase's value, or the pairing id
+    label: str
+    average: float | None
+    answers: int
+    words: tuple[str, ...] = ()
+    fit: tuple[tuple[str, int], ...] = ()  # (choice, count) in FIT_CHOICES order
+
+    @property
+    def fit_text(self) -> str:
+        return ", ".join(f"{choice} {count}" for choice, count in self.fit if count)
+
+
 @dataclass(frozen=True)
 class PairAttention:
     """A pair the program team should look at, with every reason found."""
@@ -240,6 +270,9 @@ class Report:
     periods: list[Period] = field(default_factory=list)
     period_kind: str = "week"
     pairs_attention: list[PairAttention] = field(default_factory=list)
+    # The session pulse (None: the program does not ask it), by phase and by pair.
+    pulse_phases: list[PulseGroup] | None = None
+    pulse_pairs: list[PulseGroup] = field(default_factory=list)
     # What could not be read (the calendar, the directory, the zones) and what that leaves out.
     gaps: list[str] = field(default_factory=list)
 
@@ -312,9 +345,27 @@ def build_report(items: Iterable[dict[str, Any]], config: Config, generated: dat
     report.headline = _headline(config, rows, total)
     report.phases = _phases(rows)
     report.periods, report.period_kind = _periods(config, rows, generated)
+    if config.program.pulse is not None:
+        report.pulse_phases = [
+            _pulse_group(phase.value, phase.label, [r for r in rows if r.phase == phase.label])
+            for phase in Phase]
+        report.pulse_pairs = [
+            _pulse_group(t.pairing_id, report.pair_label(t),
+                         [r for r in rows if r.pairing_id == t.pairing_id])
+            for t in report.pairs]
     report.pairs_attention = _pairs_attention(config, rows, by_key, attention, extras, pairs,
-                                              generated)
+                                              generated, report.pulse_pairs)
     return report
+
+
+def _pulse_group(key: str, label: str, rows: Sequence[SessionRow]) -> PulseGroup:
+    answers = [row.pulse.of(role) for row in rows for role in ROLES]
+    scores = [a.score for a in answers if a.score is not None]
+    words = tuple(dict.fromkeys(a.word for a in answers if a.word))
+    fits = [a.fit for a in answers if a.fit is not None]
+    return PulseGroup(key, label, round(sum(scores) / len(scores), 2) if scores else None,
+                      len(scores), words,
+                      tuple((choice, fits.count(choice)) for choice in FIT_CHOICES))
 
 
 def _per_session(items: Iterable[dict[str, Any]], program_id: str,
@@ -397,7 +448,8 @@ def _session_rows(config: Config, by_key: Mapping[str, dict[str, Any]], extras: 
                 spec.total, spec.topic, spec.phase.label, status, start, end, target, due,
                 on_cadence, posted, posted and values.get("SharedWithProgram") is True,
                 str((item or {}).get("webUrl") or ""), pairing.status,
-                zones.get(pairing.mentor.lower(), ""), zones.get(pairing.mentee.lower(), "")))
+                zones.get(pairing.mentor.lower(), ""), zones.get(pairing.mentee.lower(), ""),
+                pulse_of(values)))
             previous = start
     for key, item in sorted(by_key.items()):
         if key in seen:
@@ -414,7 +466,7 @@ def _session_rows(config: Config, by_key: Mapping[str, dict[str, Any]], extras: 
             str(values.get("Phase") or ""), status, parse_instant(values.get("SessionStart")),
             parse_instant(values.get("SessionEnd")), None, status == HELD, None, posted,
             posted and values.get("SharedWithProgram") is True, str(item.get("webUrl") or ""),
-            "removed"))
+            "removed", pulse=pulse_of(values)))
     return rows
 
 
@@ -509,11 +561,13 @@ def excerpt(notes: Any, limit: int = EXCERPT_CHARS) -> str:
 def _pairs_attention(config: Config, rows: Sequence[SessionRow],
                      by_key: Mapping[str, dict[str, Any]], attention: Sequence[Attention],
                      extras: Extras, pairs: Mapping[str, Tally], now: datetime,
+                     pulse: Sequence[PulseGroup] = (),
                      ) -> list[PairAttention]:
     """Every reason to look at a pair: paused, what the worker wrote on its items (a decline
     past the move limit, a person gone from the directory, no time that fits), declined again
     and again, invitations unanswered past the nudge's delay, notes missing after a held
-    session, sessions due and not held."""
+    session, sessions due and not held; with the session pulse, a "No" or "Not sure" to "a
+    good fit?" and an average usefulness below `PULSE_LOW`."""
     policy = config.program.nudges or Nudges()
     unanswered_after = timedelta(hours=policy.unanswered_after_hours)
     # The mentor was asked at least twice (the first request and one more) by then.
@@ -559,8 +613,18 @@ def _pairs_attention(config: Config, rows: Sequence[SessionRow],
                 days = (now - row.end).days
                 add(pairing.id, f"session {row.number} held on {_day(row.end)}: no notes "
                     f"after {days} day{'s' if days != 1 else ''}")
+            if pulse:
+                for role, name in zip(ROLES, (row.mentor, row.mentee), strict=True):
+                    fit = row.pulse.of(role).fit
+                    if fit in (FIT_NO, FIT_UNSURE):
+                        add(pairing.id, f'session {row.number}: {name} answered "{fit}" to '
+                            '"is this a good fit?"')
         if pairing.status != "active":
             continue
+        low = next((g for g in pulse if g.key == pairing.id), None)
+        if low is not None and low.average is not None and low.average < PULSE_LOW:
+            add(pairing.id, f"session pulse: usefulness {low.average:g} of 5 on average "
+                f"({low.answers} answer{'s' if low.answers != 1 else ''})")
         late = [r for r in mine if r.due and r.status != HELD]
         if late:
             numbers = ", ".join(str(r.number) for r in late)
@@ -702,6 +766,9 @@ def render_text(report: Report) -> str:
                      f"{top.notes_posted}, shared {top.notes_shared}.")
         lines.append("By phase: " + "; ".join(f"{p.label} {p.held}/{p.due}"
                                              for p in report.phases) + " (held/due).")
+    if report.pulse_phases is not None:
+        lines.append("Session pulse by phase: " + "; ".join(
+            _pulse_line(g) for g in report.pulse_phases) + ".")
     for row in [head, *rows]:
         lines.append("  ".join(cell.ljust(widths[i]) if i == 0 else cell.rjust(widths[i])
                                for i, cell in enumerate(row)))
@@ -718,6 +785,13 @@ def render_text(report: Report) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _pulse_line(group: PulseGroup) -> str:
+    if group.average is None:
+        return f"{group.label} no answers"
+    fit = f", fit: {group.fit_text}" if group.fit_text else ""
+    return f"{group.label} {group.average:g} of 5 ({group.answers} answers{fit})"
+
+
 def render_csv(report: Report) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
@@ -732,6 +806,9 @@ SESSION_COLUMNS = (
     "mentee_email", "mentee_zone", "phase", "session", "of", "topic", "target_date",
     "start_utc", "end_utc", "status", "on_cadence", "notes_posted", "shared", "link",
 )
+# With a `pulse` section: what each person answered.
+PULSE_CSV_COLUMNS = ("mentor_pulse", "mentor_word", "mentor_fit", "mentee_pulse",
+                     "mentee_word", "mentee_fit")
 
 
 def render_sessions_csv(report: Report) -> str:
@@ -742,7 +819,9 @@ def render_sessions_csv(report: Report) -> str:
     buffer = io.StringIO()
     buffer.write("\ufeff")
     writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(SESSION_COLUMNS)
+    pulse = report.pulse_phases is not None
+    columns = SESSION_COLUMNS + (PULSE_CSV_COLUMNS if pulse else ())
+    writer.writerow(columns)
     for row in report.sessions:
         cells: dict[str, Any] = {
             "pairing_id": row.pairing_id, "pairing_status": row.pairing_status,
@@ -757,7 +836,12 @@ def render_sessions_csv(report: Report) -> str:
             "shared": "yes" if row.shared else "no",
             "link": row.url if row.url.startswith("https://") else "",
         }
-        writer.writerow([_csv_safe(cells[c]) for c in SESSION_COLUMNS])
+        for role in ROLES:
+            answer = row.pulse.of(role)
+            cells[f"{role}_pulse"] = "" if answer.score is None else answer.score
+            cells[f"{role}_word"] = answer.word
+            cells[f"{role}_fit"] = answer.fit or ""
+        writer.writerow([_csv_safe(cells[c]) for c in columns])
     return buffer.getvalue()
 
 

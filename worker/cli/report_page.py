@@ -111,6 +111,8 @@ def render_page(report: Report, templates_dir: Path | None = None) -> str:
         "shared": report.shared,
         "attention": report.attention,
         "pairs_attention": report.pairs_attention,
+        "pulse_phases": report.pulse_phases,
+        "pulse_pairs": report.pulse_pairs,
         "gaps": report.gaps,
         "generated": report.generated.astimezone(UTC).strftime("%d %B %Y %H:%M UTC"),
         "percent": _percent,

@@ -22,6 +22,7 @@ from worker.config.program import (
     HolidayPolicy,
     Nudges,
     Program,
+    PulseSettings,
     SharePointSettings,
 )
 from worker.core.phases import Phase
@@ -41,6 +42,7 @@ __all__ = [
     "PairingsFile",
     "Phase",
     "Program",
+    "PulseSettings",
     "SessionSpec",
     "SharePointSettings",
     "Tailoring",

@@ -275,6 +275,20 @@ class MatchingSettings(ConfigModel):
 _GROUP_ID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
 _GROUP_MAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
+class PulseSettings(ConfigModel):
+    """The session pulse: after each session the notes request also asks each person how
+    useful it was (1 to 5, and a word), typed into their own columns of the session's item;
+    after the session that closes the trust phase it also asks "is this a good fit?"."""
+
+    fit_question_after_session: int = Field(
+        default=2, ge=1, le=20,
+        description="The session after which the fit question is asked too (the last of the "
+                    "trust phase).",
+    )
+    ask_mentee: bool = Field(
+        default=True, description="Ask the mentee too (the mentor always is)."
+    )
+
 
 def _organizer_kind(value: Any) -> str:
     return "mentor" if value == "mentor" else "mailbox"
@@ -342,6 +356,10 @@ class Program(ConfigModel):
         default=None,
         description="Match suggestions (`mentoring suggest`); off without this section.",
     )
+    pulse: PulseSettings | None = Field(
+        default=None,
+        description="Ask each person after each session how useful it was (off when absent).",
+    )
 
     @model_validator(mode="after")
     def _matching_load(self) -> Program:
@@ -363,6 +381,15 @@ class Program(ConfigModel):
                 f"earliest..latest ({self.earliest}..{self.latest}) is shorter than "
                 f"duration_minutes ({self.duration_minutes})"
             )
+        if self.pulse is not None and self.sharepoint is None:
+            raise ValueError("pulse needs a sharepoint section: the answers are typed into "
+                             "the notes list")
+        if self.pulse is not None and \
+                self.pulse.fit_question_after_session > len(self.curriculum):
+            # Never asked otherwise: say so instead of leaving the fit question out silently.
+            raise ValueError(f"pulse.fit_question_after_session "
+                             f"({self.pulse.fit_question_after_session}) is past the "
+                             f"curriculum's {len(self.curriculum)} sessions")
         return self
 
     @model_validator(mode="after")

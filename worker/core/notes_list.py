@@ -5,14 +5,15 @@ they are fixed here once and used by every stage (the observer reads `READ_COLUM
 planner computes the worker's columns, `sharepoint init` creates them, the report reads them).
 Columns fall in two groups, and the split is what keeps people's text safe (invariant 6): the
 worker writes only `WORKER_COLUMNS`; `PEOPLE_COLUMNS` (the notes, the "shared with the
-program" flag) belong to the pair, and the agenda is written once when the item is created and
-is theirs to tailor afterwards.
+program" flag, the session pulse's answers) belong to the pair, and the agenda is written once
+when the item is created and is theirs to tailor afterwards.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+import math
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 from worker.core.phases import Phase
 
@@ -28,6 +29,13 @@ NOTES_NOT_DUE = "Not due"
 NOTES_MISSING = "Missing"
 NOTES_POSTED = "Posted"
 NOTES_STATUSES = (NOTES_NOT_DUE, NOTES_MISSING, NOTES_POSTED)
+
+# The session pulse's "is this a good fit?" answers, as the choice column offers them.
+FIT_YES = "Yes"
+FIT_UNSURE = "Not sure"
+FIT_NO = "No"
+FIT_CHOICES = (FIT_YES, FIT_UNSURE, FIT_NO)
+PULSE_MIN, PULSE_MAX = 1, 5
 
 
 @dataclass(frozen=True)
@@ -105,6 +113,15 @@ COLUMNS: tuple[ColumnSpec, ...] = (
     # How often a participant cancelled or deleted the session in Outlook: the memory that keeps
     # the worker from booking it again and again (the event itself is gone).
     ColumnSpec("PersonCancels", "Cancelled by a participant", "number"),
+    # The session pulse (program.yaml `pulse`): each person's answer to "how useful was it,
+    # 1 to 5, in a word", and after the trust phase "is this a good fit?". Created only for a
+    # program with a pulse (`columns_for`).
+    ColumnSpec("MentorPulse", "Mentor: how useful (1-5)", "number"),
+    ColumnSpec("MentorPulseWord", "Mentor: in a word"),
+    ColumnSpec("MenteePulse", "Mentee: how useful (1-5)", "number"),
+    ColumnSpec("MenteePulseWord", "Mentee: in a word"),
+    ColumnSpec("MentorFit", "Mentor: a good fit?", "choice", choices=FIT_CHOICES),
+    ColumnSpec("MenteeFit", "Mentee: a good fit?", "choice", choices=FIT_CHOICES),
 )
 # Publishing with both people's consent (program.yaml `publishing`): each person's own box,
 # ticked by them in the browser. Indexed: the run asks for the items where both are ticked.
@@ -130,14 +147,87 @@ WORKER_COLUMNS = (
 )
 # Written once, when the item is created; the pair may tailor it afterwards.
 SEEDED_COLUMNS = ("Agenda",)
-PEOPLE_COLUMNS = ("Notes", "SharedWithProgram", MENTOR_CONSENT, MENTEE_CONSENT)
-READ_COLUMNS = (*WORKER_COLUMNS, *SEEDED_COLUMNS, "Notes", "SharedWithProgram")
+PULSE_COLUMNS = ("MentorPulse", "MentorPulseWord", "MenteePulse", "MenteePulseWord",
+                 "MentorFit", "MenteeFit")
+PEOPLE_COLUMNS = ("Notes", "SharedWithProgram", *PULSE_COLUMNS, MENTOR_CONSENT, MENTEE_CONSENT)
+# Reading a column a list lacks is harmless ($select skips it), so the pulse is always read;
+# the consent boxes are read by publishing's own query (`worker.observe.publishing`).
+READ_COLUMNS = (*WORKER_COLUMNS, *SEEDED_COLUMNS, "Notes", "SharedWithProgram", *PULSE_COLUMNS)
 
 
-def list_columns(*, consent: bool = False) -> tuple[ColumnSpec, ...]:
-    """The notes list's columns for a program: the consent boxes only where the program
-    publishes notes (a box that does nothing would mislead the pair)."""
-    return (*COLUMNS, *CONSENT_COLUMNS) if consent else COLUMNS
+def columns_for(*, pulse: bool = False, consent: bool = False) -> tuple[ColumnSpec, ...]:
+    """The columns a program's notes list must have: the pulse's only when the program asks
+    it, the consent boxes only when it publishes notes (a box that does nothing would mislead
+    the pair)."""
+    found = COLUMNS if pulse else tuple(c for c in COLUMNS if c.name not in PULSE_COLUMNS)
+    return (*found, *CONSENT_COLUMNS) if consent else found
+
+
+# ---------------------------------------------------------------------------------------------
+# The session pulse, as people typed it
+
+Role = Literal["mentor", "mentee"]
+ROLES: tuple[Role, ...] = ("mentor", "mentee")
+
+
+@dataclass(frozen=True)
+class PulseAnswer:
+    """One person's answer: usefulness 1..5 (None: not answered, or not a number), the word,
+    and the fit answer (one of `FIT_CHOICES`, None when not given)."""
+
+    score: int | None = None
+    word: str = ""
+    fit: str | None = None
+
+    @property
+    def answered(self) -> bool:
+        return self.score is not None
+
+
+@dataclass(frozen=True)
+class Pulse:
+    """Both people's answers on one session's item."""
+
+    mentor: PulseAnswer = field(default_factory=PulseAnswer)
+    mentee: PulseAnswer = field(default_factory=PulseAnswer)
+
+    def of(self, role: Role) -> PulseAnswer:
+        return self.mentor if role == "mentor" else self.mentee
+
+
+def pulse_of(fields: Any) -> Pulse:
+    """The pulse answers an item's fields hold (pure; anything people typed is tolerated)."""
+    if not isinstance(fields, dict):
+        return Pulse()
+    return Pulse(*(PulseAnswer(_score(fields.get(f"{prefix}Pulse")),
+                               _word(fields.get(f"{prefix}PulseWord")),
+                               _fit(fields.get(f"{prefix}Fit")))
+                   for prefix in ("Mentor", "Mentee")))
+
+
+def _score(value: Any) -> int | None:
+    """A number column as SharePoint returns it (4, 4.0, "4"), rounded and clamped to 1..5;
+    None for nothing or anything that is not a number."""
+    if value is None or isinstance(value, bool) or value == "":
+        return None
+    try:
+        number = float(str(value).strip().replace(",", "."))
+    except ValueError:
+        return None
+    if not math.isfinite(number):
+        return None
+    return min(PULSE_MAX, max(PULSE_MIN, math.floor(number + 0.5)))
+
+
+def _word(value: Any) -> str:
+    return " ".join(value.split()) if isinstance(value, str) else ""
+
+
+def _fit(value: Any) -> str | None:
+    if not isinstance(value, str):
+        return None
+    wanted = " ".join(value.split()).lower()
+    return next((choice for choice in FIT_CHOICES if choice.lower() == wanted), None)
 
 
 # The published notes list (program.yaml `publishing`): the worker's copy of what both people

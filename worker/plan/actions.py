@@ -20,6 +20,7 @@ from functools import cached_property
 from typing import Any, ClassVar, Literal
 
 from worker.core.exit_codes import ExitCode
+from worker.plan.pulse import describe_asks
 
 
 class Resource(StrEnum):
@@ -259,7 +260,9 @@ class UpdateItem(_ItemAction):
     before: Mapping[str, Value] = field(default_factory=dict)
     changes: Mapping[str, Value] = field(default_factory=dict)
     record: Mapping[str, Value] = field(default_factory=dict)
-    notes: str = ""  # the notes status the item gets (unless an edit under us changes it)
+    # The notes status the item gets (unless an edit under us changes it), with who answered
+    # the pulse (`worker.plan.items.tag_notes`): what the event's tag remembers.
+    notes: str = ""
 
     def describe(self) -> str:
         shown = [c for c in self.changes if c not in ("RecordHash",)]
@@ -283,7 +286,7 @@ class TagEvent(_Action):
     event_id: Value  # str, or Later from the booking
     item_id: Value  # str, or Later from the item's creation
     record: Mapping[str, Value] = field(default_factory=dict)  # for the digest
-    notes: Value = ""  # the notes status written, or Later from the update
+    notes: Value = ""  # `tag_notes` of the item written, or Later from the update
 
     def describe(self) -> str:
         return f"~ remember on the event of session {self.number} what its item holds"
@@ -396,12 +399,13 @@ class SendNudge(_Action):
     preview: str
     parameters: Mapping[str, str] = field(default_factory=dict)
     local_time: str = ""
+    asks: tuple[str, ...] = ()  # a notes request: what it asks for (`worker.plan.nudges`)
     ledger: Ledger
 
     def describe(self) -> str:
         number = self.session_key.rsplit("/", 1)[-1]
         return (f"> nudge {self.nudge} (session {number}) to {self.recipient} ({self.role}) "
-                f"now, {self.local_time}")
+                f"now, {self.local_time}" + describe_asks(self.asks))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -419,6 +423,7 @@ class HoldNudge(_Action):
     role: str
     send_at: datetime
     local_time: str = ""
+    asks: tuple[str, ...] = ()
     marker: str | None = None
     ledger: Ledger
 
@@ -428,7 +433,8 @@ class HoldNudge(_Action):
     def describe(self) -> str:
         number = self.session_key.rsplit("/", 1)[-1]
         return (f"~ hold nudge {self.nudge} (session {number}) to {self.recipient} "
-                f"({self.role}) until {self.local_time}")
+                f"({self.role}) until {self.local_time}" + describe_asks(self.asks))
+
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -8,9 +8,9 @@ removed only when all of these hold, the strict reading of "the worker made it a
 touched it": an application created it and an application last changed it (SharePoint names
 the person who saved an item in `createdBy`/`lastModifiedBy.user`; an app-only write shows the
 application, at most with SharePoint's own "SharePoint App" account, which has no e-mail), its
-notes are empty, it is not shared with the program, and its agenda is the one the session's
-item shows (the agenda is the pair's to tailor). Every other one is kept and named, so the
-program team merges it by hand. Pure.
+notes are empty, it is not shared with the program, nobody answered its session pulse, and its
+agenda is the one the session's item shows (the agenda is the pair's to tailor). Every other
+one is kept and named, so the program team merges it by hand. Pure.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from worker.config import parse_session_key
+from worker.core.notes_list import Pulse, pulse_of
 from worker.observe.state import NotesList, ObservedSession, item_order, live_event
 from worker.plan.actions import Notice, RemoveItem
 from worker.plan.items import RecordTag, has_notes, item_etag
@@ -41,6 +42,8 @@ def untouched_copy(item: Item, session_item: Item) -> bool:
         return False
     if has_notes(fields.get("Notes")) or fields.get("SharedWithProgram") is True:
         return False
+    if pulse_of(dict(fields)) != Pulse():
+        return False  # someone answered the session pulse on this copy
     if not (made_by_an_app(item.get("createdBy")) and made_by_an_app(item.get("lastModifiedBy"))):
         return False
     agenda = fields.get("Agenda") or ""

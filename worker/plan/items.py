@@ -6,12 +6,14 @@ the worker owns (`desired_record`), and a short digest of them.
 How a run knows what changed without reading the list: each event carries, next to its
 `MentoringSession` tag, a second single-value extended property (`MentoringRecord`) holding
 `RecordTag` = the list item's id, the digest of the fields last written there, and the notes
-status then. Outlook returns it in the very request that reads the events, so comparing costs
-nothing: only sessions whose digest differs (a new booking, a move, an answer, the end time
+status then, followed by who had answered the session pulse (`worker.plan.pulse.tag_notes`:
+"Posted+mentor"). Outlook returns it in the very request that reads the events, so comparing
+costs nothing: only sessions whose digest differs (a new booking, a move, an answer, the end time
 passing) are looked up and written (`pending_records`). Items whose notes were still missing
-after the session are looked at again while the session is recent (`NOTES_WINDOW`), so "notes
-posted" appears once someone writes them; that read is bounded by the recent sessions, not the
-list. The notes and the "shared" flag are never in a write (invariant 6).
+after the session, or whose pulse someone asked has not answered yet, are looked at again while
+the session is recent (`NOTES_WINDOW`), so "notes posted" and the answers appear once someone
+writes them; that read is bounded by the recent sessions, not the list. The notes, the
+"shared" flag and the pulse answers are never in a write (invariant 6).
 
 Statuses: Cancelled (the event is cancelled, or the worker cancels it in this run), Declined
 (someone declined and the session was not moved), Held (ended), Rescheduled (moved at least
@@ -45,6 +47,7 @@ from worker.core.notes_list import (
 )
 from worker.observe.state import ObservedSession, Person, live_event, record_event
 from worker.plan.booking import people_of
+from worker.plan.pulse import ANSWER_MARK, answers_of, pulse_waiting
 
 TAG_VERSION = "r1"
 # How long after a session the worker keeps looking for its notes.
@@ -63,7 +66,15 @@ class RecordTag:
 
     item_id: str | None
     digest: str
-    notes: str = ""
+    notes: str = ""  # `tag_notes`: the notes status, then who answered the pulse
+
+    @property
+    def notes_status(self) -> str:
+        return self.notes.split(ANSWER_MARK, 1)[0]
+
+    @property
+    def answers(self) -> frozenset[str]:
+        return answers_of(self.notes)
 
     def encode(self) -> str:
         return "|".join((TAG_VERSION, self.item_id or "", self.digest, self.notes))
@@ -267,7 +278,9 @@ def pending_records(
         tag = RecordTag.parse(chosen.record)
         if tag is not None and tag.digest == digest(record):
             recent = chosen.end + NOTES_WINDOW > now
-            if tag.notes == NOTES_MISSING and recent:
+            waiting = (tag.notes_status == NOTES_MISSING
+                       or pulse_waiting(config.program, chosen.number, tag.notes))
+            if waiting and recent:
                 todo.append(Pending(chosen, record, tag, live=live))
             else:
                 unchanged += 1

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from worker.config import Config, parse_session_key
 from worker.config.templates import Templates
@@ -43,6 +44,7 @@ from worker.plan.items import (
 )
 from worker.plan.nudges import NotesState
 from worker.plan.projection import Projection
+from worker.plan.pulse import answers_of, tag_notes
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,9 @@ class NotesListPlan:
     unchanged: int = 0
     notes_missing: tuple[str, ...] = ()
     notices: tuple[Notice, ...] = ()
+    # Session key -> who answered its pulse ("mentor", "mentee-fit"; see
+    # `worker.plan.pulse.tag_notes`).
+    answers: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
 
 def items_to_read(config: Config, projection: Projection, observed: Observed,
@@ -75,29 +80,33 @@ def _state(notes: str) -> NotesState | None:
     return None
 
 
-def _known(projection: Projection) -> tuple[dict[str, NotesState], dict[str, str]]:
-    """Notes state and item id from the records the events carry now."""
+def _known(projection: Projection
+           ) -> tuple[dict[str, NotesState], dict[str, str], dict[str, frozenset[str]]]:
+    """Notes state, item id and pulse answers from the records the events carry now."""
     notes: dict[str, NotesState] = {}
     item_ids: dict[str, str] = {}
+    answers: dict[str, frozenset[str]] = {}
     for key, found in projection.sessions.items():
         live = live_event(found)
         tag = RecordTag.parse(live.record) if live is not None else None
         if tag is None:
             continue
-        state = _state(tag.notes)
+        state = _state(tag.notes_status)
         if state is not None:
             notes[key] = state
         if tag.item_id:
             item_ids[key] = tag.item_id
-    return notes, item_ids
+        if tag.answers:
+            answers[key] = tag.answers
+    return notes, item_ids, answers
 
 
 def plan_notes_list(config: Config, observed: Observed, projection: Projection,
                     now: datetime, templates: Templates) -> NotesListPlan:
     """Create or update each changed session's item, then tag its event. Pure."""
-    notes, item_ids = _known(projection)
+    notes, item_ids, answers = _known(projection)
     if config.program.sharepoint is None:
-        return NotesListPlan(notes=notes, item_ids=item_ids)
+        return NotesListPlan(notes=notes, item_ids=item_ids, answers=answers)
     todo, unchanged = pending_records(projection.sessions, config, observed.people, now,
                                       projection.attention)
     where = observed.notes_list
@@ -105,12 +114,12 @@ def plan_notes_list(config: Config, observed: Observed, projection: Projection,
                          if where is not None else ([], []))
     if not todo and not projection.left_cancelled:
         return NotesListPlan(tuple(removals), notes=notes, item_ids=item_ids,
-                             unchanged=unchanged, notices=tuple(notices))
+                             unchanged=unchanged, notices=tuple(notices), answers=answers)
     if where is None:
         reason = observed.notes_list_problem or "the notes list was not read"
         problems = (PairProblem("", f"notes list: {reason}", ExitCode.CONFIG),)
         return NotesListPlan(problems=problems, notes=notes, item_ids=item_ids,
-                             unchanged=unchanged)
+                             unchanged=unchanged, answers=answers)
     actions: list[NotesListAction] = []
     problems_: list[PairProblem] = []
     missing: list[str] = []
@@ -128,6 +137,7 @@ def plan_notes_list(config: Config, observed: Observed, projection: Projection,
         after = projection.after(key)
         current = observed.items.get(key)
         tag_after: tuple[str, ...]
+        fields_now: dict[str, Any] = {}
         if current is None:
             values = owned(record, None, record_digest=record_digest)
             agenda = _agenda(config, pending, observed, templates)
@@ -151,7 +161,7 @@ def plan_notes_list(config: Config, observed: Observed, projection: Projection,
                 # Booked again after a participant cancelled: the item remembers it, so a
                 # second cancellation is not booked again (outside the record's digest).
                 patch["PersonCancels"] = book.person_cancels
-            notes_value = wanted["NotesStatus"]
+            notes_value = tag_notes(str(wanted["NotesStatus"]), fields_now)
             tag_after = after
             if patch:
                 update = UpdateItem(
@@ -159,7 +169,8 @@ def plan_notes_list(config: Config, observed: Observed, projection: Projection,
                     number=pending.session.number, site_id=where.site_id,
                     list_id=where.list_id, item_id=item_id, etag=item_etag(current),
                     before={c: fields_now.get(c) for c in patch}, changes=patch,
-                    record=record, notes=str(wanted["NotesStatus"]), after=after)
+                    record=record, notes=tag_notes(str(wanted["NotesStatus"]), fields_now),
+                    after=after)
                 actions.append(update)
                 # Someone may edit the item before the write lands: the notes status written
                 # is the one apply computes then.
@@ -172,9 +183,13 @@ def plan_notes_list(config: Config, observed: Observed, projection: Projection,
             notes[key] = state
         else:
             notes.pop(key, None)
+        planned_tag = tag_notes(planned_notes, fields_now)
+        answers.pop(key, None)
+        if answers_of(planned_tag):
+            answers[key] = answers_of(planned_tag)
         if planned_notes == NOTES_MISSING:
             missing.append(key)
-        if pending.live and _tag_changes(pending, item_id, record, planned_notes, book):
+        if pending.live and _tag_changes(pending, item_id, record, planned_tag, book):
             actions.append(TagEvent(
                 pairing_id=pending.session.pairing_id, key=key, number=pending.session.number,
                 organizer=pending.session.organizer,
@@ -183,7 +198,7 @@ def plan_notes_list(config: Config, observed: Observed, projection: Projection,
     actions.extend(_left_cancelled(projection, observed, where))
     actions.extend(removals)
     return NotesListPlan(tuple(actions), tuple(problems_), notes, item_ids, unchanged,
-                         tuple(missing), tuple(notices))
+                         tuple(missing), tuple(notices), answers)
 
 
 def _left_cancelled(projection: Projection, observed: Observed,

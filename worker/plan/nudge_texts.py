@@ -15,7 +15,9 @@ from pathlib import Path
 
 import jinja2
 
+from worker.core.notes_list import BY_NAME
 from worker.plan.nudges import Nudge, NudgeKind
+from worker.plan.pulse import ASK_FIT, ASK_NOTES, ASK_PULSE
 
 DEFAULT_LANGUAGE = "en"
 _WEEKDAYS = {
@@ -93,12 +95,24 @@ class NudgeTexts:
             moment = datetime.strptime(round_number, "%Y%m%dT%H%MZ").replace(tzinfo=UTC)
         when = local_when(moment, zone_probe, language)
         template = self.env.get_template(f"nudges/{nudge.kind.value}.{language}.txt.j2")
+        # A notes request of a program with a pulse asks only what is still missing; without
+        # one it asks for the notes, as it always did.
+        asks = nudge.asks or (ASK_NOTES,)
+        prefix = "Mentor" if nudge.role == "mentor" else "Mentee"
         preview = template.render(
             topic=topic,
             other_name=other_name,
             when=when,
             phase_label=phase_label,
             round=int(round_number) if round_number.isdigit() else 1,
+            ask_notes=ASK_NOTES in asks,
+            ask_pulse=ASK_PULSE in asks,
+            ask_fit=ASK_FIT in asks,
+            # The person's own columns, as SharePoint labels them ("Mentor: how useful (1-5)").
+            column_prefix=f"{prefix}:",
+            pulse_column=BY_NAME[f"{prefix}Pulse"].label,
+            word_column=BY_NAME[f"{prefix}PulseWord"].label,
+            fit_column=BY_NAME[f"{prefix}Fit"].label,
         ).strip()
         return NudgeText(language=language, topic=topic, date=when, preview=preview)
 

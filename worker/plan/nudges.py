@@ -13,7 +13,11 @@ Kinds, and the rules (hours and days from `program.yaml`'s `nudges`):
 - `notes-request`: to the mentor (and the mentee with `notes_request_to_mentee`) once the
   session has ended, `notes_request_after_hours` after the end, then every
   `notes_request_every_days`, at most `notes_request_max` times, only while the notes are
-  missing. Sessions whose notes status is unknown get none.
+  missing. Sessions whose notes status is unknown get none. With a `pulse` section the request
+  also carries the session pulse question (`asks`): to the mentor, and the mentee unless
+  `ask_mentee` is false, while that person has not answered it (the fit question after the
+  session that closes the trust phase); a person is asked again until they answered and, when
+  they are asked for the notes, the notes are posted (the same cadence and limit).
 - `invite-unanswered`: to whoever has not answered an upcoming session's invitation
   `unanswered_after_hours` after it was sent.
 - `session-rescheduled`: when one person declines, to the other: the session is being rebooked.
@@ -34,9 +38,11 @@ from datetime import UTC, date, datetime, timedelta, tzinfo
 from enum import StrEnum
 from typing import Literal
 
-from worker.config import Config, Nudges, Pairing, parse_session_key
+from worker.config import Config, Nudges, Pairing, Program, parse_session_key
 from worker.core.intervals import WorkingHours
+from worker.core.notes_list import Role
 from worker.observe.state import DECLINED, NONE, NOT_RESPONDED, ObservedSession, live_event
+from worker.plan.pulse import ASK_FIT, ASK_NOTES, ASK_PULSE, FIT_MARK, fit_asked, pulse_roles
 
 NotesState = Literal["missing", "posted"]
 PENDING = "#pending"
@@ -82,6 +88,7 @@ class Nudge:
     zone: tzinfo
     session_start: datetime
     session_end: datetime
+    asks: tuple[str, ...] = ()  # a notes request: ASK_NOTES, ASK_PULSE, ASK_FIT
 
     @property
     def local_send_at(self) -> datetime:
@@ -260,12 +267,14 @@ def decide(
     notes: Mapping[str, NotesState],
     now: datetime,
     changing: Collection[str] = (),
+    answers: Mapping[str, frozenset[str]] | None = None,
 ) -> Decision:
     """The nudges due now and those held for working hours. Pure.
 
     `hours` and `sent` are keyed by lower-cased e-mail and session key; a recipient without
     working hours gets nothing (guessing could wake someone at night) and is listed.
     `changing`: session keys this run moves or cancels; they only get rescheduled notices.
+    `answers`: session key -> who answered its pulse (`worker.plan.pulse.tag_notes`).
     """
     policy = config.program.nudges
     if policy is None:
@@ -287,8 +296,9 @@ def decide(
             continue
         already = sent.get(key, frozenset())
         seen: set[str] = set()
-        for kind, round_, recipient, wanted_at, latest in _wanted(
-            policy, pair, session, already, notes.get(key), now, key in changing
+        for kind, round_, recipient, wanted_at, latest, asks in _wanted(
+            config.program, policy, pair, session, already, notes.get(key),
+            (answers or {}).get(key, frozenset()), now, key in changing
         ):
             the_key = nudge_key(pair.pairing.id, session.number, kind, round_)
             if the_key in already or the_key in seen:
@@ -306,6 +316,7 @@ def decide(
                 kind=kind, round=round_, recipient=recipient, role=pair.role(recipient),
                 other=pair.other(recipient), due=wanted_at, send_at=send_at,
                 zone=person_hours.zone, session_start=session.start, session_end=session.end,
+                asks=asks,
             )
             if send_at > now:
                 held.append(nudge)
@@ -316,20 +327,41 @@ def decide(
     return Decision(tuple(due), tuple(held), tuple(remember), tuple(sorted(unknown)))
 
 
-_Want = tuple[NudgeKind, str, str, datetime, datetime | None]
+_Want = tuple[NudgeKind, str, str, datetime, datetime | None, tuple[str, ...]]
+
+
+def request_asks(program: Program, policy: Nudges, number: int, role: Role,
+                 notes: NotesState | None, answers: frozenset[str]) -> tuple[str, ...]:
+    """What a notes request to `role` asks for now: the notes while they are missing (the
+    mentor's, and the mentee's with `notes_request_to_mentee`), the pulse while the person has
+    not given their score, the fit question while they have not answered it after the fit
+    session. Empty: nothing to ask."""
+    if notes is None:
+        return ()  # not held, or the notes status is unknown
+    asks = []
+    if notes == "missing" and (role == "mentor" or policy.notes_request_to_mentee):
+        asks.append(ASK_NOTES)
+    if role in pulse_roles(program):
+        if role not in answers:
+            asks.append(ASK_PULSE)
+        if fit_asked(program, number) and role + FIT_MARK not in answers:
+            asks.append(ASK_FIT)
+    return tuple(asks)
 
 
 def _wanted(
+    program: Program,
     policy: Nudges,
     pair: _Pair,
     session: ObservedSession,
     already: frozenset[str],
     notes: NotesState | None,
+    answers: frozenset[str],
     now: datetime,
     changing: bool,
 ) -> Iterable[_Want]:
-    """(kind, round, recipient, wanted at, no later than) for each nudge the session calls for
-    now, whether or not it was sent already."""
+    """(kind, round, recipient, wanted at, no later than, what it asks) for each nudge the
+    session calls for now, whether or not it was sent already."""
     members = (pair.mentor, pair.mentee)
     decliners = {a.email.lower() for a in session.attendees if a.response == DECLINED}
     declined = bool(decliners & set(members))
@@ -342,12 +374,12 @@ def _wanted(
             round_, _, recipient = entry[len(prefix) : -len(PENDING)].partition("@")
             if recipient in members and session.start > now:
                 yield (NudgeKind.session_rescheduled, f"{round_}@{recipient}", recipient,
-                       now, session.start)
+                       now, session.start, ())
     if declined and session.start > now:
         for recipient in members:
             if recipient not in decliners:
                 yield (NudgeKind.session_rescheduled, f"{stamp}@{recipient}", recipient, now,
-                       None)
+                       None, ())
     if declined or changing:
         return  # being rebooked: no reminder or answer nudge for this time
 
@@ -356,7 +388,7 @@ def _wanted(
         if now >= reminder_at - MAX_REMINDER_PULL:
             for recipient in members:
                 yield (NudgeKind.reminder, f"{stamp}@{recipient}", recipient, reminder_at,
-                       session.start)
+                       session.start, ())
         sent_at = invitation_sent(session.created, already, session.start)
         if sent_at is not None:
             ask_at = sent_at + timedelta(hours=policy.unanswered_after_hours)
@@ -365,13 +397,16 @@ def _wanted(
                     state = session.response_of(recipient)
                     if state is not None and state.response in (NONE, NOT_RESPONDED):
                         yield (NudgeKind.invite_unanswered, f"{stamp}@{recipient}", recipient,
-                               ask_at, session.start)
+                               ask_at, session.start, ())
         return
 
-    if session.end <= now and notes == "missing" and policy.notes_request_max > 0:
-        recipients = [pair.mentor] + ([pair.mentee] if policy.notes_request_to_mentee else [])
+    if session.end <= now and policy.notes_request_max > 0:
         first = session.end + timedelta(hours=policy.notes_request_after_hours)
-        for recipient in recipients:
+        for recipient in members:
+            asks = request_asks(program, policy, session.number, pair.role(recipient), notes,
+                                answers)
+            if not asks:
+                continue
             done = sum(
                 1 for entry in already
                 if entry.startswith(
@@ -384,7 +419,7 @@ def _wanted(
             wanted_at = first + timedelta(days=policy.notes_request_every_days * done)
             if now >= wanted_at:
                 yield (NudgeKind.notes_request, f"{done + 1}@{recipient}", recipient, wanted_at,
-                       None)
+                       None, asks)
 
 
 def _send_time(

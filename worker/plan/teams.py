@@ -111,7 +111,7 @@ def installs_needed(config: Config, projection: Projection, now: datetime) -> se
 
 
 def catalog_needed(config: Config, observed: Observed, projection: Projection,
-                   notes: Mapping[str, NotesState], now: datetime, installs: set[str]) -> bool:
+                   notes: NotesListPlan, now: datetime, installs: set[str]) -> bool:
     """Whether the Teams catalog must be read this run: someone needs the app installed
     (`installs`, from `installs_needed`), or a nudge goes out now (its link names the app by its
     catalog id, see `worker.core.teams_links`). Call it once the working hours the policy needs
@@ -123,19 +123,19 @@ def catalog_needed(config: Config, observed: Observed, projection: Projection,
     ledgers = _Ledgers(projection)
     reachable = _reachable(config, ledgers, now)
     hours = {e: s.working for e, s in observed.schedules.items() if e in reachable}
-    decision = decide(config, _nudge_view(observed, projection), hours, ledgers.sent, notes,
-                      now, projection.changing)
+    decision = decide(config, _nudge_view(observed, projection), hours, ledgers.sent,
+                      notes.notes, now, projection.changing, notes.answers)
     return any(n.recipient in reachable for n in decision.due)
 
 
 def working_hours_needed(config: Config, observed: Observed, projection: Projection,
-                         notes: Mapping[str, NotesState], now: datetime) -> set[str]:
+                         notes: NotesListPlan, now: datetime) -> set[str]:
     """Recipients the policy has something for whose working hours are not read yet."""
     if config.program.nudges is None:
         return set()
     ledgers = _Ledgers(projection)
-    first = decide(config, _nudge_view(observed, projection), {}, ledgers.sent, notes, now,
-                   projection.changing)
+    first = decide(config, _nudge_view(observed, projection), {}, ledgers.sent, notes.notes,
+                   now, projection.changing, notes.answers)
     reachable = _reachable(config, ledgers, now)
     return {e for e in first.unknown_hours if e in reachable and e not in observed.schedules}
 
@@ -205,7 +205,7 @@ def plan_teams(config: Config, observed: Observed, projection: Projection,
     hours: dict[str, WorkingHours] = {
         e: s.working for e, s in observed.schedules.items() if e in reachable}
     decision = decide(config, _nudge_view(observed, projection), hours, ledgers.sent,
-                      notes_plan.notes, now, projection.changing)
+                      notes_plan.notes, now, projection.changing, notes_plan.answers)
     remembered = {marker for _, marker in decision.remember}
     for email in decision.unknown_hours:
         if email in reachable:
@@ -218,7 +218,7 @@ def plan_teams(config: Config, observed: Observed, projection: Projection,
         actions.append(HoldNudge(
             pairing_id=nudge.pairing_id, key=nudge.key, nudge=nudge.kind.value,
             session_key=nudge.session_key, recipient=nudge.recipient, role=nudge.role,
-            send_at=nudge.send_at, local_time=_local(nudge),
+            send_at=nudge.send_at, local_time=_local(nudge), asks=nudge.asks,
             marker=marker if marker in remembered else None,
             ledger=ledgers.of(nudge.session_key), after=ledgers.waits_for(nudge.session_key)))
     texts = NudgeTexts(templates.directory)
@@ -277,7 +277,8 @@ def _send(config: Config, observed: Observed, notes_plan: NotesListPlan, ledgers
         session_key=nudge.session_key, recipient=nudge.recipient, role=nudge.role,
         user_id=person.user_id if person else "", activity_type=nudge.kind.activity_type,
         topic=text.topic, web_url=url, preview=text.preview, parameters=parameters,
-        local_time=_local(nudge), ledger=ledgers.of(nudge.session_key), after=after)
+        local_time=_local(nudge), asks=nudge.asks, ledger=ledgers.of(nudge.session_key),
+        after=after)
 
 
 def _app_id(config: Config, observed: Observed) -> str:

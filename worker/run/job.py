@@ -144,11 +144,13 @@ def _read_and_plan(client: GraphClient, desired: Desired, now: datetime,
     notes = notes_list_stage(desired, observed, projection, now)
     if (settings is not None and observed.notes_list is None and observed.notes_list_problem
             is None and config.program.nudges is not None
-            and "missing" in notes.notes.values()):
+            and ("missing" in notes.notes.values()
+                 # a held session's pulse may still be asked after its notes are posted
+                 or (config.program.pulse is not None and "posted" in notes.notes.values()))):
         # A notes request may be due: it links to the session's item in the list.
         _read_notes_list(client, observed, settings, {})
 
-    hours = working_hours_needed(config, observed, projection, notes.notes, now)
+    hours = working_hours_needed(config, observed, projection, notes, now)
     installs = installs_needed(config, projection, now)
     # Whoever a nudge or an install is for is sent to by id, in their own language.
     _look_up(client, observed, hours | installs, progress)
@@ -158,7 +160,7 @@ def _read_and_plan(client: GraphClient, desired: Desired, now: datetime,
         observed.schedules.update(found)
         for email, error in errors.items():
             log.warning("no working hours for %s: %s", email, error.code)
-    if catalog_needed(config, observed, projection, notes.notes, now, installs) \
+    if catalog_needed(config, observed, projection, notes, now, installs) \
             and config.program.nudges is not None:
         observed.catalog, observed.catalog_problem = read_catalog(
             client, config.program.nudges.teams_app_id)
