@@ -292,3 +292,21 @@ def test_the_saved_tenant_keeps_each_item_s_history_and_the_column_defaults(
         v.number for v, _ in item_for(world, KEY).versions()]
     assert sp_list.column("MentorConsent") is not None
     assert sp_list.column("MentorConsent").default() is False  # type: ignore[union-attr]
+
+
+def test_the_report_counts_and_quotes_only_the_published_copies(world: DemoWorld) -> None:
+    from worker.cli.report import read_report, render_html
+
+    both_agree(world)
+    world.run()
+    edits(world, KEY, {"Notes": NOTES + PRIVATE}, MENTOR)  # after both agreed: not published
+    edits(world, OTHER, {"Notes": PRIVATE, "SharedWithProgram": True}, STRANGER)
+    report = read_report(world.client, world.config, world.clock.now())
+    assert report.publishing
+    assert [n.number for n in report.shared] == [1] and report.shared[0].pairing_id == "ceo-ava"
+    assert "focus modes" in report.shared[0].excerpt
+    assert "reorganisation" not in report.shared[0].excerpt
+    assert report.total.notes_shared == 1
+    page = render_html(report)
+    assert "reorganisation" not in page
+    assert "published with both people's consent" in page

@@ -9,7 +9,9 @@ session pulse people answered, by phase and by pair (`PulseGroup`), and in the C
 
 The record of what happened is the SharePoint list, read once, page by page (a report may read
 the whole list, a run never does). Only items the pair marked "shared with the program" and
-that hold notes count as published. Three smaller reads add what the list does not hold, each
+that hold notes count as shared; where the program publishes notes with both people's consent
+(`publishing`), only the published copies count, and their agreed text is what is quoted.
+Three smaller reads add what the list does not hold, each
 optional (a report without them still renders, and says what it could not read): the
 program's events (unanswered invitations, repeated declines), the directory (names of people
 with no session yet) and the participants' time zones (from their free/busy working hours).
@@ -24,7 +26,7 @@ import csv
 import io
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any
@@ -42,6 +44,7 @@ from worker.core.notes_list import (
     FIT_NO,
     FIT_UNSURE,
     HELD,
+    PUBLISHED_READ,
     READ_COLUMNS,
     ROLES,
     Pulse,
@@ -56,6 +59,7 @@ from worker.observe.notes_list import NotesListUnavailable, require_list
 from worker.observe.state import (
     NONE,
     NOT_RESPONDED,
+    NotesList,
     ObservedSession,
     item_order,
     live_event,
@@ -85,7 +89,7 @@ class Tally:
     notes_shared: int = 0
     needs_attention: int = 0
 
-    def add(self, item: dict[str, Any]) -> None:
+    def add(self, item: dict[str, Any], published: Mapping[str, Any] | None = None) -> None:
         status = item.get("SessionStatus")
         self.booked += 1
         self.held += status == HELD
@@ -98,8 +102,17 @@ class Tally:
         posted = has_notes(item.get("Notes"))
         self.notes_posted += posted
         self.notes_missing += status == HELD and not posted
-        self.notes_shared += posted and item.get("SharedWithProgram") is True
+        self.notes_shared += posted and is_shared(item, published)
         self.needs_attention += bool(str(item.get("Attention") or "").strip())
+
+
+def is_shared(values: Mapping[str, Any], published: Mapping[str, Any] | None) -> bool:
+    """Whether a session's notes are shared with the program: published with both people's
+    consent where the program publishes notes (`published`: the copies by session key), else
+    marked "shared with the program" by the pair."""
+    if published is not None:
+        return str(values.get("SessionKey") or "") in published
+    return values.get("SharedWithProgram") is True
 
 
 COUNT_COLUMNS = ("booked", "held", "declined", "rescheduled", "cancelled", "notes_posted",
@@ -273,6 +286,7 @@ class Report:
     # The session pulse (None: the program does not ask it), by phase and by pair.
     pulse_phases: list[PulseGroup] | None = None
     pulse_pairs: list[PulseGroup] = field(default_factory=list)
+    publishing: bool = False  # "shared" means published with both people's consent
     # What could not be read (the calendar, the directory, the zones) and what that leaves out.
     gaps: list[str] = field(default_factory=list)
 
@@ -290,6 +304,9 @@ class Extras:
     names: Mapping[str, str] | None = None  # lower-cased e-mail -> display name
     zones: Mapping[str, str] | None = None  # lower-cased e-mail -> IANA zone name
     gaps: tuple[str, ...] = ()
+    # Where the program publishes notes with consent: session key -> the published copy (its
+    # item JSON). The report counts and quotes those, never the pair's working text.
+    published: Mapping[str, Mapping[str, Any]] | None = None
 
 
 def build_report(items: Iterable[dict[str, Any]], config: Config, generated: datetime,
@@ -312,10 +329,10 @@ def build_report(items: Iterable[dict[str, Any]], config: Config, generated: dat
             tally.mentor = str(values["MentorName"])
         if values.get("MenteeName"):
             tally.mentee = str(values["MenteeName"])
-        tally.add(values)
-        total.add(values)
-        if has_notes(values.get("Notes")) and values.get("SharedWithProgram") is True:
-            shared_items.append(item)
+        tally.add(values, extras.published)
+        total.add(values, extras.published)
+        if has_notes(values.get("Notes")) and is_shared(values, extras.published):
+            shared_items.append(_as_published(item, extras.published))
         if str(values.get("Attention") or "").strip():
             attention.append(Attention(pairing_id, str(values.get("Title") or
                                                        values.get("SessionKey")),
@@ -339,6 +356,7 @@ def build_report(items: Iterable[dict[str, Any]], config: Config, generated: dat
                     [pairs[k] for k in sorted(pairs)], total, [], list_url,
                     sorted(attention, key=lambda a: (a.pairing_id, a.title)), rows,
                     gaps=list(extras.gaps))
+    report.publishing = extras.published is not None
     report.shared = [_shared_note(item, pairs) for item in shared_items]
     report.shared.sort(key=lambda n: (n.start or generated, n.pairing_id, n.number),
                        reverse=True)
@@ -446,7 +464,7 @@ def _session_rows(config: Config, by_key: Mapping[str, dict[str, Any]], extras: 
             rows.append(SessionRow(
                 pairing.id, mentor, mentee, pairing.mentor, pairing.mentee, spec.number,
                 spec.total, spec.topic, spec.phase.label, status, start, end, target, due,
-                on_cadence, posted, posted and values.get("SharedWithProgram") is True,
+                on_cadence, posted, posted and is_shared(values, extras.published),
                 str((item or {}).get("webUrl") or ""), pairing.status,
                 zones.get(pairing.mentor.lower(), ""), zones.get(pairing.mentee.lower(), ""),
                 pulse_of(values)))
@@ -465,7 +483,7 @@ def _session_rows(config: Config, by_key: Mapping[str, dict[str, Any]], extras: 
             len(program.curriculum), str(values.get("Topic") or ""),
             str(values.get("Phase") or ""), status, parse_instant(values.get("SessionStart")),
             parse_instant(values.get("SessionEnd")), None, status == HELD, None, posted,
-            posted and values.get("SharedWithProgram") is True, str(item.get("webUrl") or ""),
+            posted and is_shared(values, extras.published), str(item.get("webUrl") or ""),
             "removed", pulse=pulse_of(values)))
     return rows
 
@@ -530,6 +548,19 @@ def _periods(config: Config, rows: Sequence[SessionRow], now: datetime,
         periods.append(Period(month, month.strftime("%b %Y"), count))
         month = following
     return periods, "month"
+
+
+def _as_published(item: dict[str, Any], published: Mapping[str, Mapping[str, Any]] | None
+                  ) -> dict[str, Any]:
+    """The item as the program may quote it: with publishing, the agreed text of the copy
+    and the copy's address (readers of the published list cannot open the pair's item)."""
+    if published is None:
+        return item
+    values = item.get("fields") or {}
+    copy = published.get(str(values.get("SessionKey") or "")) or {}
+    copied = copy.get("fields") or {}
+    return {**item, "webUrl": copy.get("webUrl") or "",
+            "fields": {**values, "Notes": copied.get("Notes")}}
 
 
 def _shared_note(item: dict[str, Any], pairs: Mapping[str, Tally]) -> SharedNote:
@@ -687,8 +718,25 @@ def read_report(client: GraphClient, config: Config, generated: datetime, *,
     except NotesListUnavailable as exc:
         raise ReportError(str(exc)) from exc
     items = list(sharepoint.all_items(client, ref.site_id, ref.list_id, select=READ_COLUMNS))
-    extras = read_extras(client, config, items, generated) if details else None
+    extras = read_extras(client, config, items, generated) if details else Extras()
+    if config.program.publishing is not None:
+        extras = replace(extras, published=read_published(client, config, ref))
     return build_report(items, config, generated, ref.web_url, extras)
+
+
+def read_published(client: GraphClient, config: Config, ref: NotesList
+                   ) -> dict[str, Mapping[str, Any]]:
+    """The program's published copies by session key (empty when the list is not there
+    yet: nothing is published then)."""
+    settings, publishing = config.program.sharepoint, config.program.publishing
+    assert settings is not None and publishing is not None
+    found = sharepoint.find_list(client, ref.site_id, publishing.list)
+    if found is None:
+        return {}
+    copies = sharepoint.items_where(client, ref.site_id, str(found["id"]),
+                                    sharepoint.eq_filter("ProgramId", config.program.id),
+                                    select=PUBLISHED_READ)
+    return {str((c.get("fields") or {}).get("SessionKey") or ""): c for c in copies}
 
 
 def read_extras(client: GraphClient, config: Config, items: Sequence[dict[str, Any]],
