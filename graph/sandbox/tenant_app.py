@@ -47,6 +47,7 @@ RESOURCE_MODULES = (
     "graph.sandbox.auth",
     "graph.sandbox.users",
     "graph.sandbox.calendar",
+    "graph.sandbox.mail",
     "graph.sandbox.people",
     "graph.sandbox.sharepoint",
     "graph.sandbox.teams",

@@ -75,9 +75,12 @@ def build_world(config: Config, sandbox: Sandbox, clock: ManualClock,
                          selected_sites=_program_sites(config, sandbox))
     # Calendar access through Exchange RBAC for Applications, scoped to the organizers'
     # mailboxes (README, "least privilege"), instead of a tenant-wide Entra grant.
-    mailbox_roles = [role for role in roles if role.startswith("Calendars.")]
+    # The digest's Mail.Send the same way, to its one mailbox.
+    mailbox_roles = [role for role in roles if role.startswith(("Calendars.", "Mail."))]
     if mailbox_roles:
-        sandbox.scope_mailboxes(client_id, organizers(config), roles=mailbox_roles)
+        sender = config.program.digest_sender()
+        mailboxes = [*organizers(config), *([sender] if sender else [])]
+        sandbox.scope_mailboxes(client_id, list(dict.fromkeys(mailboxes)), roles=mailbox_roles)
     session = sandbox_session(sandbox)
     credential = GraphCredential(
         tenant_id=sandbox.state.tenant_id,

@@ -8,7 +8,6 @@ from worker.config.pairings import (
     PairingsFile,
     SessionSpec,
     Tailoring,
-    Weekday,
     members,
     parse_session_key,
     session_key,
@@ -19,10 +18,13 @@ from worker.config.program import (
     Cadence,
     CurriculumItem,
     DateRange,
+    DigestSettings,
+    HealthRules,
     HolidayPolicy,
     Nudges,
     Program,
     SharePointSettings,
+    Weekday,
 )
 from worker.core.phases import Phase
 
@@ -35,6 +37,8 @@ __all__ = [
     "ConfigSource",
     "CurriculumItem",
     "DateRange",
+    "DigestSettings",
+    "HealthRules",
     "HolidayPolicy",
     "Nudges",
     "Pairing",

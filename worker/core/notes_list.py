@@ -29,6 +29,12 @@ NOTES_MISSING = "Missing"
 NOTES_POSTED = "Posted"
 NOTES_STATUSES = (NOTES_NOT_DUE, NOTES_MISSING, NOTES_POSTED)
 
+# The session pulse: each person's answer to "is this a good fit?" (after the trust phase).
+FIT_YES = "Yes"
+FIT_UNSURE = "Not sure"
+FIT_NO = "No"
+FIT_CHOICES = (FIT_YES, FIT_UNSURE, FIT_NO)
+
 
 @dataclass(frozen=True)
 class ColumnSpec:
@@ -102,6 +108,14 @@ COLUMNS: tuple[ColumnSpec, ...] = (
     # How often a participant cancelled or deleted the session in Outlook: the memory that keeps
     # the worker from booking it again and again (the event itself is gone).
     ColumnSpec("PersonCancels", "Cancelled by a participant", "number"),
+    # The session pulse, each person's own: how useful it was (1 to 5) with an optional word,
+    # and after the trust phase whether the pair is a good fit.
+    ColumnSpec("MentorPulse", "Mentor's pulse", "number"),
+    ColumnSpec("MentorPulseWord", "Mentor's word"),
+    ColumnSpec("MenteePulse", "Mentee's pulse", "number"),
+    ColumnSpec("MenteePulseWord", "Mentee's word"),
+    ColumnSpec("MentorFit", "Mentor: a good fit?", "choice", choices=FIT_CHOICES),
+    ColumnSpec("MenteeFit", "Mentee: a good fit?", "choice", choices=FIT_CHOICES),
 )
 BY_NAME = {c.name: c for c in COLUMNS}
 
@@ -115,5 +129,6 @@ WORKER_COLUMNS = (
 )
 # Written once, when the item is created; the pair may tailor it afterwards.
 SEEDED_COLUMNS = ("Agenda",)
-PEOPLE_COLUMNS = ("Notes", "SharedWithProgram")
+PEOPLE_COLUMNS = ("Notes", "SharedWithProgram", "MentorPulse", "MentorPulseWord",
+                  "MenteePulse", "MenteePulseWord", "MentorFit", "MenteeFit")
 READ_COLUMNS = (*WORKER_COLUMNS, *SEEDED_COLUMNS, *PEOPLE_COLUMNS)

@@ -18,6 +18,7 @@ from worker.config.templates import Templates
 from worker.core.heap import settled
 from worker.observe.state import NONE, NOT_RESPONDED, Observed, ObservedSession
 from worker.plan.calendar import CalendarPlan, owned_sessions, plan_calendar
+from worker.plan.digest import DigestPlan, plan_digest
 from worker.plan.notes_list import NotesListPlan, plan_notes_list
 from worker.plan.nudges import invitation_sent
 from worker.plan.plan import Plan
@@ -116,18 +117,25 @@ def teams_stage(desired: Desired, observed: Observed, projection: Projection,
                       webhook=desired.webhook)
 
 
+def digest_stage(desired: Desired, observed: Observed, projection: Projection,
+                 now: datetime) -> DigestPlan:
+    return plan_digest(desired.config, observed, projection, now, desired.templates,
+                       webhook=desired.webhook)
+
+
 def assemble(desired: Desired, now: datetime, calendar: CalendarPlan, notes: NotesListPlan,
-             teams: TeamsPlan) -> Plan:
+             teams: TeamsPlan, digest: DigestPlan | None = None) -> Plan:
     share = desired.max_change_share
     if share is None:
         share = desired.config.program.max_change_share
+    digest = digest or DigestPlan()
     return Plan(
         now=now,
-        actions=(*calendar.actions, *notes.actions, *teams.actions),
-        problems=(*calendar.problems, *notes.problems, *teams.problems),
+        actions=(*calendar.actions, *notes.actions, *teams.actions, *digest.actions),
+        problems=(*calendar.problems, *notes.problems, *teams.problems, *digest.problems),
         pairs=calendar.pairs,
         existing_upcoming=calendar.existing_upcoming,
-        notices=(*calendar.notices, *notes.notices, *teams.notices),
+        notices=(*calendar.notices, *notes.notices, *teams.notices, *digest.notices),
         max_change_share=share,
         force=desired.force,
         unchanged_items=notes.unchanged,
@@ -148,4 +156,5 @@ def plan(desired: Desired, observed: Observed, now: datetime, *, release: bool =
             observed.release_busy()
         notes = notes_list_stage(desired, observed, projection, now)
         teams = teams_stage(desired, observed, projection, notes, now)
-        return assemble(desired, now, calendar, notes, teams)
+        digest = digest_stage(desired, observed, projection, now)
+        return assemble(desired, now, calendar, notes, teams, digest)

@@ -18,7 +18,14 @@ from datetime import datetime, timedelta
 
 from graph.client import GraphClient
 from graph.clock import Clock
-from graph.errors import Forbidden, GraphClientError, ServerError, Throttled
+from graph.errors import (
+    Forbidden,
+    GraphApiError,
+    GraphClientError,
+    ServerError,
+    Throttled,
+    TransientError,
+)
 from worker.apply.engine import Applier
 from worker.apply.outcome import RunStopped, stop_for
 from worker.config import Config, SharePointSettings
@@ -33,16 +40,19 @@ from worker.observe.notes_list import (
     NotesListUnavailable,
     PermissionMissing,
     read_items,
+    read_program_items,
     require_list,
 )
 from worker.observe.state import NO_SUCH_USER, Observed, invited_people
 from worker.observe.teams import read_catalog
+from worker.plan.digest import digest_due
 from worker.plan.notes_list import items_to_read
 from worker.plan.plan import Plan
 from worker.plan.planner import (
     Desired,
     assemble,
     calendar_stage,
+    digest_stage,
     notes_list_stage,
     teams_stage,
 )
@@ -160,7 +170,28 @@ def _read_and_plan(client: GraphClient, desired: Desired, now: datetime,
         observed.catalog, observed.catalog_problem = read_catalog(
             client, config.program.nudges.teams_app_id)
     teams = teams_stage(desired, observed, projection, notes, now)
-    return assemble(desired, now, calendar, notes, teams)
+    if digest_due(config, projection, now, webhook=desired.webhook) and settings is not None:
+        # Only a run whose period has no digest yet reads the whole program's items.
+        task = progress.task("Reading the program's notes list items")
+        _read_program_items(client, observed, settings, config.program.id)
+        task.done()
+    digest = digest_stage(desired, observed, projection, now)
+    return assemble(desired, now, calendar, notes, teams, digest)
+
+
+def _read_program_items(client: GraphClient, observed: Observed, settings: SharePointSettings,
+                        program_id: str) -> None:
+    """Every item of the program, in one paged query on the indexed ProgramId column. A read
+    that fails is named (the digest waits for the next run), the run goes on."""
+    _read_notes_list(client, observed, settings, {})
+    if observed.notes_list is None:
+        return
+    try:
+        observed.program_items = read_program_items(client, observed.notes_list, program_id)
+    except (GraphApiError, TransientError) as exc:
+        if stop_for(exc) is not None:
+            raise
+        observed.program_items_problem = f"reading the program's items failed: {exc}"
 
 
 def _check_presence(client: GraphClient, config: Config, observed: Observed,
