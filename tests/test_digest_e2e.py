@@ -28,7 +28,7 @@ from graph.sandbox.mail import received, sent_items
 from graph.sandbox.tenant_app import Sandbox
 from tests.conftest import CountingAdapter, KillAfterWrites, Killed, wrap_session
 from tests.records_helpers import person_edits
-from worker.cli.demo import DemoWorld, build_world, init_notes_list
+from worker.cli.demo import DemoWorld, build_world, init_notes_list, write_notes
 from worker.config import load_config
 from worker.core.notes_list import FIT_NO
 from worker.core.paths import default_templates_dir
@@ -115,6 +115,7 @@ def two_weeks(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoWorld]:
     world.run()
 
     def script(w: DemoWorld) -> None:
+        write_notes(w)
         if w.clock.now().date() == (FIRST_RUN + timedelta(days=5)).date():
             go_wrong(w)
 

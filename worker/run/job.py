@@ -170,11 +170,16 @@ def _read_and_plan(client: GraphClient, desired: Desired, now: datetime,
         observed.catalog, observed.catalog_problem = read_catalog(
             client, config.program.nudges.teams_app_id)
     teams = teams_stage(desired, observed, projection, notes, now)
-    if digest_due(config, projection, now, webhook=desired.webhook) and settings is not None:
-        # Only a run whose period has no digest yet reads the whole program's items.
-        task = progress.task("Reading the program's notes list items")
-        _read_program_items(client, observed, settings, config.program.id)
-        task.done()
+    if digest_due(config, projection, now, webhook=desired.webhook):
+        # Only a run whose period has no digest yet reads the whole program's items, and
+        # checks everyone the rotating check has not this run (the digest names who left).
+        if settings is not None:
+            task = progress.task("Reading the program's notes list items")
+            _read_program_items(client, observed, settings, config.program.id)
+            task.done()
+        known = {e for e, p in observed.people.items() if p.from_directory}
+        _confirm_presence(client, observed,
+                          active - known - set(observed.missing_people), progress)
     digest = digest_stage(desired, observed, projection, now)
     return assemble(desired, now, calendar, notes, teams, digest)
 
@@ -198,7 +203,12 @@ def _check_presence(client: GraphClient, config: Config, observed: Observed,
                     now: datetime, progress: Progress = NO_PROGRESS) -> None:
     """The rotating check that notices people who left: only the directory's "no such user"
     counts; a lookup that failed says nothing about them (next run, next round)."""
-    checked = presence_due(config, now) - set(observed.people)
+    _confirm_presence(client, observed, presence_due(config, now) - set(observed.people),
+                      progress)
+
+
+def _confirm_presence(client: GraphClient, observed: Observed, checked: set[str],
+                      progress: Progress = NO_PROGRESS) -> None:
     if checked:
         task = progress.task("Checking who is still in the directory", total=len(checked))
         here, not_read = read_people(client, checked)
