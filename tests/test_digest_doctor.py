@@ -59,7 +59,8 @@ def test_mail_send_scoped_to_the_program_mailbox_passes_and_sends_nothing(
     assert code == 0, records
     assert records[CHECK]["result"] == "ok"
     assert "Exchange RBAC" in records[CHECK]["detail"]
-    assert sent_items(sandbox, ORGANIZER) == [] and received(sandbox, "ava.nguyen@contoso.com") == []
+    assert sent_items(sandbox, ORGANIZER) == []
+    assert received(sandbox, "ava.nguyen@contoso.com") == []
 
 
 def test_mail_send_missing_fails_with_the_scope_commands(
