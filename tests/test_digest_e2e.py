@@ -29,9 +29,14 @@ from graph.sandbox.tenant_app import Sandbox
 from tests.conftest import CountingAdapter, KillAfterWrites, Killed, wrap_session
 from tests.records_helpers import person_edits
 from worker.cli.demo import DemoWorld, build_world, init_notes_list, write_notes
-from worker.config import load_config
+from worker.config import HealthRules, load_config
 from worker.core.notes_list import FIT_NO
 from worker.core.paths import default_templates_dir
+from worker.observe.events import read_events
+from worker.observe.notes_list import read_program_items, require_list
+from worker.observe.state import NO_SUCH_USER
+from worker.plan.digest import items_by_session
+from worker.plan.health import pair_health
 from worker.run.job import execute
 
 ADMIN = "programs@faults.contoso.com"
@@ -233,3 +238,51 @@ def test_without_mail_send_the_digest_fails_as_a_missing_permission(tmp_path: Pa
     assert digests(world) == []
     failed = [o for o in summary.outcomes if o.action.kind == "send-digest"]
     assert failed and "permission" in (failed[0].reason or "").lower(), failed
+
+
+# ---------------------------------------------------------------------------------------------
+# Each rule can be switched off: the rules over what the tenant holds after the two weeks
+
+
+def health_with(world: DemoWorld, **rules: Any) -> dict[str, set[str]]:
+    """pairing -> the rules that find it, with `rules` changed in program.yaml's `health`."""
+    program = world.config.program.model_copy(update={"health": HealthRules(**rules)})
+    config = world.config.model_copy(update={"program": program})
+    sessions, _ = read_events(world.client, config)
+    settings = config.program.sharepoint
+    assert settings is not None
+    notes_list = require_list(world.client, settings)
+    items = items_by_session(read_program_items(world.client, notes_list, PROGRAM_ID))
+    gone = {p.mentee.lower(): NO_SUCH_USER for p in config.pairings if p.id == LEFT}
+    found = pair_health(config, sessions, items, gone, world.clock.now())
+    return {pair.pairing_id: {f.rule for f in pair.findings} for pair in found}
+
+
+def test_with_the_default_rules_each_unhealthy_pair_is_found_by_its_own_rule(
+    two_weeks: DemoWorld,
+) -> None:
+    assert health_with(two_weeks) == {
+        NEVER_ANSWERS: {"unanswered-invite"}, DECLINES: {"reschedule-limit"},
+        NO_NOTES: {"notes-missing"}, LOW_PULSE: {"low-pulse"},
+        NOT_A_FIT: {"not-a-good-fit"}, LEFT: {"person-left"}}
+
+
+@pytest.mark.parametrize(("switch", "pairing_id"), [
+    ({"unanswered_invite_days": None}, NEVER_ANSWERS),
+    ({"reschedule_limit": False}, DECLINES),
+    ({"notes_missing_days": None}, NO_NOTES),
+    ({"pulse_below": None}, LOW_PULSE),
+    ({"not_a_good_fit": False}, NOT_A_FIT),
+    ({"person_left": False}, LEFT),
+])
+def test_a_rule_switched_off_leaves_its_pair_out_and_every_other_in(
+    two_weeks: DemoWorld, switch: dict[str, Any], pairing_id: str,
+) -> None:
+    found = health_with(two_weeks, **switch)
+    assert set(found) == set(UNHEALTHY) - {pairing_id}
+
+
+def test_thresholds_move_the_line(two_weeks: DemoWorld) -> None:
+    # Notes 60 days late are not late yet; a pulse of 2 is not below 2.
+    found = health_with(two_weeks, notes_missing_days=60, pulse_below=2)
+    assert NO_NOTES not in found and LOW_PULSE not in found

@@ -28,6 +28,7 @@ from worker.config.program import (
     DayName,
     Program,
 )
+from worker.config.program import Weekday as Weekday  # its home was here: still importable
 from worker.core.memo import by_identity
 from worker.core.phases import Phase
 
