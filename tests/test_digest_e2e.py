@@ -29,6 +29,7 @@ from graph.sandbox.tenant_app import Sandbox
 from tests.conftest import CountingAdapter, KillAfterWrites, Killed, wrap_session
 from tests.records_helpers import person_edits
 from worker.cli.demo import DemoWorld, build_world, init_notes_list, write_notes
+from worker.cli.report import read_report
 from worker.config import HealthRules, load_config
 from worker.core.notes_list import FIT_NO
 from worker.core.paths import default_templates_dir
@@ -286,3 +287,12 @@ def test_thresholds_move_the_line(two_weeks: DemoWorld) -> None:
     # Notes 60 days late are not late yet; a pulse of 2 is not below 2.
     found = health_with(two_weeks, notes_missing_days=60, pulse_below=2)
     assert NO_NOTES not in found and LOW_PULSE not in found
+
+
+def test_the_report_names_the_low_pulse_and_the_no_fit_as_the_digest_does(
+    two_weeks: DemoWorld,
+) -> None:
+    report = read_report(two_weeks.client, two_weeks.config, two_weeks.clock.now())
+    reasons = {p.pairing_id: " ".join(p.reasons) for p in report.pairs_attention}
+    assert "rated it 2 of 5" in reasons[LOW_PULSE]
+    assert 'answered "No" to "is this a good fit?"' in reasons[NOT_A_FIT]
