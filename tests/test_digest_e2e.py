@@ -10,6 +10,7 @@ on Mondays to the program team, by mail from the program mailbox.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from datetime import timedelta
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
+import jsonschema
 import pytest
 
 from benchmarks.faults.program import FIRST_RUN, ORGANIZER, PROGRAM_ID, tenant, write_config
@@ -296,3 +298,24 @@ def test_the_report_names_the_low_pulse_and_the_no_fit_as_the_digest_does(
     reasons = {p.pairing_id: " ".join(p.reasons) for p in report.pairs_attention}
     assert "rated it 2 of 5" in reasons[LOW_PULSE]
     assert 'answered "No" to "is this a good fit?"' in reasons[NOT_A_FIT]
+
+
+def test_the_digest_card_goes_to_the_program_channel_once_a_period(tmp_path: Path) -> None:
+    from graph.sandbox.teams import TeamsStore
+
+    world = deploy(tmp_path, extra=DIGEST + "  mail: false\n  teams_card: true\n")
+    store: TeamsStore = world.sandbox.state.teams
+    hook = store.create_webhook()
+    url = f"https://prod-00.westeurope.logic.azure.com/_sandbox/webhooks/{hook}"
+    schema = json.loads((default_templates_dir() / "teams" / "adaptive-card.schema.v1.4."
+                         "subset.json").read_text(encoding="utf-8"))
+    for _ in range(8):  # Mon 1 Mar to Mon 8 Mar: two periods
+        execute(world.client, world.config, world.clock, world.templates, apply=True,
+                webhook_url=url)
+        world.clock.advance(timedelta(days=1))
+    cards = [p["message"]["attachments"][0]["content"] for p in store.webhook_posts(hook)]
+    digests_posted = [c for c in cards if "needing attention" in c["body"][0]["text"]]
+    assert len(digests_posted) == 2
+    for card in digests_posted:
+        jsonschema.Draft6Validator(schema).validate(card)
+    assert digests(world) == []  # no mail asked for
