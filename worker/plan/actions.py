@@ -431,10 +431,10 @@ class SendDigest(_Action):
     message: Mapping[str, Any] = field(default_factory=dict)
     ledger: Ledger
     pending: str  # the marker written before the send
-    again: bool = False  # a run stopped after writing `pending`: it may have gone out already
+    again: bool = False  # `pending` is in the ledger: an earlier run may have sent it
 
     def describe(self) -> str:
-        again = " (again: a run stopped while sending it)" if self.again else ""
+        again = " (again: an earlier run may have sent it)" if self.again else ""
         admins = f"{len(self.recipients)} admin{'s' if len(self.recipients) != 1 else ''}"
         return (f"> send weekly digest for period {self.period} to {admins}: {self.pairs} "
                 f"pair{'s' if self.pairs != 1 else ''} needing attention{again}")

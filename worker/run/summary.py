@@ -206,6 +206,8 @@ class RunSummary:
                     f"{done['create-item']} created, {done['update-item']} updated; Teams "
                     f"{done['install-app']} app installs, {done['send-nudge']} nudges sent, "
                     f"{counts['hold-nudge']} held")
+            if counts["send-digest"]:
+                head += f"; mail {done['send-digest']} digest sent"
         else:
             head = (f"Dry run: calendar {counts['book']} to book, {counts['move']} to move, "
                     f"{counts['update']} to update, {counts['cancel']} to cancel, "
@@ -213,6 +215,8 @@ class RunSummary:
                     f"{counts['create-item']} to create, {counts['update-item']} to update; "
                     f"Teams {counts['install-app']} app installs, {counts['send-nudge']} "
                     f"nudges to send, {counts['hold-nudge']} held")
+            if counts["send-digest"]:
+                head += f"; mail {counts['send-digest']} digest to send"
         not_done = self.not_done()
         lines = [
             f"{head}; {len(self.plan.problems)} problem(s), {len(not_done)} action(s) not "
