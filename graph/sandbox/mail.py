@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from graph.sandbox.core import GraphError, Router, SandboxRequest, SandboxResponse
+from graph.sandbox.core import GraphError, Router, SandboxRequest, SandboxResponse, json_response
 
 if TYPE_CHECKING:
     from graph.sandbox.tenant_app import Sandbox
@@ -121,9 +121,16 @@ def send_mail(sb: Sandbox, req: SandboxRequest, user: str) -> SandboxResponse:
     return SandboxResponse(202)
 
 
+def read_inbox(sb: Sandbox, req: SandboxRequest, user: str) -> SandboxResponse:
+    """The sandbox's own route (not Graph): what a person received, for the demo over HTTP."""
+    person = sb.state.directory.get(user)
+    return json_response({"value": store_of(sb).inbox.get(person.id.lower(), [])})
+
+
 def register(router: Router) -> None:
     router.add("POST", "/users/{user}/sendMail", send_mail, service="outlook",
                permissions=SEND_PERMISSIONS, mailbox_param="user", body_type="action:sendMail")
+    router.add("GET", "/_sandbox/users/{user}/messages", read_inbox, service="sandbox")
 
 
 __all__ = ["MessageStore", "received", "register", "send_mail", "sent_items"]
