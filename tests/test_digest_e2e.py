@@ -25,6 +25,7 @@ import pytest
 from benchmarks.faults.program import FIRST_RUN, ORGANIZER, PROGRAM_ID, tenant, write_config
 from graph.clock import ManualClock
 from graph.sandbox.cli import WORKER_APP_ROLES
+from graph.sandbox.faults import FaultRule
 from graph.sandbox.fixtures import make_user
 from graph.sandbox.mail import received, sent_items
 from graph.sandbox.tenant_app import Sandbox
@@ -319,3 +320,16 @@ def test_the_digest_card_goes_to_the_program_channel_once_a_period(tmp_path: Pat
     for card in digests_posted:
         jsonschema.Draft6Validator(schema).validate(card)
     assert digests(world) == []  # no mail asked for
+
+
+def test_a_lost_answer_to_the_send_gives_at_most_one_duplicate(tmp_path: Path) -> None:
+    world = deploy(tmp_path)
+    world.sandbox.faults.add(FaultRule(kind="lost", method="POST", path="/sendMail$",
+                                       count=1))
+    summary = world.run()
+    [deferred] = [o for o in summary.outcomes if o.action.kind == "send-digest"]
+    assert deferred.status.value == "deferred" and "may have gone out" in deferred.reason
+    assert len(digests(world)) == 1  # Exchange took it; the worker never heard
+    world.run()
+    world.run()
+    assert len(digests(world)) == 2
