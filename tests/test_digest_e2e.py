@@ -57,7 +57,6 @@ UNHEALTHY = {NEVER_ANSWERS: "has not answered the invitation",
              LOW_PULSE: "rated it 2 of 5",
              NOT_A_FIT: 'answered "No"',
              LEFT: "is no longer in the directory"}
-ROLES = (*WORKER_APP_ROLES, "Mail.Send")
 
 
 def _config_dir(tmp: Path, matched: list[tuple[str, str]], extra: str) -> Path:
@@ -68,7 +67,7 @@ def _config_dir(tmp: Path, matched: list[tuple[str, str]], extra: str) -> Path:
     return directory
 
 
-def deploy(tmp: Path, extra: str = DIGEST, roles: tuple[str, ...] = ROLES) -> DemoWorld:
+def deploy(tmp: Path, extra: str = DIGEST, roles: tuple[str, ...] | None = None) -> DemoWorld:
     clock = ManualClock(FIRST_RUN)  # Mon 1 Mar 2027, 14:00 UTC
     state, matched = tenant(30)
     state.directory.add_user(make_user(ADMIN, "Program Team", title="Programs",

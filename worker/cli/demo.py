@@ -63,11 +63,14 @@ class DemoWorld:
 
 def build_world(config: Config, sandbox: Sandbox, clock: ManualClock,
                 templates: Templates | None = None,
-                roles: tuple[str, ...] = WORKER_APP_ROLES, *,
+                roles: tuple[str, ...] | None = None, *,
                 client_id: str | None = None, secret: str | None = None) -> DemoWorld:
     """Deploy the worker in the sandbox as IT does (its app registered with its permissions and
     the program's site granted, our Teams app in the catalog) and build a client that reaches
-    it in-process."""
+    it in-process. `roles` by default: what the README grants for this config (Mail.Send only
+    for a program whose digest mails)."""
+    if roles is None:
+        roles = (*WORKER_APP_ROLES, *(("Mail.Send",) if config.program.digest_sender() else ()))
     client_id = client_id or str(uuid.uuid4())
     secret = secret or secrets.token_urlsafe(32)
     sandbox.register_app(client_id, secret=secret, roles=roles,
