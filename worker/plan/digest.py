@@ -133,8 +133,9 @@ def plan_digest(config: Config, observed: Observed, projection: Projection, now:
         gaps.append("notes, pulse and fit (the program has no notes list)")
     names = {email: person.display_name for email, person in observed.people.items()
              if person.display_name}
+    present = [email for email, person in observed.people.items() if person.from_directory]
     pairs = pair_health(config, observed.sessions, items, observed.missing_people, now,
-                        names=names, changing=projection.changing)
+                        names=names, changing=projection.changing, present=present)
     ledger = ledgers.of(anchor)
     after = ledgers.waits_for(anchor)
     actions: list[SendDigest | PostCard] = []

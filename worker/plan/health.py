@@ -71,11 +71,13 @@ class PairHealth:
 def pair_health(config: Config, sessions: Mapping[str, Sequence[ObservedSession]],
                 items: Mapping[str, Mapping[str, Any]] | None, missing: Mapping[str, str],
                 now: datetime, *, names: Mapping[str, str] | None = None,
-                changing: Iterable[str] = ()) -> tuple[PairHealth, ...]:
+                changing: Iterable[str] = (), present: Iterable[str] = ()
+                ) -> tuple[PairHealth, ...]:
     """The active pairs needing attention, in pairing order. `items`: session key -> the
     item's fields (None: not read); `missing`: e-mail -> why the directory did not give the
     person; `names`: e-mail -> display name; `changing`: sessions this run books or moves (a
-    new invitation: nothing is unanswered yet)."""
+    new invitation: nothing is unanswered yet); `present`: people the directory gave this
+    run (what an item says about them leaving is older)."""
     rules = config.program.health_rules()
     by_pair: dict[str, list[str]] = {}
     for key in sorted(set(sessions) | set(items or {}), key=_order):
@@ -83,13 +85,14 @@ def pair_health(config: Config, sessions: Mapping[str, Sequence[ObservedSession]
         if parsed is not None and parsed[0] == config.program.id:
             by_pair.setdefault(parsed[1], []).append(key)
     skip = set(changing)
+    here = {e.lower() for e in present}
     found: list[PairHealth] = []
     for pairing in config.active_pairings():
         keys = by_pair.get(pairing.id, [])
         fields = [(k, items.get(k) or {}) for k in keys] if items is not None else []
         who = _Names(pairing, fields, names or {})
         findings = [
-            *_person_left(rules, pairing, fields, missing, who),
+            *_person_left(rules, pairing, fields, missing, here, who),
             *_sessions(config, rules, pairing, keys, sessions, skip, now, who),
             *_notes(rules, fields, now, who),
             *_pulse(rules, fields, who),
@@ -131,16 +134,18 @@ def _day(instant: datetime) -> str:
 
 def _person_left(rules: HealthRules, pairing: Pairing,
                  fields: Sequence[tuple[str, Mapping[str, Any]]], missing: Mapping[str, str],
-                 who: _Names) -> list[Finding]:
+                 here: set[str], who: _Names) -> list[Finding]:
     if not rules.person_left:
         return []
     found = []
     for role, email, other in (("mentor", pairing.mentor, pairing.mentee),
                                ("mentee", pairing.mentee, pairing.mentor)):
-        gone = missing.get(email.lower()) == NO_SUCH_USER or any(
-            email.lower() in text and LEFT_TEXT in text
-            for _, values in fields
-            if (text := str(values.get("Attention") or "").lower()))
+        address = email.lower()
+        # The directory's answer this run; else what the worker wrote on the pair's items.
+        written = address not in here and any(
+            address in text and LEFT_TEXT in text
+            for _, values in fields if (text := str(values.get("Attention") or "").lower()))
+        gone = missing.get(address) == NO_SUCH_USER or written
         if gone:
             found.append(Finding(
                 PERSON_LEFT, f"the {role} {who.name(email)} ({email}) is no longer in the "
