@@ -19,10 +19,12 @@ from worker.core.heap import settled
 from worker.observe.state import NONE, NOT_RESPONDED, Observed, ObservedSession
 from worker.plan.calendar import CalendarPlan, owned_sessions, plan_calendar
 from worker.plan.digest import DigestPlan, plan_digest
+from worker.plan.matching import matching_notice
 from worker.plan.notes_list import NotesListPlan, plan_notes_list
 from worker.plan.nudges import invitation_sent
 from worker.plan.plan import Plan
 from worker.plan.projection import Projection, project
+from worker.plan.publishing import PublishingPlan, plan_publishing
 from worker.plan.teams import TeamsPlan, plan_teams
 
 # When the program sends no Teams nudges, an invitation is "unanswered" after this long.
@@ -117,6 +119,10 @@ def teams_stage(desired: Desired, observed: Observed, projection: Projection,
                       webhook=desired.webhook)
 
 
+def publishing_stage(desired: Desired, observed: Observed) -> PublishingPlan:
+    return plan_publishing(desired.config, observed.publishing)
+
+
 def digest_stage(desired: Desired, observed: Observed, projection: Projection,
                  now: datetime) -> DigestPlan:
     return plan_digest(desired.config, observed, projection, now, desired.templates,
@@ -124,18 +130,23 @@ def digest_stage(desired: Desired, observed: Observed, projection: Projection,
 
 
 def assemble(desired: Desired, now: datetime, calendar: CalendarPlan, notes: NotesListPlan,
-             teams: TeamsPlan, digest: DigestPlan | None = None) -> Plan:
+             teams: TeamsPlan, published: PublishingPlan | None = None,
+             digest: DigestPlan | None = None) -> Plan:
     share = desired.max_change_share
     if share is None:
         share = desired.config.program.max_change_share
+    published = published or PublishingPlan()
     digest = digest or DigestPlan()
     return Plan(
         now=now,
-        actions=(*calendar.actions, *notes.actions, *teams.actions, *digest.actions),
-        problems=(*calendar.problems, *notes.problems, *teams.problems, *digest.problems),
+        actions=(*calendar.actions, *notes.actions, *published.actions, *teams.actions,
+                 *digest.actions),
+        problems=(*calendar.problems, *notes.problems, *published.problems, *teams.problems,
+                  *digest.problems),
         pairs=calendar.pairs,
         existing_upcoming=calendar.existing_upcoming,
-        notices=(*calendar.notices, *notes.notices, *teams.notices, *digest.notices),
+        notices=(*calendar.notices, *notes.notices, *published.notices, *teams.notices,
+                 *matching_notice(desired.config), *digest.notices),
         max_change_share=share,
         force=desired.force,
         unchanged_items=notes.unchanged,
@@ -156,5 +167,6 @@ def plan(desired: Desired, observed: Observed, now: datetime, *, release: bool =
             observed.release_busy()
         notes = notes_list_stage(desired, observed, projection, now)
         teams = teams_stage(desired, observed, projection, notes, now)
-        digest = digest_stage(desired, observed, projection, now)
-        return assemble(desired, now, calendar, notes, teams, digest)
+        return assemble(desired, now, calendar, notes, teams,
+                        publishing_stage(desired, observed),
+                        digest_stage(desired, observed, projection, now))
