@@ -332,3 +332,19 @@ def test_a_lost_answer_to_the_send_gives_at_most_one_duplicate(tmp_path: Path) -
     world.run()
     world.run()
     assert len(digests(world)) == 2
+
+
+def test_a_failed_read_of_the_items_holds_the_digest_for_the_next_run(tmp_path: Path) -> None:
+    world = deploy(tmp_path)
+    world.run()
+    run_days(world, 6)  # the items are up to date: Monday's run reads only the digest's
+    world.clock.advance(timedelta(days=1))
+    world.sandbox.faults.add(FaultRule(kind="503", method="GET", path="/items$",
+                                       service="sharepoint"))
+    summary = world.run()
+    assert len(digests(world)) == 1  # the first period's only
+    assert any("digest of Mon 08 Mar 2027 - Sun 14 Mar 2027 waits" in p.reason
+               for p in summary.plan.problems), summary.plan.problems
+    world.sandbox.faults.clear()
+    world.run()
+    assert len(digests(world)) == 2
