@@ -20,6 +20,11 @@ would see comes of it:
   exists) with an `If-Match` no item carries: with a `write` grant on the site SharePoint
   answers 404 `itemNotFound`, with a `read` grant 403 `accessDenied`; either way nothing is
   written. https://learn.microsoft.com/graph/api/listitem-update
+- `probe_send_mail`: a `sendMail` of a message with no recipient and `saveToSentItems` false:
+  with Mail.Send on the mailbox Outlook answers 400 (`ErrorInvalidRecipients`: there is no one
+  to deliver to), without it 403 `ErrorAccessDenied`; nothing is delivered or kept either way.
+  As for the other write probes, this takes Exchange to check the permission before the
+  message, which Microsoft's documents do not state (https://learn.microsoft.com/graph/api/user-sendmail).
 """
 
 from __future__ import annotations
@@ -127,3 +132,18 @@ def probe_item_write(client: GraphClient, site_id: str, list_id: str) -> Probe:
     (see the module docstring): 404 means it may, 403 that it may not."""
     return _write(client, f"{items_path(site_id, list_id)}/0/fields",
                   etag='"mentoring-doctor-probe,0"')
+
+
+def probe_send_mail(client: GraphClient, mailbox: str) -> Probe:
+    """Whether the app may send mail as `mailbox`, by a send with no one to send to (see the
+    module docstring): 403 means it may not, a 400 about the recipients that it may."""
+    path = "/users/" + quote(mailbox, safe="@.") + "/sendMail"
+    body = {"message": {"subject": "mentoring doctor: permission probe", "toRecipients": []},
+            "saveToSentItems": False}
+    try:
+        client.request("POST", path, json=body, mailbox=mailbox, idempotent=False)
+    except GraphApiError as exc:
+        if _unanswered(exc):
+            raise
+        return _answer(exc)
+    return Probe(202)

@@ -70,6 +70,8 @@ def _kind(method: str, path: str, body: str | None) -> str:
         return "install-app"
     if lowered.endswith("/sendactivitynotification"):
         return "send-nudge"
+    if lowered.endswith("/sendmail"):
+        return "send-digest"
     return f"other {method} {path}"
 
 
@@ -89,6 +91,9 @@ def expected_writes(plan: dict[str, Any]) -> Counter[str]:
         kinds[kind] += 1
         if kind in ("install-app", "send-nudge"):
             kinds["ledger"] += 1
+        if kind == "send-digest":
+            # The pending marker before the send (there already when `again`), the key after.
+            kinds["ledger"] += 1 if action["again"] else 2
     return kinds
 
 

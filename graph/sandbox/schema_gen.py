@@ -100,6 +100,8 @@ ROOT_TYPES: tuple[str, ...] = (
     "customTimeZone",
     "standardTimeZoneOffset",
     "daylightTimeZoneOffset",
+    "message",
+    "recipient",
 )
 
 # CSDL OpenType="true": any extra property is allowed. The SDK gives every model an
@@ -117,6 +119,7 @@ ACTIONS: dict[str, str] = {
     "tentativelyAccept": (
         "users.item.events.item.tentatively_accept.tentatively_accept_post_request_body"
     ),
+    "sendMail": "users.item.send_mail.send_mail_post_request_body",
     "sendActivityNotification": (
         "users.item.teamwork.send_activity_notification."
         "send_activity_notification_post_request_body"

@@ -26,6 +26,7 @@ STATE_FORMAT = 1
 # and a `from_json(dict)` classmethod.
 PARTS: dict[str, tuple[str, str]] = {
     "mail": ("graph.sandbox.calendar", "MailStore"),
+    "messages": ("graph.sandbox.mail", "MessageStore"),
     "sharepoint": ("graph.sandbox.sharepoint", "SharePointStore"),
     "teams": ("graph.sandbox.teams", "TeamsStore"),
 }
@@ -73,6 +74,7 @@ class TenantState:
     tenant_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     directory: Directory = field(default_factory=Directory)
     mail: Any = field(default_factory=lambda: new_part("mail"))
+    messages: Any = field(default_factory=lambda: new_part("messages"))  # sent mail
     sharepoint: Any = field(default_factory=lambda: new_part("sharepoint"))
     teams: Any = field(default_factory=lambda: new_part("teams"))
     # Verified domains of the tenant (e.g. contoso.onmicrosoft.com); an authority may name

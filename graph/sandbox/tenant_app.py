@@ -48,6 +48,7 @@ RESOURCE_MODULES = (
     "graph.sandbox.users",
     "graph.sandbox.groups",
     "graph.sandbox.calendar",
+    "graph.sandbox.mail",
     "graph.sandbox.people",
     "graph.sandbox.sharepoint",
     "graph.sandbox.teams",

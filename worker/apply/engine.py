@@ -21,6 +21,7 @@ from graph.client import GraphClient
 from graph.errors import GraphClientError
 from worker.apply.calendar import apply_calendar
 from worker.apply.context import Context
+from worker.apply.mail import apply_mail
 from worker.apply.notes_list import create_item, remove_item, tag_events, update_item
 from worker.apply.outcome import Outcome, RunStopped, Status, outcome_for, stop_for
 from worker.apply.publishing import publish_notes, unpublish_notes
@@ -32,6 +33,7 @@ from worker.plan.actions import (
     PublishNotes,
     RemoveItem,
     Resource,
+    SendDigest,
     SendNudge,
     TagEvent,
     TeamsAction,
@@ -77,6 +79,9 @@ class Applier:
             outcome = self._one(action, self._teams)
             if outcome.unrecorded:
                 unrecorded = outcome
+        for action in plan.actions:
+            if isinstance(action, SendDigest):
+                self._one(action, self._mail)
         if unrecorded is not None and (self.ctx.stopped is None or self.ctx.stopped.outage):
             # Graph took the nudge: record it before the run ends, even one Graph has
             # stopped answering (not after a refused token: nothing would be accepted).
@@ -178,6 +183,10 @@ class Applier:
             return
         for outcome in outcomes:
             self._finish(outcome)
+
+    def _mail(self, action: Action) -> Outcome:
+        assert isinstance(action, SendDigest)
+        return apply_mail(self.ctx, action)
 
     def _teams(self, action: Action) -> Outcome:
         assert isinstance(action, TeamsAction)

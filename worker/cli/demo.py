@@ -63,11 +63,14 @@ class DemoWorld:
 
 def build_world(config: Config, sandbox: Sandbox, clock: ManualClock,
                 templates: Templates | None = None,
-                roles: tuple[str, ...] = WORKER_APP_ROLES, *,
+                roles: tuple[str, ...] | None = None, *,
                 client_id: str | None = None, secret: str | None = None) -> DemoWorld:
     """Deploy the worker in the sandbox as IT does (its app registered with its permissions and
     the program's site granted, our Teams app in the catalog) and build a client that reaches
-    it in-process."""
+    it in-process. `roles` by default: what the README grants for this config (Mail.Send only
+    for a program whose digest mails)."""
+    if roles is None:
+        roles = (*WORKER_APP_ROLES, *(("Mail.Send",) if config.program.digest_sender() else ()))
     client_id = client_id or str(uuid.uuid4())
     secret = secret or secrets.token_urlsafe(32)
     sandbox.register_app(client_id, secret=secret, roles=roles,
@@ -75,9 +78,12 @@ def build_world(config: Config, sandbox: Sandbox, clock: ManualClock,
                          selected_sites=_program_sites(config, sandbox))
     # Calendar access through Exchange RBAC for Applications, scoped to the organizers'
     # mailboxes (README, "least privilege"), instead of a tenant-wide Entra grant.
-    mailbox_roles = [role for role in roles if role.startswith("Calendars.")]
+    # The digest's Mail.Send the same way, to its one mailbox.
+    mailbox_roles = [role for role in roles if role.startswith(("Calendars.", "Mail."))]
     if mailbox_roles:
-        sandbox.scope_mailboxes(client_id, organizers(config), roles=mailbox_roles)
+        sender = config.program.digest_sender()
+        mailboxes = [*organizers(config), *([sender] if sender else [])]
+        sandbox.scope_mailboxes(client_id, list(dict.fromkeys(mailboxes)), roles=mailbox_roles)
     session = sandbox_session(sandbox)
     credential = GraphCredential(
         tenant_id=sandbox.state.tenant_id,

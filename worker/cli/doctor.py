@@ -112,13 +112,14 @@ def _portal_grant(client_id: str, permission: str) -> str:
             "then Grant admin consent")
 
 
-def _scope_commands(client_id: str, mailboxes: list[str]) -> str:
+def _scope_commands(client_id: str, mailboxes: list[str],
+                    role: str = "Application Calendars.ReadWrite") -> str:
     members = " -or ".join(f"PrimarySmtpAddress -eq '{m}'" for m in mailboxes)
     first = mailboxes[0] if mailboxes else "<organizer>"
     return ("Exchange Online PowerShell: "
             f'New-ManagementScope -Name "Reverse mentoring mailbox" -RecipientRestrictionFilter '
             f'"{members}"; New-ManagementRoleAssignment -App {client_id} -Role '
-            '"Application Calendars.ReadWrite" -CustomResourceScope "Reverse mentoring mailbox"; '
+            f'"{role}" -CustomResourceScope "Reverse mentoring mailbox"; '
             f"check with Test-ServicePrincipalAuthorization -Identity {client_id} -Resource "
             f"{first}")
 
@@ -194,6 +195,9 @@ class Doctor:
             self.guarded("permission TeamsAppInstallation", self.installation)
             self.permission_send()
             self.guarded("participants' Teams licences", self.licences)
+        sender = self.config.program.digest_sender()
+        if sender is not None:
+            self.guarded("digest mailbox (Mail.Send)", lambda: self.digest_mailbox(sender))
         return self.checks
 
     # -- credential ------------------------------------------------------------------------
@@ -533,6 +537,37 @@ class Doctor:
             self.add("permission TeamsActivity.Send", FAIL,
                      "not in the roles claim: no nudge can be sent",
                      _portal_grant(self.client_id, "TeamsActivity.Send"))
+
+    def digest_mailbox(self, sender: str) -> None:
+        """The digest mail: Mail.Send on the program mailbox, by a send with no recipient
+        (`graph.preflight.probe_send_mail`: nothing is delivered), and not tenant-wide."""
+        name = "digest mailbox (Mail.Send)"
+        answer = preflight.probe_send_mail(self.client, sender)
+        tenant_wide = "Mail.Send" in self.roles
+        if answer.status == 403:
+            self.add(name, FAIL, f"the app may not send mail as {sender} ({answer.short()}): "
+                                 "no weekly digest can go out",
+                     _scope_commands(self.client_id, [sender], "Application Mail.Send"))
+        elif answer.status == 404:
+            self.add(name, FAIL, f"no such mailbox: {sender} ({answer.short()})",
+                     "check `digest.from_mailbox` (or `organizer`) in program.yaml; the mailbox "
+                     "needs an Exchange Online licence")
+        elif answer.status != 400:
+            self.add(name, WARNING, f"could not tell: a send with no recipient answered "
+                                    f"{answer.short()}")
+        elif tenant_wide:
+            self.add(name, WARNING,
+                     f"{sender} may send (a message with no recipient got as far as Outlook's "
+                     f"{answer.short()}), but Mail.Send is in the roles claim: the app may send "
+                     "mail as anyone in the tenant",
+                     "Entra admin center > App registrations > the app > API permissions > "
+                     "Mail.Send > Remove permission; then "
+                     + _scope_commands(self.client_id, [sender], "Application Mail.Send"))
+        else:
+            self.add(name, OK,
+                     f"{sender} may send (a message with no recipient got as far as Outlook's "
+                     f"{answer.short()}; nothing was sent), through Exchange RBAC for "
+                     "Applications (not in the roles claim)")
 
     def licences(self) -> None:
         people = [p for p in self.participants if p in self.people]

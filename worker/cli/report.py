@@ -64,6 +64,7 @@ from worker.observe.state import (
     item_order,
     live_event,
 )
+from worker.plan.health import LOW_PULSE, NOT_A_GOOD_FIT, pair_health
 from worker.plan.items import count_of, has_notes, notes_text, parse_instant
 from worker.plan.nudges import declined_slots, invitation_sent
 
@@ -661,6 +662,13 @@ def _pairs_attention(config: Config, rows: Sequence[SessionRow],
             numbers = ", ".join(str(r.number) for r in late)
             add(pairing.id, f"behind the cadence: session{'s' if len(late) > 1 else ''} "
                 f"{numbers} due and not held")
+    # The people's own answers, as the weekly digest reads them (`worker.plan.health`): the
+    # report's other reasons keep their own wording and delays (the nudges' timing).
+    items = {key: item.get("fields") or {} for key, item in by_key.items()}
+    for pair in pair_health(config, extras.events or {}, items, {}, now, names=names):
+        for finding in pair.findings:
+            if finding.rule in (LOW_PULSE, NOT_A_GOOD_FIT):
+                add(pair.pairing_id, finding.reason)
     found = []
     for pairing_id in sorted(reasons):
         tally = pairs.get(pairing_id)

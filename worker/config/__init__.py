@@ -8,7 +8,6 @@ from worker.config.pairings import (
     PairingsFile,
     SessionSpec,
     Tailoring,
-    Weekday,
     members,
     parse_session_key,
     session_key,
@@ -19,11 +18,14 @@ from worker.config.program import (
     Cadence,
     CurriculumItem,
     DateRange,
+    DigestSettings,
+    HealthRules,
     HolidayPolicy,
     Nudges,
     Program,
     PulseSettings,
     SharePointSettings,
+    Weekday,
 )
 from worker.core.phases import Phase
 
@@ -36,6 +38,8 @@ __all__ = [
     "ConfigSource",
     "CurriculumItem",
     "DateRange",
+    "DigestSettings",
+    "HealthRules",
     "HolidayPolicy",
     "Nudges",
     "Pairing",

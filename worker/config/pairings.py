@@ -13,7 +13,6 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -26,40 +25,14 @@ from worker.config.program import (
     ClockTime,
     ConfigModel,
     CurriculumItem,
+    DayName,
     Program,
 )
+from worker.config.program import Weekday as Weekday  # its home was here: still importable
 from worker.core.memo import by_identity
 from worker.core.phases import Phase
 
 _SLUG = re.compile(SLUG_PATTERN)
-
-
-class Weekday(StrEnum):
-    """Days a pair prefers to meet; `number` follows Python's `date.weekday()` (Monday 0)."""
-
-    mon = "mon"
-    tue = "tue"
-    wed = "wed"
-    thu = "thu"
-    fri = "fri"
-    sat = "sat"
-    sun = "sun"
-
-    @property
-    def number(self) -> int:
-        return list(Weekday).index(self)
-
-
-_DAY_NAMES = {day.value: day for day in Weekday} | {
-    name: day for day, name in zip(Weekday, ("monday", "tuesday", "wednesday", "thursday",
-                                             "friday", "saturday", "sunday"), strict=True)}
-
-
-def _weekday_name(value: Any) -> Any:
-    """`Mon`, `MON`, `monday` and `Monday` all name Monday (spreadsheets capitalise)."""
-    if isinstance(value, str):
-        return _DAY_NAMES.get(value.strip().casefold(), value)
-    return value
 
 
 _STATUSES = ("active", "paused", "ended")
@@ -73,7 +46,6 @@ def _status_word(value: Any) -> Any:
     return value
 
 
-DayName = Annotated[Weekday, BeforeValidator(_weekday_name)]
 
 
 class Tailoring(ConfigModel):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime, time, timedelta
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -274,6 +275,92 @@ class MatchingSettings(ConfigModel):
 
 _GROUP_ID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
 _GROUP_MAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+class HealthRules(ConfigModel):
+    """When a pair needs the program team's attention (`worker.plan.health`). Each rule can be
+    switched off: a number rule with `null`, the others with `false`."""
+
+    unanswered_invite_days: int | None = Field(
+        default=4, ge=1, le=60,
+        description="An invitation left unanswered this many days (null: rule off).")
+    reschedule_limit: bool = Field(
+        default=True,
+        description="A session declined past `max_reschedules` (the worker moves it no more).")
+    notes_missing_days: int | None = Field(
+        default=7, ge=1, le=120,
+        description="No notes this many days after a held session (null: rule off).")
+    pulse_below: int | None = Field(
+        default=3, ge=2, le=5,
+        description="A person's latest pulse (1 to 5) below this (null: rule off).")
+    not_a_good_fit: bool = Field(
+        default=True, description='A person\'s latest "is this a good fit?" answer is "No".')
+    person_left: bool = Field(
+        default=True, description="A person of the pair is no longer in the directory.")
+
+
+class Weekday(StrEnum):
+    """Days a pair prefers to meet; `number` follows Python's `date.weekday()` (Monday 0)."""
+
+    mon = "mon"
+    tue = "tue"
+    wed = "wed"
+    thu = "thu"
+    fri = "fri"
+    sat = "sat"
+    sun = "sun"
+
+    @property
+    def number(self) -> int:
+        return list(Weekday).index(self)
+
+
+_DAY_NAMES = {day.value: day for day in Weekday} | {
+    name: day for day, name in zip(Weekday, ("monday", "tuesday", "wednesday", "thursday",
+                                             "friday", "saturday", "sunday"), strict=True)}
+
+
+def _weekday_name(value: Any) -> Any:
+    """`Mon`, `MON`, `monday` and `Monday` all name Monday (spreadsheets capitalise)."""
+    if isinstance(value, str):
+        return _DAY_NAMES.get(value.strip().casefold(), value)
+    return value
+
+
+DayName = Annotated[Weekday, BeforeValidator(_weekday_name)]
+
+
+class DigestSettings(ConfigModel):
+    """The digest of pairs needing attention, to the program admins, once a period."""
+
+    admins: list[EmailStr] = Field(
+        min_length=1, max_length=50, description="Who gets the digest.",
+        examples=[["programs@contoso.com"]])
+    period_days: int = Field(default=7, ge=1, le=31,
+                             description="One digest per this many days.")
+    weekday: DayName | None = Field(
+        default=None,
+        description="The day (UTC) each period starts, so the digest goes out on it; needs "
+                    "`period_days` a multiple of 7.")
+    mail: bool = Field(default=True,
+                       description="Send it as mail from `from_mailbox` (Mail.Send).")
+    teams_card: bool = Field(
+        default=False,
+        description="Post it as a card on the program channel's webhook "
+                    "(MENTORING_TEAMS_WEBHOOK_URL).")
+    from_mailbox: EmailStr | None = Field(
+        default=None,
+        description="The mailbox the mail is sent from; default: the organizer mailbox "
+                    "(required when the organizer is `mentor`).",
+        examples=["mentoring@contoso.com"])
+
+    @model_validator(mode="after")
+    def _consistent(self) -> DigestSettings:
+        if not (self.mail or self.teams_card):
+            raise ValueError("the digest goes nowhere: set `mail: true` or `teams_card: true` "
+                             "(or remove the `digest` section)")
+        if self.weekday is not None and self.period_days % 7:
+            raise ValueError(f"weekday {self.weekday} needs period_days a multiple of 7, not "
+                             f"{self.period_days}")
+        return self
 
 class PulseSettings(ConfigModel):
     """The session pulse: after each session the notes request also asks each person how
@@ -360,6 +447,10 @@ class Program(ConfigModel):
         default=None,
         description="Ask each person after each session how useful it was (off when absent).",
     )
+    health: HealthRules | None = Field(
+        default=None, description="When a pair needs attention (the digest's and the report's "
+                                  "rules); the defaults when absent.")
+    digest: DigestSettings | None = None
 
     @model_validator(mode="after")
     def _matching_load(self) -> Program:
@@ -370,6 +461,25 @@ class Program(ConfigModel):
                 f"matching.max_mentees_per_mentor is {matching.max_mentees_per_mentor} but "
                 "allow_mentor_multiple_mentees is false: set it to 1, or allow several mentees")
         return self
+
+    @model_validator(mode="after")
+    def _digest_sender(self) -> Program:
+        digest = self.digest
+        if digest is not None and digest.mail and digest.from_mailbox is None \
+                and self.organizer == "mentor":
+            raise ValueError("digest: `from_mailbox` is required when the organizer is "
+                             "`mentor` (the mail needs one program mailbox to come from)")
+        return self
+
+    def health_rules(self) -> HealthRules:
+        return self.health or HealthRules()
+
+    def digest_sender(self) -> str | None:
+        """The mailbox the digest mail comes from, or None when it sends no mail."""
+        digest = self.digest
+        if digest is None or not digest.mail:
+            return None
+        return str(digest.from_mailbox or self.organizer)
 
     @model_validator(mode="after")
     def _window(self) -> Program:

@@ -25,6 +25,7 @@ from worker.core.paths import builtin_templates_dir, default_templates_dir
 from worker.core.phases import Phase
 
 INVITE_TEMPLATE = "invite.html.j2"
+DIGEST_TEMPLATE = "digest/digest.html.j2"
 NOTES_SKELETON_TEMPLATE = "notes/skeleton.html.j2"
 # The report's HTML page (`mentoring report --format html`), restyled by replacing it.
 REPORT_TEMPLATE = "report/report.html.j2"
@@ -141,6 +142,10 @@ class Templates:
             session=session, phase_label=session.phase.label, people=people
         )
 
+    def render_digest(self, values: dict[str, Any]) -> str:
+        """The digest mail's HTML body (`worker.plan.digest` names the values)."""
+        return self._render(DIGEST_TEMPLATE, values)
+
     def check(self, refs: Iterable[TemplateRef]) -> list[ConfigProblem]:
         """Compile each referenced template once; report missing files and syntax errors."""
         problems: list[ConfigProblem] = []
@@ -204,6 +209,8 @@ def config_template_refs(config: Config) -> list[TemplateRef]:
         refs.append(TemplateRef(item.agenda))
         if item.notes is not None:
             refs.append(TemplateRef(item.notes, what="notes"))
+    if config.program.digest is not None and config.program.digest.mail:
+        refs.append(TemplateRef(DIGEST_TEMPLATE, what="digest"))
     return refs
 
 

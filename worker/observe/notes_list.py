@@ -144,6 +144,15 @@ def read_items(client: GraphClient, notes_list: NotesList, wanted: Mapping[str, 
     return found, errors, several
 
 
+def read_program_items(client: GraphClient, notes_list: NotesList,
+                       program_id: str) -> list[dict[str, Any]]:
+    """Every item of the program: one filtered query on the indexed ProgramId column, all
+    its pages (the digest's read, once a period; the run otherwise reads items by session)."""
+    return sharepoint.items_where(client, notes_list.site_id, notes_list.list_id,
+                                  sharepoint.eq_filter("ProgramId", program_id),
+                                  select=READ_COLUMNS)
+
+
 def unreadable_item(item: Mapping[str, Any]) -> str | None:
     """Why a list item answer cannot be used, or None: the worker needs its numeric `id`
     (the oldest item of a session is the smallest) and its `fields` object."""

@@ -195,6 +195,10 @@ class Observed:
     item_errors: dict[str, str] = field(default_factory=dict)  # session key -> reason
     # Sessions found with more than one item (every one of them), for `worker.plan.duplicates`.
     duplicates: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    # Every item of the program (one paged query), read only when a digest is due; None
+    # when not read, with why when the read failed.
+    program_items: list[dict[str, Any]] | None = None
+    program_items_problem: str | None = None
     # The Teams catalog entry of our app (None: not read, or not in the catalog).
     catalog: CatalogApp | None = None
     catalog_problem: str | None = None

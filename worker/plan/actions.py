@@ -27,6 +27,7 @@ class Resource(StrEnum):
     calendar = "calendar"
     notes_list = "notes list"
     teams = "teams"
+    mail = "mail"
 
 
 @dataclass(frozen=True)
@@ -452,7 +453,39 @@ class PostCard(_Action):
 
 
 TeamsAction = InstallApp | SendNudge | HoldNudge | PostCard
-Action = CalendarAction | NotesListAction | TeamsAction
+
+
+# --- mail -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class SendDigest(_Action):
+    """The period's digest of pairs needing attention, as one mail from the program mailbox
+    to the admins (`message` is the whole sendMail message, the body escaped HTML). Apply
+    writes `pending` to the ledger, sends, then records `key` (`digest/<period>`): a run
+    killed between the send and the record sends it once more, no more."""
+
+    kind: ClassVar[str] = "send-digest"
+    resource: ClassVar[Resource] = Resource.mail
+
+    period: str  # the period's days, for people ("Mon 30 Nov - Sun 06 Dec 2026")
+    sender: str
+    recipients: tuple[str, ...]
+    pairs: int  # pairs needing attention
+    message: Mapping[str, Any] = field(default_factory=dict)
+    ledger: Ledger
+    pending: str  # the marker written before the send
+    again: bool = False  # `pending` is in the ledger: an earlier run may have sent it
+
+    def describe(self) -> str:
+        again = " (again: an earlier run may have sent it)" if self.again else ""
+        admins = f"{len(self.recipients)} admin{'s' if len(self.recipients) != 1 else ''}"
+        return (f"> send weekly digest for period {self.period} to {admins}: {self.pairs} "
+                f"pair{'s' if self.pairs != 1 else ''} needing attention{again}")
+
+
+MailAction = SendDigest
+Action = CalendarAction | NotesListAction | TeamsAction | MailAction
 
 
 def _show(value: Any) -> str:

@@ -31,8 +31,9 @@ from worker.plan.actions import (
 MIN_UNSAFE_CHANGES = 3
 KINDS = ("book", "move", "update", "cancel", "create-item", "update-item", "tag-event",
          "publish-notes", "unpublish-notes", "install-app", "send-nudge", "hold-nudge",
-         "post-card")
-_RESOURCE_ORDER = {Resource.calendar: 0, Resource.notes_list: 1, Resource.teams: 2}
+         "post-card", "send-digest")
+_RESOURCE_ORDER = {Resource.calendar: 0, Resource.notes_list: 1, Resource.teams: 2,
+                   Resource.mail: 3}
 
 
 @dataclass(frozen=True)
@@ -145,7 +146,8 @@ class Plan:
 
     def render_text(self) -> str:
         """A readable diff, grouped by pairing (octodns-style): calendar, then the notes list,
-        then Teams; `+` adds, `~` changes, `-` cancels, `>` sends, `!` cannot be done."""
+        then Teams, then mail; `+` adds, `~` changes, `-` cancels, `>` sends, `!` cannot be
+        done."""
         by_pair: dict[str, list[Action]] = defaultdict(list)
         for action in self.actions:
             by_pair[action.pairing_id].append(action)
@@ -190,7 +192,8 @@ class Plan:
             + "; "
             f"Teams {counts['install-app']} app installs, {counts['send-nudge']} nudges to "
             f"send, {counts['hold-nudge']} held, {counts['post-card']} cards; "
-            f"{counts['problems']} problem(s)."
+            + (f"mail {counts['send-digest']} digest; " if counts["send-digest"] else "")
+            + f"{counts['problems']} problem(s)."
         )
         refused = self.refusal()
         if refused is not None:

@@ -18,6 +18,7 @@ from worker.config.templates import Templates
 from worker.core.heap import settled
 from worker.observe.state import NONE, NOT_RESPONDED, Observed, ObservedSession
 from worker.plan.calendar import CalendarPlan, owned_sessions, plan_calendar
+from worker.plan.digest import DigestPlan, plan_digest
 from worker.plan.matching import matching_notice
 from worker.plan.notes_list import NotesListPlan, plan_notes_list
 from worker.plan.nudges import invitation_sent
@@ -122,20 +123,30 @@ def publishing_stage(desired: Desired, observed: Observed) -> PublishingPlan:
     return plan_publishing(desired.config, observed.publishing)
 
 
+def digest_stage(desired: Desired, observed: Observed, projection: Projection,
+                 now: datetime) -> DigestPlan:
+    return plan_digest(desired.config, observed, projection, now, desired.templates,
+                       webhook=desired.webhook)
+
+
 def assemble(desired: Desired, now: datetime, calendar: CalendarPlan, notes: NotesListPlan,
-             teams: TeamsPlan, published: PublishingPlan | None = None) -> Plan:
+             teams: TeamsPlan, published: PublishingPlan | None = None,
+             digest: DigestPlan | None = None) -> Plan:
     share = desired.max_change_share
     if share is None:
         share = desired.config.program.max_change_share
     published = published or PublishingPlan()
+    digest = digest or DigestPlan()
     return Plan(
         now=now,
-        actions=(*calendar.actions, *notes.actions, *published.actions, *teams.actions),
-        problems=(*calendar.problems, *notes.problems, *published.problems, *teams.problems),
+        actions=(*calendar.actions, *notes.actions, *published.actions, *teams.actions,
+                 *digest.actions),
+        problems=(*calendar.problems, *notes.problems, *published.problems, *teams.problems,
+                  *digest.problems),
         pairs=calendar.pairs,
         existing_upcoming=calendar.existing_upcoming,
         notices=(*calendar.notices, *notes.notices, *published.notices, *teams.notices,
-                 *matching_notice(desired.config)),
+                 *matching_notice(desired.config), *digest.notices),
         max_change_share=share,
         force=desired.force,
         unchanged_items=notes.unchanged,
@@ -157,4 +168,5 @@ def plan(desired: Desired, observed: Observed, now: datetime, *, release: bool =
         notes = notes_list_stage(desired, observed, projection, now)
         teams = teams_stage(desired, observed, projection, notes, now)
         return assemble(desired, now, calendar, notes, teams,
-                        publishing_stage(desired, observed))
+                        publishing_stage(desired, observed),
+                        digest_stage(desired, observed, projection, now))

@@ -57,7 +57,7 @@ class TeamsPlan:
     notices: tuple[Notice, ...] = ()
 
 
-class _Ledgers:
+class Ledgers:
     """What the projected sessions' ledgers hold, and where each session's ledger is."""
 
     def __init__(self, projection: Projection) -> None:
@@ -80,7 +80,7 @@ class _Ledgers:
         return self.projection.after(key) if key in self.projection.booked else ()
 
 
-def _anchors(config: Config, ledgers: _Ledgers) -> dict[str, str]:
+def _anchors(config: Config, ledgers: Ledgers) -> dict[str, str]:
     """Each active participant -> the session whose ledger remembers their app install (the
     pair's first live session; people of pairs with nothing booked yet wait)."""
     anchors: dict[str, str] = {}
@@ -103,7 +103,7 @@ def installs_needed(config: Config, projection: Projection, now: datetime) -> se
     """People who need our app installed this run (so the catalog must be read)."""
     if config.program.nudges is None:
         return set()
-    ledgers = _Ledgers(projection)
+    ledgers = Ledgers(projection)
     week = _week(now)
     return {e for e in _anchors(config, ledgers)
             if APP_MARK + e not in ledgers.entries
@@ -120,7 +120,7 @@ def catalog_needed(config: Config, observed: Observed, projection: Projection,
         return False
     if installs:
         return True
-    ledgers = _Ledgers(projection)
+    ledgers = Ledgers(projection)
     reachable = _reachable(config, ledgers, now)
     hours = {e: s.working for e, s in observed.schedules.items() if e in reachable}
     decision = decide(config, _nudge_view(observed, projection), hours, ledgers.sent,
@@ -133,7 +133,7 @@ def working_hours_needed(config: Config, observed: Observed, projection: Project
     """Recipients the policy has something for whose working hours are not read yet."""
     if config.program.nudges is None:
         return set()
-    ledgers = _Ledgers(projection)
+    ledgers = Ledgers(projection)
     first = decide(config, _nudge_view(observed, projection), {}, ledgers.sent, notes.notes,
                    now, projection.changing, notes.answers)
     reachable = _reachable(config, ledgers, now)
@@ -155,7 +155,7 @@ def _nudge_view(observed: Observed, projection: Projection
     return view
 
 
-def _reachable(config: Config, ledgers: _Ledgers, now: datetime) -> set[str]:
+def _reachable(config: Config, ledgers: Ledgers, now: datetime) -> set[str]:
     week = _week(now)
     return {e for e in _anchors(config, ledgers)
             if f"{UNREACHABLE_MARK}{e}{week}" not in ledgers.entries}
@@ -168,7 +168,7 @@ def plan_teams(config: Config, observed: Observed, projection: Projection,
     policy = config.program.nudges
     if policy is None:
         return TeamsPlan()
-    ledgers = _Ledgers(projection)
+    ledgers = Ledgers(projection)
     anchors = _anchors(config, ledgers)
     week = _week(now)
     actions: list[TeamsAction] = []
@@ -256,7 +256,7 @@ def _local(nudge: Nudge) -> str:
     return nudge.describe().rsplit(" at ", 1)[-1]
 
 
-def _send(config: Config, observed: Observed, notes_plan: NotesListPlan, ledgers: _Ledgers,
+def _send(config: Config, observed: Observed, notes_plan: NotesListPlan, ledgers: Ledgers,
           texts: NudgeTexts, nudge: Nudge, after: tuple[str, ...]) -> SendNudge:
     person = observed.person(nudge.recipient)
     other = observed.person(nudge.other)
@@ -308,7 +308,7 @@ def _link(config: Config, observed: Observed, notes_plan: NotesListPlan,
     return tab_link(app_id, label=label, sub_entity_id=item_id, fallback_url=item_url)
 
 
-def _card(config: Config, ledgers: _Ledgers, notes: Mapping[str, NotesState],
+def _card(config: Config, ledgers: Ledgers, notes: Mapping[str, NotesState],
           now: datetime) -> PostCard | None:
     policy = config.program.nudges
     if policy is None:

@@ -18,7 +18,14 @@ from datetime import datetime, timedelta
 
 from graph.client import GraphClient
 from graph.clock import Clock
-from graph.errors import Forbidden, GraphClientError, ServerError, Throttled
+from graph.errors import (
+    Forbidden,
+    GraphApiError,
+    GraphClientError,
+    ServerError,
+    Throttled,
+    TransientError,
+)
 from worker.apply.engine import Applier
 from worker.apply.outcome import RunStopped, stop_for
 from worker.config import Config, SharePointSettings
@@ -33,17 +40,20 @@ from worker.observe.notes_list import (
     NotesListUnavailable,
     PermissionMissing,
     read_items,
+    read_program_items,
     require_list,
 )
 from worker.observe.publishing import read_publishing, read_versions
 from worker.observe.state import NO_SUCH_USER, Observed, invited_people
 from worker.observe.teams import read_catalog
+from worker.plan.digest import digest_due
 from worker.plan.notes_list import items_to_read
 from worker.plan.plan import Plan
 from worker.plan.planner import (
     Desired,
     assemble,
     calendar_stage,
+    digest_stage,
     notes_list_stage,
     publishing_stage,
     teams_stage,
@@ -167,7 +177,19 @@ def _read_and_plan(client: GraphClient, desired: Desired, now: datetime,
     teams = teams_stage(desired, observed, projection, notes, now)
     if settings is not None and config.program.publishing is not None:
         _read_publishing(client, observed, settings, config, progress)
-    return assemble(desired, now, calendar, notes, teams, publishing_stage(desired, observed))
+    if digest_due(config, projection, now, webhook=desired.webhook):
+        # Only a run whose period has no digest yet reads the whole program's items, and
+        # checks everyone the rotating check has not this run (the digest names who left).
+        if settings is not None:
+            task = progress.task("Reading the program's notes list items")
+            _read_program_items(client, observed, settings, config.program.id)
+            task.done()
+        known = {e for e, p in observed.people.items() if p.from_directory}
+        _confirm_presence(client, observed,
+                          active - known - set(observed.missing_people), progress)
+    digest = digest_stage(desired, observed, projection, now)
+    return assemble(desired, now, calendar, notes, teams, publishing_stage(desired, observed),
+                    digest)
 
 
 def _read_publishing(client: GraphClient, observed: Observed, settings: SharePointSettings,
@@ -184,11 +206,31 @@ def _read_publishing(client: GraphClient, observed: Observed, settings: SharePoi
     task.done()
 
 
+def _read_program_items(client: GraphClient, observed: Observed, settings: SharePointSettings,
+                        program_id: str) -> None:
+    """Every item of the program, in one paged query on the indexed ProgramId column. A read
+    that fails is named (the digest waits for the next run), the run goes on."""
+    _read_notes_list(client, observed, settings, {})
+    if observed.notes_list is None:
+        return
+    try:
+        observed.program_items = read_program_items(client, observed.notes_list, program_id)
+    except (GraphApiError, TransientError) as exc:
+        if stop_for(exc) is not None:
+            raise
+        observed.program_items_problem = f"reading the program's items failed: {exc}"
+
+
 def _check_presence(client: GraphClient, config: Config, observed: Observed,
                     now: datetime, progress: Progress = NO_PROGRESS) -> None:
     """The rotating check that notices people who left: only the directory's "no such user"
     counts; a lookup that failed says nothing about them (next run, next round)."""
-    checked = presence_due(config, now) - set(observed.people)
+    _confirm_presence(client, observed, presence_due(config, now) - set(observed.people),
+                      progress)
+
+
+def _confirm_presence(client: GraphClient, observed: Observed, checked: set[str],
+                      progress: Progress = NO_PROGRESS) -> None:
     if checked:
         task = progress.task("Checking who is still in the directory", total=len(checked))
         here, not_read = read_people(client, checked)

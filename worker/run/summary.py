@@ -210,6 +210,8 @@ class RunSummary:
                     + "; Teams "
                     f"{done['install-app']} app installs, {done['send-nudge']} nudges sent, "
                     f"{counts['hold-nudge']} held")
+            if counts["send-digest"]:
+                head += f"; mail {done['send-digest']} digest sent"
         else:
             head = (f"Dry run: calendar {counts['book']} to book, {counts['move']} to move, "
                     f"{counts['update']} to update, {counts['cancel']} to cancel, "
@@ -221,6 +223,8 @@ class RunSummary:
                     + "; "
                     f"Teams {counts['install-app']} app installs, {counts['send-nudge']} "
                     f"nudges to send, {counts['hold-nudge']} held")
+            if counts["send-digest"]:
+                head += f"; mail {counts['send-digest']} digest to send"
         not_done = self.not_done()
         lines = [
             f"{head}; {len(self.plan.problems)} problem(s), {len(not_done)} action(s) not "

@@ -15,7 +15,7 @@ in a route declaration, never a silent pass):
   ``microsoft.graph.teamsAppInstallation``, ``microsoft.graph.mailboxSettings`` and any other
   ``microsoft.graph.<type>`` present in the snapshot;
 * ``action:getSchedule``, ``action:cancel``, ``action:accept``, ``action:decline``,
-  ``action:tentativelyAccept``, ``action:sendActivityNotification``;
+  ``action:tentativelyAccept``, ``action:sendActivityNotification``, ``action:sendMail``;
 * ``batch`` (the JSON batching envelope).
 
 What is refused, and how (all ``400`` unless noted):

@@ -34,6 +34,8 @@ _OUTLOOK_ROOTS = frozenset(
         "action:accept",
         "action:decline",
         "action:tentativelyAccept",
+        "action:sendMail",
+        "microsoft.graph.message",
     }
 )
 
