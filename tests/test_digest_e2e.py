@@ -44,7 +44,8 @@ from worker.plan.health import pair_health
 from worker.run.job import execute
 
 ADMIN = "programs@faults.contoso.com"
-DIGEST = f"digest:\n  admins: [{ADMIN}]\n  weekday: monday\n"
+# The pulse on too: its answers are what two of the rules read.
+DIGEST = f"pulse:\n  ask_mentee: true\ndigest:\n  admins: [{ADMIN}]\n  weekday: monday\n"
 NEVER_ANSWERS = "pair-0001"  # its mentee
 DECLINES = "pair-0002"  # its mentor
 NO_NOTES = "pair-0003"  # its mentor
