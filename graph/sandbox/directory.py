@@ -33,6 +33,10 @@ class Behaviour:
     their own "agrees to publish" box, the executive then ticking hers); `notes_after_hours`
     after the session ends. `ticks_for_mentee`: the mentor ticks the executive's box too, on
     her behalf (what the worker must refuse).
+
+    pulse: where the program asks the session pulse, the usefulness the person gives each
+    session (0: a 3 to 5 that varies by session), and `fit` their answer to "is this a good
+    fit?". A person who never answers invitations answers no pulse either.
     """
 
     kind: str = "accept"
@@ -41,6 +45,8 @@ class Behaviour:
     notes: str = "none"
     notes_after_hours: int = 20
     ticks_for_mentee: bool = False
+    pulse: int = 0
+    fit: str = "Yes"
 
 
 @dataclass

@@ -289,8 +289,13 @@ def demo_tenant(clock: Clock | None = None, *, with_calendars: bool = True) -> T
             behaviour=behaviour,
             teams_license=bool(raw.get("teams_license", True)),
         )
+        user.department = raw.get("department")
+        user.officeLocation = raw.get("office")
         state.directory.add_user(user)
         people.append((user, raw["role"]))
+    for group in data.get("groups", []):
+        state.directory.add_group(group["name"], mail=group.get("mail"),
+                                  members=[f"{a}@{data['domain']}" for a in group["members"]])
     if with_calendars:
         window = data["calendar_window"]
         writer = _Writer(state, clock or ManualClock(datetime(2026, 11, 23, tzinfo=UTC)))

@@ -11,6 +11,7 @@ sandbox through the same msal + requests path it uses in production, only the tr
 from __future__ import annotations
 
 import html
+import io
 import secrets
 import uuid
 from collections import Counter
@@ -35,7 +36,7 @@ from worker.core.paths import default_config_dir, default_templates_dir
 from worker.core.properties import PROPERTY_ID
 from worker.core.timezones import abbreviation, zone_for
 from worker.observe.events import organizers, read_sessions
-from worker.plan.items import parse_instant
+from worker.plan.items import count_of, parse_instant
 from worker.run.job import execute
 from worker.run.summary import RunSummary
 
@@ -68,9 +69,10 @@ def build_world(config: Config, sandbox: Sandbox, clock: ManualClock,
     """Deploy the worker in the sandbox as IT does (its app registered with its permissions and
     the program's site granted, our Teams app in the catalog) and build a client that reaches
     it in-process. `roles` by default: what the README grants for this config (Mail.Send only
-    for a program whose digest mails)."""
+    for a program whose digest mails, GroupMember.Read.All only where `suggest` is used)."""
     if roles is None:
-        roles = (*WORKER_APP_ROLES, *(("Mail.Send",) if config.program.digest_sender() else ()))
+        roles = (*WORKER_APP_ROLES, *(("Mail.Send",) if config.program.digest_sender() else ()),
+                 *(("GroupMember.Read.All",) if config.program.matching is not None else ()))
     client_id = client_id or str(uuid.uuid4())
     secret = secret or secrets.token_urlsafe(32)
     sandbox.register_app(client_id, secret=secret, roles=roles,
@@ -178,6 +180,7 @@ def run_demo(*, state_file: Path | None, record: Path | None, quiet: bool, out: 
     while clock.now() < last_day:
         clock.advance(timedelta(days=1))
         write_notes(world)
+        answer_pulse(world)
         summary = world.run()
         runs += 1
         totals.add(summary)
@@ -194,8 +197,10 @@ def run_demo(*, state_file: Path | None, record: Path | None, quiet: bool, out: 
     out.write(f"\n{runs_text}: {totals.render(sharepoint=config.program.sharepoint is not None)}")
     for pairing_id, reason in sorted(failures.items()):
         out.write(f"  note {pairing_id}: {reason}\n")
+    out.write(_features(world))
     if report_file is not None:
         out.write(_write_report(world, report_file))
+        out.write(_suggest(world, report_file.with_name("demo-suggested-pairings.yaml")))
     if state_file is not None:
         sandbox.save(state_file)
         out.write(f"Sandbox tenant saved to {state_file} (inspect it, or serve it with "
@@ -276,6 +281,97 @@ def write_notes(world: DemoWorld) -> None:
                                person=user_identity(by.id, by.displayName, by.mail), now=now)
 
 
+_PULSE_WORDS = ("practical", "eye-opening", "fun", "useful", "hands-on", "clear", "inspiring")
+
+
+def answer_pulse(world: DemoWorld) -> None:
+    """The simulated people's session pulse: the morning after a held session each person
+    types how useful it was into their own columns of the item (as themselves), and after the
+    session that closes the trust phase whether the pair is a good fit. Whoever never answers
+    invitations answers no pulse either."""
+    from graph.sandbox.sharepoint import SharePointStore, user_identity
+
+    settings, pulse = world.config.program.sharepoint, world.config.program.pulse
+    store = world.sandbox.state.sharepoint
+    if settings is None or pulse is None or not isinstance(store, SharePointStore):
+        return
+    try:
+        site = store.site(settings.site)
+        sp_list = store.get_list(site, settings.list)
+    except GraphError:
+        return
+    directory = world.sandbox.state.directory
+    now = world.clock.now()
+    for item in list(sp_list.items.values()):
+        values = item.fields
+        if (values.get("ProgramId") != world.config.program.id
+                or values.get("SessionStatus") != HELD):
+            continue
+        ended = parse_instant(values.get("SessionEnd"))
+        if ended is None or ended + timedelta(hours=20) > now:
+            continue
+        number = count_of(values.get("SessionNumber"))
+        for prefix in ("Mentor", "Mentee") if pulse.ask_mentee else ("Mentor",):
+            person = directory.find(str(values.get(f"{prefix}Email") or ""))
+            if (values.get(f"{prefix}Pulse") is not None or person is None
+                    or person.behaviour.kind == "never_answer"):
+                continue
+            seed = sum(f"{values.get('SessionKey')}/{prefix}".encode())
+            fields: dict[str, Any] = {
+                f"{prefix}Pulse": person.behaviour.pulse or 3 + seed % 3,
+                f"{prefix}PulseWord": _PULSE_WORDS[seed % len(_PULSE_WORDS)]}
+            if number == pulse.fit_question_after_session:
+                fields[f"{prefix}Fit"] = person.behaviour.fit
+            store.person_edits(site, settings.list, str(item.id), fields,
+                               person=user_identity(person.id, person.displayName, person.mail),
+                               now=now)
+
+
+def _features(world: DemoWorld) -> str:
+    """What the program's optional features did over the simulated months: the notes
+    published with both people's consent, and the weekly digests the program team got."""
+    from graph.sandbox.mail import received
+    from graph.sandbox.sharepoint import SharePointStore
+
+    program = world.config.program
+    lines: list[str] = []
+    store = world.sandbox.state.sharepoint
+    if program.publishing is not None and program.sharepoint is not None \
+            and isinstance(store, SharePointStore):
+        try:
+            copies = store.get_list(store.site(program.sharepoint.site), program.publishing.list)
+            lines.append(f"Published notes: {len(copies.items)} session note(s) in "
+                         f"'{program.publishing.list}', each with both people's consent")
+        except GraphError:
+            pass
+    digest = program.digest
+    if digest is not None and digest.mail:
+        for admin in digest.admins:
+            mails = received(world.sandbox, admin)
+            if mails:
+                lines.append(f"Weekly digest: {len(mails)} mail(s) to {admin}, one a period; "
+                             f"the last: {mails[-1].get('subject', '')}")
+    return "".join(f"{line}\n" for line in lines)
+
+
+def _suggest(world: DemoWorld, path: Path) -> str:
+    """`mentoring suggest` for the executives who have no mentor yet, written for review."""
+    from worker.cli.suggest import cmd_suggest
+
+    if world.config.program.matching is None:
+        return ""
+    said = io.StringIO()
+    cmd_suggest(world.client, world.config, world.clock, fmt="yaml", out_file=path,
+                start=None, out=said)
+    lines = [said.getvalue().rstrip("\n")]
+    text = path.read_text(encoding="utf-8") if path.exists() else ""
+    for line in text.splitlines():
+        if line.lstrip().startswith("- id:"):
+            lines.append(f"  {line.strip()}")
+            break
+    return "\n".join(lines) + "\n"
+
+
 def _notes_text(values: dict[str, Any]) -> str:
     seed = sum(str(values.get("SessionKey") or "").encode())
     names = {"mentor": str(values.get("MentorName") or "my mentor").split(" ")[0],
@@ -301,8 +397,10 @@ def _write_report(world: DemoWorld, path: Path) -> str:
         lines.append(
             f"  {head.active_pairs} active pairs; {head.held} of {head.due} sessions due "
             f"held; {round(100 * cadence) if cadence is not None else 0} % on cadence; "
-            f"notes posted for {head.notes_posted}, {head.notes_shared} shared with the "
-            f"program; {len(report.pairs_attention)} pair(s) needing attention")
+            f"notes posted for {head.notes_posted}, {head.notes_shared} "
+            + ("published with both people's consent" if report.publishing
+               else "shared with the program")
+            + f"; {len(report.pairs_attention)} pair(s) needing attention")
     for pair in report.pairs_attention:  # the first reasons; the report has them all
         more = len(pair.reasons) - 2
         lines.append(f"  {pair.pairing_id} ({pair.mentor} and {pair.mentee}): "
