@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
+import shutil
+import tempfile
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
@@ -15,7 +18,27 @@ import requests
 from requests.adapters import BaseAdapter
 
 ROOT = Path(__file__).resolve().parent.parent
-EXAMPLE_CONFIG = ROOT / "config"
+# The example program as shipped (./config): the demo runs it, with every optional feature on.
+SHIPPED_CONFIG = ROOT / "config"
+# Where program.yaml's optional features begin (publishing, pulse, health, digest, matching).
+OPTIONAL_FEATURES = "# --- Optional features"
+
+
+def _base_config() -> Path:
+    """The example program without its optional features: what most end-to-end tests pin (the
+    booking, the notes list, the nudges of a program that asks nothing more). Each feature's
+    own tests turn it on, on a copy of this. A copy per test process, removed at its exit."""
+    folder = Path(tempfile.mkdtemp(prefix="mentoring-example-")) / "config"
+    atexit.register(shutil.rmtree, folder.parent, True)
+    shutil.copytree(SHIPPED_CONFIG, folder)
+    program = folder / "program.yaml"
+    text = program.read_text(encoding="utf-8")
+    assert OPTIONAL_FEATURES in text, "program.yaml lost its optional features' heading"
+    program.write_text(text.split(OPTIONAL_FEATURES, 1)[0], encoding="utf-8")
+    return folder
+
+
+EXAMPLE_CONFIG = _base_config()
 TEMPLATES = ROOT / "templates"
 
 WRITE_METHODS = {"POST", "PATCH", "PUT", "DELETE"}

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import EXAMPLE_CONFIG
+from tests.conftest import EXAMPLE_CONFIG, SHIPPED_CONFIG
 from worker.config import ConfigError, load_config
 
 TODAY = date(2027, 1, 4)
@@ -31,8 +31,10 @@ def problems(directory: Path) -> list[str]:
     return [str(problem) for problem in caught.value.problems]
 
 
-def test_matching_is_off_in_the_example_program() -> None:
+def test_matching_is_off_without_its_section_and_on_in_the_shipped_example() -> None:
     assert load_config(EXAMPLE_CONFIG, today=TODAY).program.matching is None
+    shipped = load_config(SHIPPED_CONFIG, today=TODAY).program.matching
+    assert shipped is not None and shipped.executives_group == "executives@contoso.com"
 
 
 def test_a_matching_section_takes_the_documented_defaults(tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import EXAMPLE_CONFIG, ROOT
+from tests.conftest import ROOT, SHIPPED_CONFIG
 from worker.cli.main import main
 
 
@@ -25,7 +25,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoRun]:
     """One whole demo, as a new user runs it (it takes a while: every test reads the same)."""
     folder = tmp_path_factory.mktemp("demo")
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("MENTORING_CONFIG_DIR", str(EXAMPLE_CONFIG))
+        patch.setenv("MENTORING_CONFIG_DIR", str(SHIPPED_CONFIG))
         patch.setenv("MENTORING_TEMPLATES_DIR", str(ROOT / "templates"))
         out = StringIO()
         assert main(["demo", "--quiet", "--state-file", str(folder / "state.json"),
