@@ -139,6 +139,14 @@ class Pairing(ConfigModel):
             raise ValueError(f"mentor and mentee are the same person ({self.mentor})")
         return self
 
+    def deciders(self) -> frozenset[str]:
+        """The lower-cased e-mails whose decline or proposed time the planner follows: the
+        mentor, the mentee, and the mentee's assistant, who speaks for the executive."""
+        people = {self.mentor.lower(), self.mentee.lower()}
+        if self.assistant is not None:
+            people.add(self.assistant.lower())
+        return frozenset(people)
+
     def sessions(self, program: Program) -> list[SessionSpec]:
         """The pair's sessions in order. A reordered topic keeps the phase of its slot,
         because the phases describe the relationship's arc, not the subject. (Shared between

@@ -14,6 +14,7 @@ from datetime import datetime
 
 from worker.observe.state import NONE, AttendeeState, ObservedSession, ledger_in
 from worker.plan.actions import Book, CalendarAction, Cancel, Later, Move, UpdateEvent
+from worker.plan.nudges import Offer
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,8 @@ class Projection:
     attention: Mapping[str, str] = field(default_factory=dict)  # key -> what to look at
     # Sessions a participant cancelled that stay cancelled: key -> (times, what to tell).
     left_cancelled: Mapping[str, tuple[int, str]] = field(default_factory=dict)
+    # Sessions past their reschedule limit whose executive's assistant is offered free times.
+    offers: Mapping[str, Offer] = field(default_factory=dict)
 
     def event_id(self, session: ObservedSession) -> str | Later:
         book = self.booked.get(session.key)
