@@ -352,15 +352,14 @@ def _past_limit(config: Config, pairing: Pairing, session: ObservedSession, find
     """A session past its reschedule limit, for a pairing whose executive has an assistant:
     the one time proposed after the assistant was offered times, when it suits both (one move
     past the limit, never more); else the free times to offer the assistant, if not yet."""
-    if pairing.assistant is None or config.program.nudges is None:
-        return None
-    offered = limit_offered(session, pairing)
-    if offered:
-        if (moves_of(session.nudges) == config.program.max_reschedules
-                and session.proposal() is not None):
-            move, _ = finder.move(session, target, proposal_only=True)
-            return move
-        return None
+    if (pairing.assistant is None or config.program.nudges is None
+            or moves_of(session.nudges) != config.program.max_reschedules):
+        return None  # moved past the limit once already: the admin's alone
+    if limit_offered(session, pairing):
+        if session.proposal() is None:
+            return None
+        move, _ = finder.move(session, target, proposal_only=True)
+        return move
     times = finder.free_times(session, target)
     if isinstance(times, str):
         notices.append(Notice(pairing.id, f"session {session.number}: no times to offer the "

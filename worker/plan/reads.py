@@ -208,12 +208,11 @@ def limit_nudge_due(config: Config, pairing: Pairing, session: ObservedSession,
     been offered and someone proposed a time (that one proposal is checked against it)."""
     if (pairing.assistant is None or config.program.nudges is None or session.start <= now
             or not wants_move(session, pairing)
-            or moves_of(session.nudges) < config.program.max_reschedules):
-        return False
-    offered = limit_offered(session, pairing)
-    if offered and moves_of(session.nudges) == config.program.max_reschedules:
+            or moves_of(session.nudges) != config.program.max_reschedules):
+        return False  # once moved past the limit, the session is the admin's alone
+    if limit_offered(session, pairing):
         return session.proposal() is not None  # the one proposal followed past the limit
-    return not offered
+    return True
 
 
 def limit_offered(session: ObservedSession, pairing: Pairing) -> bool:
