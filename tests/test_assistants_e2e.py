@@ -128,6 +128,16 @@ def test_the_invite_carries_the_assistant_as_an_optional_attendee(tmp_path: Path
     assert world.run().writes == 0
 
 
+def test_an_assistant_the_directory_lacks_is_a_notice_not_a_failure(tmp_path: Path) -> None:
+    world = make_world(with_assistant(tmp_path))  # nobody called Olivia in this tenant
+    summary = world.run()
+    notices = [n.text for n in summary.plan.notices if n.pairing_id == "ceo-ava"]
+    assert any(f"assistant {ASSISTANT}: no such user" in n for n in notices)
+    assert "ceo-ava" not in summary.failed
+    assert attendees(event_of(world, KEY))[ASSISTANT] == "optional"  # invited by e-mail
+    assert world.run().writes == 0
+
+
 def test_changing_or_removing_the_assistant_updates_only_the_upcoming_invites(
         tmp_path: Path) -> None:
     world = assistant_world(tmp_path)
@@ -164,6 +174,8 @@ def test_changing_or_removing_the_assistant_updates_only_the_upcoming_invites(
 def test_the_unanswered_invite_nudge_reaches_the_assistant(tmp_path: Path) -> None:
     world = assistant_world(tmp_path)
     world.sandbox.state.directory.get(EXECUTIVE).behaviour = Behaviour(kind="never_answer")
+    # Her assistant accepts at once: that is not the executive's acceptance.
+    world.sandbox.state.directory.get(ASSISTANT).behaviour = Behaviour(kind="accept")
     world.run()
     world.clock.advance(timedelta(hours=48))
     run_until(world, lambda: any(e["activityType"] == "inviteUnanswered"

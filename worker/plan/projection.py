@@ -71,7 +71,8 @@ def project(sessions: Mapping[str, Sequence[ObservedSession]],
                 # A new time is a new request to both: their answers start over.
                 found[index] = replace(
                     session, start=action.start, end=action.end, nudges=action.ledger,
-                    attendees=tuple(AttendeeState(a.email, NONE) for a in session.attendees))
+                    attendees=tuple(AttendeeState(a.email, NONE, type=a.type)
+                                    for a in session.attendees))
             elif isinstance(action, Cancel):
                 found[index] = replace(session, is_cancelled=True)
             elif isinstance(action, UpdateEvent):
@@ -94,7 +95,9 @@ def _booked(action: Book, now: datetime) -> ObservedSession:
         organizer=action.organizer, start=action.start, end=action.end,
         subject=str(action.event.get("subject", "")), is_cancelled=False,
         attendees=(AttendeeState(action.mentor.lower(), NONE),
-                   AttendeeState(action.mentee.lower(), NONE)),
+                   AttendeeState(action.mentee.lower(), NONE),
+                   *((AttendeeState(action.assistant.lower(), NONE, type="optional"),)
+                     if action.assistant else ())),
         # The ledger a booking writes with the event (the program rules' stamp).
         join_url=None, created=now, nudges=ledger_in(action.event),
     )

@@ -301,7 +301,13 @@ def _link(config: Config, observed: Observed, notes_plan: NotesListPlan,
           session: ObservedSession | None, nudge: Nudge, *, label: str) -> str:
     """Where a nudge opens, always inside Teams: the session's meeting when its join link is a
     Teams deep link (all but the notes request), else the session's item through the app's
-    notes tab (`worker.core.teams_links`); the app itself for a program without a notes list."""
+    notes tab (`worker.core.teams_links`); the app itself for a program without a notes list.
+
+    The reschedule-limit nudge asks an assistant to open the invite and propose a time. The
+    event's `webLink` is not used for it: it is an Outlook on the web address of the
+    organizer's copy (`https://outlook.office365.com/owa/?itemid=...`), which an attendee cannot
+    open, and not a Teams deep link, which a `text` topic's `webUrl` must be. The meeting's
+    join link is a Teams deep link every attendee can open, so it is the stricter choice."""
     if nudge.kind is not NudgeKind.notes_request and session is not None \
             and is_teams_link(session.join_url):
         return str(session.join_url)
