@@ -300,13 +300,12 @@ def update_action(config: Config, pairing: Pairing, spec: SessionSpec, session: 
     # The pair (required) and the assistant (optional) apart: a new assistant changes who
     # hears of the session, not whether its time suits the pair (nothing to re-check, and
     # the safety gate does not count it).
-    pair = {pairing.mentor.lower(), pairing.mentee.lower()}
-    had = sorted(a.email.lower() for a in session.attendees if a.email.lower() in pair
-                 or a.email.lower() not in _optional(session, pairing))
-    have = sorted(pair)
+    optional = _optional(session, pairing)
+    had = sorted(a.email.lower() for a in session.attendees if a.email.lower() not in optional)
+    have = sorted(e.lower() for e in (pairing.mentor, pairing.mentee))
     if had != have:
         was["attendees"], becomes["attendees"] = had, have
-    had_assistant = sorted(_optional(session, pairing))
+    had_assistant = sorted(optional)
     have_assistant = [pairing.assistant.lower()] if pairing.assistant else []
     if had_assistant != have_assistant:
         was["assistant"] = ", ".join(had_assistant) or "(none)"
