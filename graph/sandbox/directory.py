@@ -7,6 +7,7 @@ on who exists. Users are addressed in Graph paths by id or userPrincipalName (ca
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -28,7 +29,10 @@ class Behaviour:
 
     notes: what the person does with a held session's item in the program's notes list, as
     the demo plays it: "none" (never writes notes), "post" (writes them), "share" (writes them
-    and ticks "shared with the program"); `notes_after_hours` after the session ends.
+    and ticks "shared with the program", or, where the program publishes notes with consent,
+    their own "agrees to publish" box, the executive then ticking hers); `notes_after_hours`
+    after the session ends. `ticks_for_mentee`: the mentor ticks the executive's box too, on
+    her behalf (what the worker must refuse).
     """
 
     kind: str = "accept"
@@ -36,6 +40,7 @@ class Behaviour:
     delay_minutes: int = 60
     notes: str = "none"
     notes_after_hours: int = 20
+    ticks_for_mentee: bool = False
 
 
 @dataclass
@@ -46,6 +51,8 @@ class User:
     mail: str | None = None
     preferredLanguage: str | None = "en-US"
     jobTitle: str | None = None
+    department: str | None = None
+    officeLocation: str | None = None
     usageLocation: str | None = None  # ISO 3166 alpha-2; used for public holidays
     # mailboxSettings as Graph returns them: timeZone, workingHours, language, ...
     mailboxSettings: dict[str, Any] = field(default_factory=dict)
@@ -76,6 +83,8 @@ class User:
             "mail": self.mail,
             "preferredLanguage": self.preferredLanguage,
             "jobTitle": self.jobTitle,
+            "department": self.department,
+            "officeLocation": self.officeLocation,
             "usageLocation": self.usageLocation,
         }
         if select:
@@ -128,6 +137,25 @@ class AppRegistration:
         return None
 
 
+@dataclass
+class Group:
+    """An Entra group: its direct members by object id (users, or other groups, which Graph's
+    `members` lists as groups without their own members: the listing is not transitive)."""
+
+    id: str
+    displayName: str
+    mail: str | None = None
+    members: list[str] = field(default_factory=list)
+
+    def graph_json(self, select: list[str] | None = None) -> dict[str, Any]:
+        full: dict[str, Any] = {"id": self.id, "displayName": self.displayName,
+                                "mail": self.mail, "mailEnabled": self.mail is not None,
+                                "securityEnabled": True, "groupTypes": []}
+        if select:
+            return {"id": self.id, **{k: full.get(k) for k in select if k in full}}
+        return full
+
+
 def _named(user: User, key: str) -> bool:
     return key in (user.id.lower(), user.userPrincipalName.lower(), (user.mail or "").lower())
 
@@ -136,6 +164,7 @@ def _named(user: User, key: str) -> bool:
 class Directory:
     users: dict[str, User] = field(default_factory=dict)  # by id
     apps: dict[str, AppRegistration] = field(default_factory=dict)  # by client id
+    groups: dict[str, Group] = field(default_factory=dict)  # by id
     _names: dict[str, User] = field(default_factory=dict, repr=False, compare=False)
 
     def add_user(self, user: User) -> User:
@@ -183,10 +212,33 @@ class Directory:
             )
         return user
 
+    def add_group(self, display_name: str, *, mail: str | None = None,
+                  members: Iterable[str] = (), group_id: str | None = None) -> Group:
+        """A group whose members are named by user id, user principal name or mail, or by a
+        group's id; a name that is nobody is a set-up mistake (KeyError)."""
+        ids = []
+        for name in members:
+            if name in self.groups:
+                ids.append(name)
+                continue
+            user = self.find(name)
+            if user is None:
+                raise KeyError(f"no user {name!r} to add to group {display_name!r}")
+            ids.append(user.id)
+        group = Group(id=group_id or str(uuid.uuid5(uuid.NAMESPACE_URL, f"group:{display_name}")),
+                      displayName=display_name, mail=mail, members=ids)
+        self.groups[group.id] = group
+        return group
+
+    def find_group(self, group_id: str) -> Group | None:
+        return next((g for key, g in self.groups.items() if key.lower() == group_id.lower()),
+                    None)
+
     def to_json(self) -> dict[str, Any]:
         return {
             "users": [asdict(u) for u in self.users.values()],
             "apps": [asdict(a) for a in self.apps.values()],
+            "groups": [asdict(g) for g in self.groups.values()],
         }
 
     @classmethod
@@ -200,4 +252,7 @@ class Directory:
         for raw in data.get("apps", []):
             app = AppRegistration(**raw)
             directory.apps[app.client_id] = app
+        for raw in data.get("groups", []):
+            group = Group(**raw)
+            directory.groups[group.id] = group
         return directory

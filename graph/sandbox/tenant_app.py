@@ -46,6 +46,7 @@ log = logging.getLogger(__name__)
 RESOURCE_MODULES = (
     "graph.sandbox.auth",
     "graph.sandbox.users",
+    "graph.sandbox.groups",
     "graph.sandbox.calendar",
     "graph.sandbox.people",
     "graph.sandbox.sharepoint",

@@ -23,16 +23,19 @@ from worker.apply.calendar import apply_calendar
 from worker.apply.context import Context
 from worker.apply.notes_list import create_item, remove_item, tag_events, update_item
 from worker.apply.outcome import Outcome, RunStopped, Status, outcome_for, stop_for
+from worker.apply.publishing import publish_notes, unpublish_notes
 from worker.apply.teams import apply_teams, record_late
 from worker.plan.actions import (
     Action,
     CalendarAction,
     CreateItem,
+    PublishNotes,
     RemoveItem,
     Resource,
     SendNudge,
     TagEvent,
     TeamsAction,
+    UnpublishNotes,
     UpdateItem,
 )
 from worker.plan.plan import Plan
@@ -56,7 +59,8 @@ class Applier:
         self._calendar([a for a in plan.actions if a.resource is Resource.calendar])
         notes = [a for a in plan.actions if a.resource is Resource.notes_list]
         for action in notes:
-            if isinstance(action, CreateItem | UpdateItem | RemoveItem):
+            if isinstance(action, CreateItem | UpdateItem | RemoveItem | PublishNotes
+                          | UnpublishNotes):
                 self._one(action, self._item)
         self._tags([a for a in notes if isinstance(a, TagEvent)])
         unrecorded: Outcome | None = None
@@ -148,6 +152,10 @@ class Applier:
             return create_item(self.ctx, action)
         if isinstance(action, RemoveItem):
             return remove_item(self.ctx, action)
+        if isinstance(action, PublishNotes):
+            return publish_notes(self.ctx, action)
+        if isinstance(action, UnpublishNotes):
+            return unpublish_notes(self.ctx, action)
         assert isinstance(action, UpdateItem)
         return update_item(self.ctx, action)
 

@@ -27,7 +27,7 @@ from graph.sandbox.core import GraphError
 from graph.sandbox.fixtures import demo_tenant
 from graph.sandbox.tenant_app import Sandbox
 from graph.sandbox.transport import sandbox_session
-from worker.cli.notes_list_init import InitResult, init_list
+from worker.cli.notes_list_init import InitResult, init_lists
 from worker.config import Config, load_config
 from worker.config.templates import Templates
 from worker.core.notes_list import HELD
@@ -92,7 +92,7 @@ def build_world(config: Config, sandbox: Sandbox, clock: ManualClock,
     return DemoWorld(sandbox, clock, client, config, chosen, client_id)
 
 
-def init_notes_list(world: DemoWorld) -> InitResult:
+def init_notes_list(world: DemoWorld) -> list[InitResult]:
     """`mentoring sharepoint init` as an admin runs it once (README, "App registration and
     permissions"): the app's grant on the program's site raised to `fullcontrol` (creating a
     list and its columns needs it), the list made, the grant lowered back to `write`, all a
@@ -101,7 +101,7 @@ def init_notes_list(world: DemoWorld) -> InitResult:
     assert settings is not None, "the program has no notes list"
     world.sandbox.grant_site(world.client_id, settings.site, "fullcontrol")
     try:
-        return init_list(world.client, settings)
+        return init_lists(world.client, world.config.program)
     finally:
         world.sandbox.grant_site(world.client_id, settings.site, "write")
 
@@ -152,8 +152,8 @@ def run_demo(*, state_file: Path | None, record: Path | None, quiet: bool, out: 
     say("")
     if config.program.sharepoint is not None:
         say("mentoring sharepoint init")
-        say(_indent(init_notes_list(world).render_text(
-            config.program.sharepoint)))
+        for result in init_notes_list(world):
+            say(_indent(result.render_text()))
         say("")
     plan, summary = execute(world.client, config, clock, world.templates, apply=False)
     say("mentoring plan")
@@ -254,11 +254,20 @@ def write_notes(world: DemoWorld) -> None:
         if ended is None or ended + timedelta(hours=mentor.behaviour.notes_after_hours) > now:
             continue
         fields: dict[str, Any] = {"Notes": _notes_text(values)}
-        if mentor.behaviour.notes == "share":
-            fields["SharedWithProgram"] = True
+        sharing = mentor.behaviour.notes == "share"
+        publishing = world.config.program.publishing is not None
+        if sharing:
+            fields["MentorConsent" if publishing else "SharedWithProgram"] = True
         store.person_edits(site, settings.list, str(item.id), fields,
                            person=user_identity(mentor.id, mentor.displayName, mentor.mail),
                            now=now)
+        mentee = directory.find(str(values.get("MenteeEmail") or ""))
+        if sharing and publishing and mentee is not None:
+            # The executive agrees too, on the item, as herself; one mentor ticks the
+            # executive's box for her instead, which the worker refuses and reports.
+            by = mentor if mentor.behaviour.ticks_for_mentee else mentee
+            store.person_edits(site, settings.list, str(item.id), {"MenteeConsent": True},
+                               person=user_identity(by.id, by.displayName, by.mail), now=now)
 
 
 def _notes_text(values: dict[str, Any]) -> str:

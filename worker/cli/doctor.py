@@ -34,7 +34,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -64,7 +64,7 @@ from worker.config import Config, ConfigError, load_config
 from worker.config.program import SharePointSettings
 from worker.config.settings import Settings
 from worker.core.exit_codes import ExitCode, worst
-from worker.core.notes_list import COLUMNS
+from worker.core.notes_list import PUBLISHED_COLUMNS, ColumnSpec, list_columns
 from worker.core.paths import default_config_dir, default_templates_dir
 from worker.observe.events import organizers
 from worker.observe.notes_list import grant_instructions
@@ -182,6 +182,11 @@ class Doctor:
             if self.site_id is not None:
                 self.guarded("least privilege: sites", lambda: self.other_site(settings))
                 self.guarded("notes list", lambda: self.notes_list(settings))
+                publishing = self.config.program.publishing
+                if publishing is not None:
+                    self.guarded("published notes list", lambda: self.notes_list(
+                        settings, title=publishing.list, columns=PUBLISHED_COLUMNS,
+                        check="published notes list"))
             if self.list_id is not None:
                 self.guarded("site grant allows writes", self.site_write)
         if self.config.program.nudges is not None:
@@ -387,34 +392,41 @@ class Doctor:
             self.add("least privilege: sites", WARNING,
                      f"could not tell: the root site answered {answer.short()}")
 
-    def notes_list(self, settings: SharePointSettings) -> None:
+    def notes_list(self, settings: SharePointSettings, *, title: str | None = None,
+                   columns: Sequence[ColumnSpec] | None = None,
+                   check: str = "notes list") -> None:
+        """The list exists with every column `sharepoint init` makes, each indexed one
+        indexed: the notes list by default, or the published notes list."""
         assert self.site_id is not None
-        found = sharepoint.find_list(self.client, self.site_id, settings.list)
+        title = title or settings.list
+        wanted = columns if columns is not None else list_columns(
+            consent=self.config.program.publishing is not None)
+        found = sharepoint.find_list(self.client, self.site_id, title)
         init = ("mentoring sharepoint init (creating columns and indexes needs the "
                 "`fullcontrol` role on the site once; README, \"App registration and "
                 "permissions\")")
         if found is None:
-            self.add("notes list", FAIL, f"no list '{settings.list}' on {settings.site}", init)
+            self.add(check, FAIL, f"no list '{title}' on {settings.site}", init)
             return
-        self.list_id = str(found["id"])
-        columns = {str(c.get("name", "")).lower(): c for c in found.get("columns") or []}
-        missing = [c.name for c in COLUMNS if c.name.lower() not in columns]
-        unindexed = [c.name for c in COLUMNS if c.indexed and c.name.lower() in columns
-                     and not columns[c.name.lower()].get("indexed")]
-        wrong = [p for c in COLUMNS if c.name.lower() in columns
-                 and (p := column_problems(columns[c.name.lower()], c))]
+        if check == "notes list":
+            self.list_id = str(found["id"])
+        present = {str(c.get("name", "")).lower(): c for c in found.get("columns") or []}
+        missing = [c.name for c in wanted if c.name.lower() not in present]
+        unindexed = [c.name for c in wanted if c.indexed and c.name.lower() in present
+                     and not present[c.name.lower()].get("indexed")]
+        wrong = [p for c in wanted if c.name.lower() in present
+                 and (p := column_problems(present[c.name.lower()], c))]
         if wrong:
-            self.add("notes list", FAIL, "; ".join(wrong),
+            self.add(check, FAIL, "; ".join(wrong),
                      "fix or rename those columns in SharePoint (List settings > the column), "
                      "then " + init)
         elif missing or unindexed:
             parts = ([f"missing columns: {', '.join(missing)}"] if missing else []) + (
                 [f"not indexed: {', '.join(unindexed)}"] if unindexed else [])
-            self.add("notes list", FAIL, "; ".join(parts), init)
+            self.add(check, FAIL, "; ".join(parts), init)
         else:
-            indexed = sum(1 for c in COLUMNS if c.indexed)
-            self.add("notes list", OK, f"'{settings.list}': {len(COLUMNS)} columns, "
-                     f"{indexed} indexed")
+            indexed = sum(1 for c in wanted if c.indexed)
+            self.add(check, OK, f"'{title}': {len(wanted)} columns, {indexed} indexed")
 
     def site_write(self) -> None:
         assert self.site_id is not None and self.list_id is not None

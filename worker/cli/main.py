@@ -1,5 +1,5 @@
 """The `mentoring` command: validate, doctor, schema, plan, run, sharepoint init, report,
-teams-app package, demo, sandbox.
+suggest, teams-app package, demo, sandbox.
 
 Exit codes (what a scheduler alerts on) are `worker.core.exit_codes.ExitCode`: 0 all done; 1 some
 actions failed or were deferred, each named; 2 config, settings, authentication, a missing
@@ -13,7 +13,7 @@ import json
 import logging
 import os
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import TextIO
@@ -133,6 +133,17 @@ def build_parser() -> argparse.ArgumentParser:
                         help="also write one row per session (names, phase, times in UTC and "
                         "each person's zone, status, notes, link) to this CSV file")
 
+    suggest = commands.add_parser(
+        "suggest", help="suggest a mentor for each executive without one (program.yaml "
+        "`matching:`), written to a file for review; reads only, applies nothing")
+    suggest.add_argument("--format", choices=["yaml", "csv"], default="yaml",
+                         help="a pairings.yaml file (reasons as comments) or CSV with a "
+                         "reasons column")
+    suggest.add_argument("--out", type=Path, help="write to this file (default: print)")
+    suggest.add_argument("--start", type=date.fromisoformat, metavar="YYYY-MM-DD",
+                         help="the suggested pairs' start (default: the first Monday at "
+                         "least two weeks ahead)")
+
     sandbox = commands.add_parser("sandbox", help="the local Microsoft Graph sandbox tenant")
     sandbox_commands = sandbox.add_subparsers(dest="sandbox_command", required=True)
     serve = sandbox_commands.add_parser("serve", help="serve the sandbox on 127.0.0.1")
@@ -229,6 +240,19 @@ def main(argv: list[str] | None = None, *, clock: Clock | None = None,
         try:
             return cmd_pairings_export(config, clock, build_client(settings, clock, session),
                                        out_file=args.out, out=stdout)
+        except AuthenticationError as exc:
+            _fail(json_logs, f"authentication error: {exc}", exit_code=int(_auth_exit(exc)))
+            return _auth_exit(exc)
+    if args.command == "suggest":
+        from worker.cli.suggest import NOT_CONFIGURED, cmd_suggest
+
+        if config.program.matching is None:
+            _fail(json_logs, NOT_CONFIGURED, exit_code=int(ExitCode.CONFIG))
+            return ExitCode.CONFIG
+        try:
+            return cmd_suggest(build_client(settings, clock, session), config, clock,
+                               fmt=args.format, out_file=args.out, start=args.start,
+                               out=stdout)
         except AuthenticationError as exc:
             _fail(json_logs, f"authentication error: {exc}", exit_code=int(_auth_exit(exc)))
             return _auth_exit(exc)

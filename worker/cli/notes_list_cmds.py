@@ -16,7 +16,7 @@ from graph.client import GraphClient
 from graph.clock import Clock
 from graph.errors import GraphClientError
 from worker.apply.outcome import stop_for
-from worker.cli.notes_list_init import init_list
+from worker.cli.notes_list_init import init_lists
 from worker.cli.report import ReportError, read_report, render, render_sessions_csv
 from worker.config import Config, ConfigError, load_config
 from worker.core.exit_codes import ExitCode
@@ -31,15 +31,16 @@ def cmd_sharepoint_init(client: GraphClient, config: Config, *, client_id: str |
               file=sys.stderr)
         return ExitCode.CONFIG
     try:
-        result = init_list(client, settings, client_id)
+        results = init_lists(client, config.program, client_id)
     except PermissionMissing as exc:
         print(str(exc), file=sys.stderr)
         return ExitCode.CONFIG
     except GraphClientError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return _graph_exit(exc)
-    out.write(result.render_text(settings) + "\n")
-    return ExitCode.INCOMPLETE if result.problems else ExitCode.OK
+    for result in results:
+        out.write(result.render_text() + "\n")
+    return ExitCode.INCOMPLETE if any(r.problems for r in results) else ExitCode.OK
 
 
 def cmd_report(client: GraphClient, config: Config, clock: Clock, *, fmt: str,

@@ -12,13 +12,22 @@ from typing import Any
 from graph import sharepoint
 from graph.client import GraphClient
 from graph.errors import Forbidden
-from worker.config.program import SharePointSettings
-from worker.core.notes_list import COLUMNS, READ_COLUMNS, TITLE, ColumnSpec
+from worker.config.program import Program, SharePointSettings
+from worker.core.notes_list import (
+    COLUMNS,
+    PUBLISHED_COLUMNS,
+    READ_COLUMNS,
+    TITLE,
+    ColumnSpec,
+    list_columns,
+)
 from worker.observe.notes_list import PermissionMissing, grant_instructions, resolve_site
 
 
 @dataclass
 class InitResult:
+    title: str = ""
+    columns: int = 0
     site_id: str = ""
     list_id: str = ""
     list_url: str = ""
@@ -31,14 +40,14 @@ class InitResult:
     def wrote(self) -> bool:
         return self.created_list or bool(self.added_columns or self.indexed_columns)
 
-    def render_text(self, settings: SharePointSettings) -> str:
+    def render_text(self) -> str:
         if self.created_list:
-            head = f"Created list '{settings.list}' with {len(COLUMNS)} columns"
+            head = f"Created list '{self.title}' with {self.columns} columns"
         elif self.wrote:
-            head = (f"Completed list '{settings.list}': added {self.added_columns or 'none'}, "
+            head = (f"Completed list '{self.title}': added {self.added_columns or 'none'}, "
                     f"indexed {self.indexed_columns or 'none'}")
         else:
-            head = f"List '{settings.list}' is complete; nothing written"
+            head = f"List '{self.title}' is complete; nothing written"
         lines = [f"{head}.", f"  site id: {self.site_id}", f"  list id: {self.list_id}"]
         if self.list_url:
             lines.append(f"  list: {self.list_url}")
@@ -57,17 +66,34 @@ def column_problems(existing: dict[str, Any], spec: ColumnSpec) -> str | None:
             f"expected {wanted}: fix or rename it in SharePoint")
 
 
+def init_lists(client: GraphClient, program: Program,
+               client_id: str | None = None) -> list[InitResult]:
+    """Every list the program uses: the notes list (with the consent boxes when it publishes
+    notes), and the published notes list when it does."""
+    settings = program.sharepoint
+    if settings is None:
+        return []
+    results = [init_list(client, settings, client_id,
+                         columns=list_columns(consent=program.publishing is not None))]
+    if program.publishing is not None:
+        results.append(init_list(client, settings, client_id, columns=PUBLISHED_COLUMNS,
+                                 title=program.publishing.list))
+    return results
+
+
 def init_list(client: GraphClient, settings: SharePointSettings,
-              client_id: str | None = None) -> InitResult:
-    """Create the list, or complete an existing one. Idempotent: a complete list costs two
-    reads (site, list with columns) and no write."""
+              client_id: str | None = None, *, columns: Sequence[ColumnSpec] = COLUMNS,
+              title: str | None = None) -> InitResult:
+    """Create the list (`title`, the notes list by default), or complete an existing one.
+    Idempotent: a complete list costs two reads (site, list with columns) and no write."""
     site = resolve_site(client, settings, client_id)
-    result = InitResult(site_id=str(site.get("id", "")))
+    title = title or settings.list
+    result = InitResult(title=title, columns=len(columns), site_id=str(site.get("id", "")))
     try:
-        found = sharepoint.find_list(client, result.site_id, settings.list)
+        found = sharepoint.find_list(client, result.site_id, title)
         if found is None:
             created = sharepoint.create_list(
-                client, result.site_id, settings.list, [c.definition() for c in COLUMNS]
+                client, result.site_id, title, [c.definition() for c in columns]
             )
             result.created_list = True
             result.list_id = str(created.get("id", ""))
@@ -75,9 +101,9 @@ def init_list(client: GraphClient, settings: SharePointSettings,
             return result
         result.list_id = str(found.get("id", ""))
         result.list_url = str(found.get("webUrl", ""))
-        columns = {str(c.get("name", "")).lower(): c for c in found.get("columns") or []}
-        for spec in COLUMNS:
-            existing = columns.get(spec.name.lower())
+        present = {str(c.get("name", "")).lower(): c for c in found.get("columns") or []}
+        for spec in columns:
+            existing = present.get(spec.name.lower())
             if existing is None:
                 sharepoint.add_column(client, result.site_id, result.list_id, spec.definition())
                 result.added_columns.append(spec.name)

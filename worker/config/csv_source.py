@@ -12,7 +12,8 @@ CSV columns (header row required, cells may be empty; lists separated by `;`, `,
     id, mentor, mentee, start (YYYY-MM-DD), status (active|paused|ended),
     preferred_weekdays (e.g. `tue;wed`), preferred_earliest, preferred_latest (HH:MM),
     topic_order (e.g. `1;4;3;2;5;6;7`), notes, assistant (the executive's assistant's e-mail)
-and, as `mentoring pairings export` writes them, progress columns that are ignored (read-only).
+and, as `mentoring pairings export` writes them, progress columns that are ignored (read-only),
+as is the `reasons` column `mentoring suggest` writes.
 Session replacements (`tailoring.replace`) need the YAML format.
 
 The text comes from `located.read_text` (size cap, encodings, control characters), as YAML's
@@ -45,6 +46,9 @@ PROGRESS_COLUMNS = (
     "sessions_total", "sessions_booked", "sessions_held", "notes_posted", "notes_shared",
     "needs_attention",
 )
+# Written by `mentoring suggest` after the config columns, ignored when read back: why each
+# pair was suggested, for the admin's review.
+SUGGESTION_COLUMNS = ("reasons",)
 _CSV_TAILORING = ("preferred_weekdays", "preferred_earliest", "preferred_latest", "topic_order")
 _CSV_LISTS = ("preferred_weekdays", "topic_order")
 _IGNORED = "(progress: read-only)"
@@ -127,7 +131,7 @@ def read_csv(path: Path, problems: list[ConfigProblem]) -> Source | None:
                 first_at[heading] = index
                 columns.append(heading)
                 continue
-            if heading in PROGRESS_COLUMNS:
+            if heading in PROGRESS_COLUMNS or heading in SUGGESTION_COLUMNS:
                 first_at[heading] = index
                 columns.append(_IGNORED)
                 continue

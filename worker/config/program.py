@@ -181,6 +181,19 @@ class SharePointSettings(ConfigModel):
     list: str = Field(default="Reverse mentoring sessions", min_length=1)
 
 
+class PublishingSettings(ConfigModel):
+    """Publishing notes with both people's consent: the worker copies a session's notes,
+    topic, phase and date into a separate list that the program's executives read, once the
+    mentor and the mentee have each ticked their own box on the session's item (checked in
+    the item's version history), and removes the copy when either unticks it."""
+
+    list: str = Field(
+        default="Reverse mentoring published notes", min_length=1,
+        description="The published notes list, on the program's site; `mentoring sharepoint "
+                    "init` creates it.",
+    )
+
+
 class Nudges(ConfigModel):
     """When Teams nudges go out (hours and days are counted from the session's times)."""
 
@@ -198,6 +211,69 @@ class Nudges(ConfigModel):
         pattern=r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$",
         description="The Teams app's manifest id (externalId in the org catalog).",
     )
+
+
+class MatchingSettings(ConfigModel):
+    """Who may be matched by `mentoring suggest`, and the limits its suggestions keep to.
+
+    The executives and the mentors are the members of two Entra groups (each named by its
+    object id or its mail address). Nothing here changes what `plan` and `run` do: suggestions
+    are written to a file for the admin to review and copy into the pairings.
+    """
+
+    executives_group: str = Field(
+        min_length=1, max_length=256,
+        description="Entra group of the executives (mentees): its object id or mail address.",
+        examples=["executives@contoso.com"],
+    )
+    mentors_group: str = Field(
+        min_length=1, max_length=256,
+        description="Entra group of the people who may mentor: its object id or mail address.",
+        examples=["reverse-mentors@contoso.com"],
+    )
+    max_mentees_per_mentor: int = Field(
+        default=1, ge=1, le=10,
+        description="Executives one mentor may have at a time, current pairings included "
+                    "(more than 1 needs allow_mentor_multiple_mentees: true).",
+    )
+    min_overlap_hours: float = Field(
+        default=2, ge=0.5, le=12,
+        description="Working hours a day that mentor and executive must share.",
+    )
+    prefer_other_department: bool = Field(
+        default=True,
+        description="Rank a mentor from another department above one from the executive's own.",
+    )
+    history_programs: list[str] | None = Field(
+        default=None,
+        description="Ids of earlier programs whose pairs are never suggested again (default: "
+                    "every other program found in the notes list and the organizer's "
+                    "calendar).",
+        examples=[["leadership-2025", "leadership-2026"]],
+    )
+
+    @field_validator("executives_group", "mentors_group")
+    @classmethod
+    def _group_name(cls, value: str) -> str:
+        value = value.strip()
+        if not (_GROUP_ID.match(value) or _GROUP_MAIL.match(value)):
+            raise ValueError("name the group by its object id (a GUID) or its mail address")
+        return value
+
+    @field_validator("history_programs")
+    @classmethod
+    def _program_ids(cls, values: list[str] | None) -> list[str] | None:
+        if values is None:
+            return None
+        bad = [value for value in values if not re.match(SLUG_PATTERN, value)]
+        if bad:
+            raise ValueError(f"not a program id: {', '.join(map(repr, bad))} (program ids are "
+                             "slugs such as leadership-2026)")
+        return sorted(set(values))
+
+
+_GROUP_ID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
+_GROUP_MAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 def _organizer_kind(value: Any) -> str:
@@ -258,6 +334,24 @@ class Program(ConfigModel):
     timezone_display: str | None = Field(default=None, examples=["Europe/London"])
     sharepoint: SharePointSettings | None = None
     nudges: Nudges | None = None
+    publishing: PublishingSettings | None = Field(
+        default=None,
+        description="Publish session notes with both people's consent (off when absent).",
+    )
+    matching: MatchingSettings | None = Field(
+        default=None,
+        description="Match suggestions (`mentoring suggest`); off without this section.",
+    )
+
+    @model_validator(mode="after")
+    def _matching_load(self) -> Program:
+        matching = self.matching
+        if (matching is not None and matching.max_mentees_per_mentor > 1
+                and not self.allow_mentor_multiple_mentees):
+            raise ValueError(
+                f"matching.max_mentees_per_mentor is {matching.max_mentees_per_mentor} but "
+                "allow_mentor_multiple_mentees is false: set it to 1, or allow several mentees")
+        return self
 
     @model_validator(mode="after")
     def _window(self) -> Program:
@@ -269,6 +363,17 @@ class Program(ConfigModel):
                 f"earliest..latest ({self.earliest}..{self.latest}) is shorter than "
                 f"duration_minutes ({self.duration_minutes})"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _publishing_needs_a_list(self) -> Program:
+        if self.publishing is not None:
+            if self.sharepoint is None:
+                raise ValueError("publishing needs the `sharepoint` section: the notes are "
+                                 "published from the program's notes list")
+            if self.publishing.list.strip().lower() == self.sharepoint.list.strip().lower():
+                raise ValueError("publishing.list must be another list than sharepoint.list: "
+                                 "the published list is the one executives read")
         return self
 
     @field_validator("timezone_display")

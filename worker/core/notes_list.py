@@ -40,12 +40,15 @@ class ColumnSpec:
     kind: str = "text"
     indexed: bool = False
     choices: tuple[str, ...] = ()
+    default: str | None = None  # SharePoint's default value ("0" is No for a Yes/No column)
 
     def definition(self) -> dict[str, Any]:
         """The columnDefinition body Graph takes (list-create and list-post-columns)."""
         body: dict[str, Any] = {"name": self.name, "displayName": self.label}
         if self.indexed:
             body["indexed"] = True
+        if self.default is not None:
+            body["defaultValue"] = {"value": self.default}
         if self.kind == "text":
             body["text"] = {}
         elif self.kind == "note":
@@ -103,7 +106,19 @@ COLUMNS: tuple[ColumnSpec, ...] = (
     # the worker from booking it again and again (the event itself is gone).
     ColumnSpec("PersonCancels", "Cancelled by a participant", "number"),
 )
-BY_NAME = {c.name: c for c in COLUMNS}
+# Publishing with both people's consent (program.yaml `publishing`): each person's own box,
+# ticked by them in the browser. Indexed: the run asks for the items where both are ticked.
+MENTOR_CONSENT = "MentorConsent"
+MENTEE_CONSENT = "MenteeConsent"
+CONSENT_COLUMNS: tuple[ColumnSpec, ...] = (
+    # No until the person ticks it: a new Yes/No column defaults to Yes in SharePoint's
+    # own column form, and a box ticked by default is no one's consent.
+    ColumnSpec(MENTOR_CONSENT, "Mentor agrees to publish", "boolean", indexed=True,
+               default="0"),
+    ColumnSpec(MENTEE_CONSENT, "Mentee agrees to publish", "boolean", indexed=True,
+               default="0"),
+)
+BY_NAME = {c.name: c for c in (*COLUMNS, *CONSENT_COLUMNS)}
 
 KEY_COLUMN = "SessionKey"
 # What the worker writes. Everything else is people's.
@@ -115,5 +130,30 @@ WORKER_COLUMNS = (
 )
 # Written once, when the item is created; the pair may tailor it afterwards.
 SEEDED_COLUMNS = ("Agenda",)
-PEOPLE_COLUMNS = ("Notes", "SharedWithProgram")
-READ_COLUMNS = (*WORKER_COLUMNS, *SEEDED_COLUMNS, *PEOPLE_COLUMNS)
+PEOPLE_COLUMNS = ("Notes", "SharedWithProgram", MENTOR_CONSENT, MENTEE_CONSENT)
+READ_COLUMNS = (*WORKER_COLUMNS, *SEEDED_COLUMNS, "Notes", "SharedWithProgram")
+
+
+def list_columns(*, consent: bool = False) -> tuple[ColumnSpec, ...]:
+    """The notes list's columns for a program: the consent boxes only where the program
+    publishes notes (a box that does nothing would mislead the pair)."""
+    return (*COLUMNS, *CONSENT_COLUMNS) if consent else COLUMNS
+
+
+# The published notes list (program.yaml `publishing`): the worker's copy of what both people
+# agreed to publish, for the program's executives to read. Only these columns, nothing else of
+# the session: no names, no e-mail addresses, no link to the working item.
+PUBLISHED_HASH = "PublishedHash"
+PUBLISHED_COLUMNS: tuple[ColumnSpec, ...] = (
+    ColumnSpec("ProgramId", "Program", indexed=True),
+    ColumnSpec("SessionKey", "Session key", indexed=True),
+    ColumnSpec("SessionNumber", "Session", "number"),
+    ColumnSpec("Topic", "Topic"),
+    ColumnSpec("Phase", "Phase", "choice", choices=PHASE_LABELS),
+    ColumnSpec("SessionDate", "Date", "dateTime"),
+    ColumnSpec("Notes", "Notes", "richnote"),
+    # What the copy was made from (a digest of the text and the consents' versions): the
+    # run compares it and writes only when the consented text changed.
+    ColumnSpec(PUBLISHED_HASH, "Published version"),
+)
+PUBLISHED_READ = (TITLE, *(c.name for c in PUBLISHED_COLUMNS))

@@ -148,6 +148,20 @@ class NotesList:
     web_url: str = ""
 
 
+@dataclass
+class Publishing:
+    """What publishing with consent reads (program.yaml `publishing`): the published list,
+    the program's items of the notes list on which both people ticked their box, the copies
+    already published, and the version history of the items the plan must check."""
+
+    published_list: NotesList | None = None
+    problem: str | None = None  # why nothing can be published this run (no list, no grant)
+    consented: dict[str, dict[str, Any]] = field(default_factory=dict)  # session key -> item
+    copies: dict[str, dict[str, Any]] = field(default_factory=dict)  # session key -> copy
+    # Working item id -> its versions (each with its fields), or why they could not be read.
+    versions: dict[str, list[dict[str, Any]] | str] = field(default_factory=dict)
+
+
 @dataclass(frozen=True)
 class CatalogApp:
     """Our Teams app as the org catalog knows it."""
@@ -186,6 +200,7 @@ class Observed:
     # The Teams catalog entry of our app (None: not read, or not in the catalog).
     catalog: CatalogApp | None = None
     catalog_problem: str | None = None
+    publishing: Publishing | None = None  # read only when the program publishes notes
 
     def release_busy(self) -> None:
         """Forget everyone's busy time, keeping their zones and working hours: once the
@@ -223,3 +238,22 @@ def invited_people(sessions: Mapping[str, Sequence[ObservedSession]],
                 found[attendee.email] = Person(attendee.email, "", attendee.name,
                                                from_directory=False)
     return found
+
+
+@dataclass(frozen=True)
+class Member:
+    """One person of a group, as matching sees them. `email` is the address pairings name
+    (the user principal name, as the worker looks people up); `names` every address of theirs,
+    lower-cased, to recognise them in pairings and history written with the other one."""
+
+    email: str
+    names: frozenset[str]
+    name: str
+    department: str | None = None
+    job_title: str | None = None
+    office: str | None = None
+    country: str | None = None
+
+
+# Two people who were paired (lower-cased addresses), whichever of them mentored.
+Pair = frozenset[str]

@@ -308,7 +308,45 @@ class RemoveItem(_ItemAction):
                 f"edited it; item {self.kept} is the session's)")
 
 
-NotesListAction = CreateItem | UpdateItem | TagEvent | RemoveItem
+@dataclass(frozen=True, kw_only=True)
+class PublishNotes(_ItemAction):
+    """Publish a session's notes in the published list, or bring the copy in line: what both
+    people agreed to, checked in the item's version history. `site_id`/`list_id` name the
+    published list; `item_id` is the copy when it exists (then `values` holds only what
+    changes, `before` what it replaces)."""
+
+    kind: ClassVar[str] = "publish-notes"
+
+    item_id: str = ""
+    values: Mapping[str, Value] = field(default_factory=dict)
+    before: Mapping[str, Value] = field(default_factory=dict)
+    agreed: str = ""  # when the later of the two consents was given (for people)
+
+    def describe(self) -> str:
+        when = f" (both agreed {self.agreed})" if self.agreed else ""
+        if not self.item_id:
+            return f"+ publish the notes of session {self.number}{when}"
+        if set(self.values) <= {"PublishedHash"}:
+            return (f"~ published notes of session {self.number}: checked again, the copy "
+                    "stays as it is")
+        shown = ", ".join(sorted(c for c in self.values if c != "PublishedHash"))
+        return f"~ published notes of session {self.number}: {shown}{when}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class UnpublishNotes(_ItemAction):
+    """Remove a published copy: a consent was withdrawn, or it no longer holds."""
+
+    kind: ClassVar[str] = "unpublish-notes"
+
+    item_id: str
+    reason: str
+
+    def describe(self) -> str:
+        return f"- published notes of session {self.number} ({self.reason})"
+
+
+NotesListAction = CreateItem | UpdateItem | TagEvent | RemoveItem | PublishNotes | UnpublishNotes
 
 
 # --- Teams ----------------------------------------------------------------------------------

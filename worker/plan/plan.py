@@ -30,7 +30,8 @@ from worker.plan.actions import (
 # sessions in a small program is normal, not a sign of a broken config.
 MIN_UNSAFE_CHANGES = 3
 KINDS = ("book", "move", "update", "cancel", "create-item", "update-item", "tag-event",
-         "install-app", "send-nudge", "hold-nudge", "post-card")
+         "publish-notes", "unpublish-notes", "install-app", "send-nudge", "hold-nudge",
+         "post-card")
 _RESOURCE_ORDER = {Resource.calendar: 0, Resource.notes_list: 1, Resource.teams: 2}
 
 
@@ -182,7 +183,11 @@ class Plan:
             f"{counts['update']} to update, {counts['cancel']} to cancel, "
             f"{counts['unchanged']} unchanged; notes list "
             f"{counts['create-item']} to create, {counts['update-item']} to update, "
-            f"{counts['tag-event']} event records, {counts['unchanged_items']} unchanged; "
+            f"{counts['tag-event']} event records, {counts['unchanged_items']} unchanged"
+            + (f", {counts['publish-notes']} notes to publish or update, "
+               f"{counts['unpublish-notes']} to unpublish"
+               if counts['publish-notes'] or counts['unpublish-notes'] else "")
+            + "; "
             f"Teams {counts['install-app']} app installs, {counts['send-nudge']} nudges to "
             f"send, {counts['hold-nudge']} held, {counts['post-card']} cards; "
             f"{counts['problems']} problem(s)."

@@ -18,10 +18,12 @@ from worker.config.templates import Templates
 from worker.core.heap import settled
 from worker.observe.state import NONE, NOT_RESPONDED, Observed, ObservedSession
 from worker.plan.calendar import CalendarPlan, owned_sessions, plan_calendar
+from worker.plan.matching import matching_notice
 from worker.plan.notes_list import NotesListPlan, plan_notes_list
 from worker.plan.nudges import invitation_sent
 from worker.plan.plan import Plan
 from worker.plan.projection import Projection, project
+from worker.plan.publishing import PublishingPlan, plan_publishing
 from worker.plan.teams import TeamsPlan, plan_teams
 
 # When the program sends no Teams nudges, an invitation is "unanswered" after this long.
@@ -117,18 +119,24 @@ def teams_stage(desired: Desired, observed: Observed, projection: Projection,
                       webhook=desired.webhook)
 
 
+def publishing_stage(desired: Desired, observed: Observed) -> PublishingPlan:
+    return plan_publishing(desired.config, observed.publishing)
+
+
 def assemble(desired: Desired, now: datetime, calendar: CalendarPlan, notes: NotesListPlan,
-             teams: TeamsPlan) -> Plan:
+             teams: TeamsPlan, published: PublishingPlan | None = None) -> Plan:
     share = desired.max_change_share
     if share is None:
         share = desired.config.program.max_change_share
+    published = published or PublishingPlan()
     return Plan(
         now=now,
-        actions=(*calendar.actions, *notes.actions, *teams.actions),
-        problems=(*calendar.problems, *notes.problems, *teams.problems),
+        actions=(*calendar.actions, *notes.actions, *published.actions, *teams.actions),
+        problems=(*calendar.problems, *notes.problems, *published.problems, *teams.problems),
         pairs=calendar.pairs,
         existing_upcoming=calendar.existing_upcoming,
-        notices=(*calendar.notices, *notes.notices, *teams.notices),
+        notices=(*calendar.notices, *notes.notices, *published.notices, *teams.notices,
+                 *matching_notice(desired.config)),
         max_change_share=share,
         force=desired.force,
         unchanged_items=notes.unchanged,
@@ -149,4 +157,5 @@ def plan(desired: Desired, observed: Observed, now: datetime, *, release: bool =
             observed.release_busy()
         notes = notes_list_stage(desired, observed, projection, now)
         teams = teams_stage(desired, observed, projection, notes, now)
-        return assemble(desired, now, calendar, notes, teams)
+        return assemble(desired, now, calendar, notes, teams,
+                        publishing_stage(desired, observed))

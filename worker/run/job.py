@@ -35,6 +35,7 @@ from worker.observe.notes_list import (
     read_items,
     require_list,
 )
+from worker.observe.publishing import read_publishing, read_versions
 from worker.observe.state import NO_SUCH_USER, Observed, invited_people
 from worker.observe.teams import read_catalog
 from worker.plan.notes_list import items_to_read
@@ -44,8 +45,10 @@ from worker.plan.planner import (
     assemble,
     calendar_stage,
     notes_list_stage,
+    publishing_stage,
     teams_stage,
 )
+from worker.plan.publishing import versions_to_read
 from worker.plan.reads import (
     booking_candidates,
     pairings_needing_schedules,
@@ -160,7 +163,23 @@ def _read_and_plan(client: GraphClient, desired: Desired, now: datetime,
         observed.catalog, observed.catalog_problem = read_catalog(
             client, config.program.nudges.teams_app_id)
     teams = teams_stage(desired, observed, projection, notes, now)
-    return assemble(desired, now, calendar, notes, teams)
+    if settings is not None and config.program.publishing is not None:
+        _read_publishing(client, observed, settings, config, progress)
+    return assemble(desired, now, calendar, notes, teams, publishing_stage(desired, observed))
+
+
+def _read_publishing(client: GraphClient, observed: Observed, settings: SharePointSettings,
+                     config: Config, progress: Progress) -> None:
+    """Publishing with consent: the consented items, the copies, then the version history
+    of the items whose text or boxes changed since their copy was made."""
+    _read_notes_list(client, observed, settings, {})
+    if observed.notes_list is None:
+        return  # the notes list stage has named why
+    task = progress.task("Checking consents to publish notes")
+    observed.publishing = read_publishing(client, config, observed.notes_list)
+    read_versions(client, observed.notes_list, observed.publishing,
+                  versions_to_read(config, observed.publishing))
+    task.done()
 
 
 def _check_presence(client: GraphClient, config: Config, observed: Observed,

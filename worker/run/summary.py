@@ -203,14 +203,22 @@ class RunSummary:
             head = (f"Run: calendar {done['book']} booked, {done['move']} moved, "
                     f"{done['update']} updated, {done['cancel']} cancelled, "
                     f"{self.unchanged} unchanged; notes list "
-                    f"{done['create-item']} created, {done['update-item']} updated; Teams "
+                    f"{done['create-item']} created, {done['update-item']} updated"
+                    + (f", {done['publish-notes']} notes published or updated, "
+                       f"{done['unpublish-notes']} unpublished"
+                       if counts['publish-notes'] or counts['unpublish-notes'] else "")
+                    + "; Teams "
                     f"{done['install-app']} app installs, {done['send-nudge']} nudges sent, "
                     f"{counts['hold-nudge']} held")
         else:
             head = (f"Dry run: calendar {counts['book']} to book, {counts['move']} to move, "
                     f"{counts['update']} to update, {counts['cancel']} to cancel, "
                     f"{self.unchanged} unchanged; notes list "
-                    f"{counts['create-item']} to create, {counts['update-item']} to update; "
+                    f"{counts['create-item']} to create, {counts['update-item']} to update"
+                    + (f", {counts['publish-notes']} notes to publish or update, "
+                       f"{counts['unpublish-notes']} to unpublish"
+                       if counts['publish-notes'] or counts['unpublish-notes'] else "")
+                    + "; "
                     f"Teams {counts['install-app']} app installs, {counts['send-nudge']} "
                     f"nudges to send, {counts['hold-nudge']} held")
         not_done = self.not_done()

@@ -32,6 +32,20 @@ class Column:
     text_type: str = "plain"
     choices: list[str] = field(default_factory=list)
     id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    default_value: str | None = None  # defaultValue.value: what a new item gets
+
+    def default(self) -> Any:
+        """The value a new item gets when it leaves the column out (None: no default)."""
+        if self.default_value is None:
+            return None
+        if self.type == "boolean":
+            return self.default_value.strip().lower() in ("1", "true", "yes")
+        if self.type == "number":
+            try:
+                return float(self.default_value)
+            except ValueError:
+                return None
+        return self.default_value
 
     def graph_json(self) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -46,6 +60,8 @@ class Column:
             "readOnly": self.read_only,
             "required": self.required,
         }
+        if self.default_value is not None:
+            body["defaultValue"] = {"value": self.default_value}
         if self.type == "text":
             body["text"] = {
                 "allowMultipleLines": self.allow_multiple_lines,
@@ -88,6 +104,9 @@ class Column:
             hidden=bool(raw.get("hidden", False)),
             required=bool(raw.get("required", False)),
         )
+        default = raw.get("defaultValue")
+        if isinstance(default, dict) and isinstance(default.get("value"), str):
+            column.default_value = default["value"]
         facet = raw.get(kind) if kinds else None
         if kind == "note":
             column.allow_multiple_lines = True
@@ -116,6 +135,21 @@ def _builtin_columns() -> list[Column]:
 
 
 @dataclass
+class ItemVersion:
+    """One entry of an item's version history: who saved it, when, and the fields that save
+    changed (the fields of the version are the changes of every version up to it)."""
+
+    number: int
+    modified: datetime
+    modified_by: dict[str, Any]
+    changed: dict[str, Any]
+
+    @property
+    def label(self) -> str:
+        return f"{self.number}.0"
+
+
+@dataclass
 class ListItem:
     id: int
     fields: dict[str, Any]
@@ -125,11 +159,38 @@ class ListItem:
     modified_by: dict[str, Any]
     etag_guid: str = field(default_factory=lambda: str(uuid.uuid4()))
     version: int = 1
+    # Oldest first. A list keeps every version (versioning on, no limit reached) unless a test
+    # trims it, as a site's retention settings may.
+    history: list[ItemVersion] = field(default_factory=list)
 
     @property
     def etag(self) -> str:
         """SharePoint's listItem etag: ``"{guid},{version}"``, quotes included."""
         return f'"{self.etag_guid},{self.version}"'
+
+    def record_version(self, changed: dict[str, Any]) -> None:
+        self.history.append(ItemVersion(self.version, self.modified, self.modified_by,
+                                        dict(changed)))
+
+    def trim_history(self, keep: int) -> None:
+        """Keep only the latest `keep` versions, as a list's version limit or a site's
+        retention settings do; the oldest one kept still shows the fields as they were."""
+        if keep >= len(self.history):
+            return
+        versions = self.versions()
+        first, fields_then = versions[-keep]
+        rest = self.history[len(self.history) - keep + 1:]
+        self.history = [ItemVersion(first.number, first.modified, first.modified_by,
+                                    dict(fields_then)), *rest]
+
+    def versions(self) -> list[tuple[ItemVersion, dict[str, Any]]]:
+        """Each version with the item's fields as that version left them, oldest first."""
+        found: list[tuple[ItemVersion, dict[str, Any]]] = []
+        fields_then: dict[str, Any] = {}
+        for entry in self.history:
+            fields_then = {**fields_then, **entry.changed}
+            found.append((entry, fields_then))
+        return found
 
 
 @dataclass

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from graph.sandbox.sharepoint.model import Column, ListItem, SPList
+from graph.sandbox.sharepoint.model import Column, ItemVersion, ListItem, SPList
 
 if TYPE_CHECKING:
     from graph.sandbox.sharepoint.store import SharePointStore
@@ -30,6 +30,7 @@ def dump(store: SharePointStore) -> dict[str, Any]:
             "allow_multiple_lines": c.allow_multiple_lines,
             "text_type": c.text_type,
             "choices": list(c.choices),
+            "default_value": c.default_value,
         }
 
     def item_json(i: ListItem) -> dict[str, Any]:
@@ -42,6 +43,9 @@ def dump(store: SharePointStore) -> dict[str, Any]:
             "modified_by": i.modified_by,
             "etag_guid": i.etag_guid,
             "version": i.version,
+            "history": [{"number": v.number, "modified": v.modified.isoformat(),
+                         "modified_by": v.modified_by, "changed": v.changed}
+                        for v in i.history],
         }
 
     def list_json(sp: SPList) -> dict[str, Any]:
@@ -112,6 +116,9 @@ def load(store: SharePointStore, data: dict[str, Any]) -> SharePointStore:
                     modified_by=ri["modified_by"],
                     etag_guid=ri["etag_guid"],
                     version=ri["version"],
+                    history=[ItemVersion(v["number"], datetime.fromisoformat(v["modified"]),
+                                         v["modified_by"], v["changed"])
+                             for v in ri.get("history", [])],
                 )
             site.lists[sp_list.id] = sp_list
     return store

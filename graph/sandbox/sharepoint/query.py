@@ -67,6 +67,28 @@ def _referenced_columns(sp_list: SPList, node: odata.Node) -> list[Column]:
     return found
 
 
+def _yes_no_as_sharepoint_reads_it(sp_list: SPList, node: odata.Node) -> odata.Node:
+    """A Yes/No column compared with `true`/`false` (or 'true'/'false') matches the opposite
+    items: SharePoint's own behaviour, answered "by design" in
+    https://github.com/SharePoint/sp-dev-docs/issues/5594 and #4750; `eq 1` / `eq 0` is
+    the way that works. The sandbox does the same, so a client filtering with `true` fails
+    its tests as it would fail in production."""
+    if isinstance(node, odata.BoolOp):
+        return odata.BoolOp(node.op, _yes_no_as_sharepoint_reads_it(sp_list, node.left),
+                            _yes_no_as_sharepoint_reads_it(sp_list, node.right))
+    if isinstance(node, odata.Not):
+        return odata.Not(_yes_no_as_sharepoint_reads_it(sp_list, node.operand))
+    if (isinstance(node, odata.Compare) and isinstance(node.left, odata.Path)
+            and isinstance(node.right, odata.Literal) and len(node.left.segments) == 2):
+        column = sp_list.column(node.left.segments[1])
+        value = node.right.value
+        if isinstance(value, str) and value.lower() in ("true", "false"):
+            value = value.lower() == "true"
+        if column is not None and column.type == "boolean" and isinstance(value, bool):
+            return odata.Compare(node.op, node.left, odata.Literal(not value))
+    return node
+
+
 def filter_items(
     sp_list: SPList, items: list[dict[str, Any]], text: str, *, prefer: list[str]
 ) -> list[dict[str, Any]]:
@@ -83,6 +105,8 @@ def filter_items(
     for node in odata.iter_nodes(parsed.root):
         if isinstance(node, odata.Lambda | odata.In):
             raise GraphError(400, "invalidRequest", "Invalid filter clause: not supported")
+    parsed = odata.Filter(parsed.text, _yes_no_as_sharepoint_reads_it(sp_list, parsed.root),
+                          parsed.case_insensitive, parsed.resolver)
     conjuncts = _conjuncts(parsed.root)
     indexed_parts: list[odata.Node] = []
     unindexed_parts: list[tuple[odata.Node, Column]] = []

@@ -257,6 +257,21 @@ def get_item_fields(
     return json_response(store.fields_json(sp_list, item))
 
 
+def list_item_versions(
+    sb: SandboxLike, req: SandboxRequest, site: str, list_ref: str, item_id: str
+) -> SandboxResponse:
+    """GET .../items/{id}/versions: the item's version history, newest first; each version's
+    `fields` only with `$expand=fields` (a relationship, as the listItemVersion resource
+    documents it)."""
+    store, found = _site(sb, req, site)
+    sp_list = store.get_list(found, list_ref)
+    item = store.item(sp_list, item_id)
+    expand = req.query.get("$expand") or req.query.get("expand") or ""
+    with_fields = any(part.strip().split("(")[0].lower() == "fields"
+                      for part in expand.split(","))
+    return json_response({"value": store.versions_json(sp_list, item, fields=with_fields)})
+
+
 def create_item(sb: SandboxLike, req: SandboxRequest, site: str, list_ref: str) -> SandboxResponse:
     store, found = _site(sb, req, site)
     sp_list = store.get_list(found, list_ref)
@@ -366,6 +381,13 @@ def register(router: Router) -> None:
         ),
         ("GET", "/lists/{list_ref}/items/{item_id}", get_item, READ_PERMISSIONS, None),
         ("DELETE", "/lists/{list_ref}/items/{item_id}", delete_item, WRITE_PERMISSIONS, None),
+        (
+            "GET",
+            "/lists/{list_ref}/items/{item_id}/versions",
+            list_item_versions,
+            READ_PERMISSIONS,
+            None,
+        ),
         (
             "GET",
             "/lists/{list_ref}/items/{item_id}/fields",
