@@ -135,7 +135,9 @@ def test_an_assistant_the_directory_lacks_is_a_notice_not_a_failure(tmp_path: Pa
     assert any(f"assistant {ASSISTANT}: no such user" in n for n in notices)
     assert "ceo-ava" not in summary.failed
     assert attendees(event_of(world, KEY))[ASSISTANT] == "optional"  # invited by e-mail
-    assert world.run().writes == 0
+    quiet = world.run()
+    assert quiet.writes == 0
+    assert "teams" not in quiet.by_service  # no app to install for her: no catalog read
 
 
 def test_changing_or_removing_the_assistant_updates_only_the_upcoming_invites(
