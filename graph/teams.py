@@ -192,4 +192,9 @@ ACTIVITY_TYPES: tuple[dict[str, str], ...] = (
         "description": "Session being rebooked",
         "templateText": "{actor}: {sessionTitle} is being rebooked",
     },
+    {
+        "type": "newTimeNeeded",
+        "description": "Session needs a new time (to an executive's assistant)",
+        "templateText": "{actor}: {sessionTitle} needs a new time",
+    },
 )

@@ -69,3 +69,17 @@ def test_the_transaction_id_is_the_uuid5_of_key_and_slot() -> None:
         expected = str(uuid.uuid5(TRANSACTION_NAMESPACE, f"{key}@{slot}"))
         assert transaction_id(key, s, e) == expected
     assert uuid.UUID(transaction_id("k", start, start)).version == 5
+
+
+def test_a_pair_without_an_assistant_keeps_its_fingerprint_and_one_with_gets_a_new_one() -> None:
+    parts = _parts("<p>Hello</p>", "Reverse mentoring 1/7: Getting started", ("Ana", "Bo"))
+    assert _attendees("mentor@contoso.com", "Ana", "exec@contoso.com", "Bo", None, "") \
+        == parts["attendees"]
+    assert invite_digest(parts, 60) == "4f0b033a00303a31"
+    assisted = {**parts, "attendees": _attendees("mentor@contoso.com", "Ana",
+                                                  "exec@contoso.com", "Bo",
+                                                  "assistant@contoso.com", "Cy")}
+    assert assisted["attendees"][-1] == {
+        "emailAddress": {"address": "assistant@contoso.com", "name": "Cy"}, "type": "optional"}
+    assert invite_digest(assisted, 60) == _reference_digest(assisted, 60)
+    assert invite_digest(assisted, 60) != "4f0b033a00303a31"

@@ -169,7 +169,7 @@ def test_aliases_within_the_limits_are_read_where_the_anchor_is(
                                               b"      preferred_weekdays: *days\n", 1))
     result = load_as(directories, "pairings.yaml", pairings)
     assert problems(result) == [f"{directories['pairings.yaml'] / 'pairings.yaml'}:1:1: "
-                                "unknown key 'days' (valid keys: pairings)"]
+                                "unknown key 'days' (valid keys: pairings, people)"]
 
 
 @pytest.mark.parametrize(("text", "expected"), [

@@ -27,7 +27,7 @@ def _config_cells(pairing: Pairing) -> dict[str, str]:
     cells = {
         "id": pairing.id, "mentor": pairing.mentor, "mentee": pairing.mentee,
         "start": pairing.start.isoformat(), "status": pairing.status,
-        "notes": pairing.notes or "",
+        "notes": pairing.notes or "", "assistant": pairing.assistant or "",
     }
     if tailoring is not None:
         cells["preferred_weekdays"] = ";".join(d.value for d in tailoring.preferred_weekdays or ())

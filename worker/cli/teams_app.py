@@ -43,7 +43,7 @@ from worker.core.teams_links import NOTES_TAB, NOTES_TAB_NAME
 
 MANIFEST_TEMPLATE = "teams/manifest.json.j2"
 MANIFEST_VERSION = "1.16"
-APP_VERSION = "1.2.0"  # 1.2: the Session notes tab
+APP_VERSION = "1.3.0"  # 1.2: the Session notes tab; 1.3: newTimeNeeded (assistants)
 COLOR_SIZE = 192
 OUTLINE_SIZE = 32
 

@@ -11,7 +11,7 @@ are read in any case, with spaces or dashes for underscores (`Preferred Weekdays
 CSV columns (header row required, cells may be empty; lists separated by `;`, `,` or spaces):
     id, mentor, mentee, start (YYYY-MM-DD), status (active|paused|ended),
     preferred_weekdays (e.g. `tue;wed`), preferred_earliest, preferred_latest (HH:MM),
-    topic_order (e.g. `1;4;3;2;5;6;7`), notes
+    topic_order (e.g. `1;4;3;2;5;6;7`), notes, assistant (the executive's assistant's e-mail)
 and, as `mentoring pairings export` writes them, progress columns that are ignored (read-only),
 as is the `reasons` column `mentoring suggest` writes.
 Session replacements (`tailoring.replace`) need the YAML format.
@@ -38,7 +38,7 @@ from worker.config.problems import ConfigProblem, shown
 
 CSV_COLUMNS = (
     "id", "mentor", "mentee", "start", "status", "preferred_weekdays",
-    "preferred_earliest", "preferred_latest", "topic_order", "notes",
+    "preferred_earliest", "preferred_latest", "topic_order", "notes", "assistant",
 )
 # Written by `mentoring pairings export` after the config columns, ignored when read back:
 # the pair's progress, from the notes list, for the admin's eyes only.

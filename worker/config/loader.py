@@ -26,7 +26,16 @@ from pydantic import BaseModel, ValidationError
 
 from worker.config.csv_source import read_csv
 from worker.config.located import Loc, Source
-from worker.config.pairings import Config, ConfigSource, Pairing, PairingsFile, cross_check
+from worker.config.pairings import (
+    Config,
+    ConfigSource,
+    Pairing,
+    PairingsFile,
+    PersonEntry,
+    assistant_problem,
+    cross_check,
+    with_people,
+)
 from worker.config.problems import ConfigError, ConfigProblem, shown
 from worker.config.program import DateRange, Program
 from worker.config.yaml_source import read_yaml
@@ -287,14 +296,16 @@ def _validate_pairings(source: Source) -> tuple[list[tuple[int, Pairing]], list[
     """Validate each pairing on its own, so one bad row does not hide the next one's problem."""
     problems: list[ConfigProblem] = []
     data = source.data
-    extra = {key: value for key, value in data.items() if key != "pairings"}
+    extra = {key: value for key, value in data.items() if key not in ("pairings", "people")}
     if extra or "pairings" not in data:
         try:
-            PairingsFile.model_validate({**extra, "pairings": data.get("pairings", [])})
+            # The lists are checked entry by entry below (each problem reported once).
+            PairingsFile.model_validate({**extra, "pairings": []})
         except ValidationError as exc:
             problems.extend(_validation_problems(exc, source, PairingsFile))
         if "pairings" not in data:
             problems.append(source.problem((), "missing required key 'pairings'"))
+    assistants = _people(source, problems)
     raw = data.get("pairings")
     if raw is None:
         return [], problems
@@ -307,7 +318,14 @@ def _validate_pairings(source: Source) -> tuple[list[tuple[int, Pairing]], list[
         if len(problems) >= MAX_PROBLEMS:
             break
         try:
-            valid.append((index, Pairing.model_validate(item)))
+            pairing = Pairing.model_validate(item)
+            merged = with_people(pairing, {k: v[0] for k, v in assistants.items()})
+            problem = assistant_problem(merged) if merged is not pairing else None
+            if problem is not None:  # named by a `people:` entry: reported there
+                problems.append(source.problem(
+                    ("people", assistants[pairing.mentee.casefold()][1], "assistant"), problem))
+                merged = pairing
+            valid.append((index, merged))
         except ValidationError as exc:
             problems.extend(_validation_problems(exc, source, PairingsFile, ("pairings", index)))
         # Duplicate ids are checked on the raw rows, so a row with another mistake still
@@ -322,3 +340,36 @@ def _validate_pairings(source: Source) -> tuple[list[tuple[int, Pairing]], list[
             else:
                 first_use[pairing_id] = index
     return valid, problems
+
+
+def _people(source: Source, problems: list[ConfigProblem]) -> dict[str, tuple[str, int]]:
+    """The `people:` entries that name an assistant: lower-cased e-mail -> (assistant, index
+    of the entry). Each entry is validated on its own, and a person named twice is a
+    problem (a later entry would silently win)."""
+    raw = source.data.get("people")
+    if raw is None:
+        return {}
+    if not isinstance(raw, list):
+        problems.append(source.problem(("people",), "people: expected a list"))
+        return {}
+    found: dict[str, tuple[str, int]] = {}
+    first: dict[str, int] = {}
+    for index, item in enumerate(raw):
+        if len(problems) >= MAX_PROBLEMS:
+            break
+        try:
+            entry = PersonEntry.model_validate(item)
+        except ValidationError as exc:
+            problems.extend(_validation_problems(exc, source, PairingsFile, ("people", index)))
+            continue
+        email = entry.email.casefold()
+        if email in first:
+            problems.append(source.problem(
+                ("people", index, "email"),
+                f"{entry.email} is named twice in people (first as entry #{first[email] + 1})",
+                "keep one entry per person: a later one would silently win"))
+            continue
+        first[email] = index
+        if entry.assistant is not None:
+            found[email] = (str(entry.assistant), index)
+    return found

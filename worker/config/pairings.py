@@ -98,12 +98,26 @@ class Pairing(ConfigModel):
         "active")
     tailoring: Tailoring | None = None
     notes: str | None = None
+    assistant: EmailStr | None = Field(
+        default=None,
+        description="The executive's (the mentee's) assistant: invited as an optional "
+        "attendee, nudged about unanswered invites and sessions past the reschedule limit; "
+        "their decline or proposed time is followed like the executive's. Wins over a "
+        "`people:` entry for the mentee.")
 
     @model_validator(mode="after")
     def _two_people(self) -> Pairing:
         if self.mentor.casefold() == self.mentee.casefold():
             raise ValueError(f"mentor and mentee are the same person ({self.mentor})")
         return self
+
+    def deciders(self) -> frozenset[str]:
+        """The lower-cased e-mails whose decline or proposed time the planner follows: the
+        mentor, the mentee, and the mentee's assistant, who speaks for the executive."""
+        people = {self.mentor.lower(), self.mentee.lower()}
+        if self.assistant is not None:
+            people.add(self.assistant.lower())
+        return frozenset(people)
 
     def sessions(self, program: Program) -> list[SessionSpec]:
         """The pair's sessions in order. A reordered topic keeps the phase of its slot,
@@ -112,10 +126,53 @@ class Pairing(ConfigModel):
         return _sessions(self, program)
 
 
+def assistant_problem(pairing: Pairing, assistant: str | None = None) -> str | None:
+    """Why `assistant` (by default the pairing's own) cannot assist in `pairing`: an
+    assistant is a third person, never the pair's mentor or mentee."""
+    assistant = assistant or pairing.assistant
+    if assistant is None:
+        return None
+    for role, email in (("mentor", pairing.mentor), ("mentee", pairing.mentee)):
+        if assistant.casefold() == email.casefold():
+            return (f"the assistant {assistant} is the {role} of pairing {pairing.id!r}; an "
+                    "assistant is a third person (the executive's, the mentee's)")
+    return None
+
+
+class PersonEntry(ConfigModel):
+    """Something said once about a person, for every pairing they are in (`people:`)."""
+
+    email: EmailStr
+    assistant: EmailStr | None = Field(
+        default=None,
+        description="This executive's assistant, for every pairing in which they are the "
+        "mentee (a pairing's own `assistant` wins).")
+
+    @model_validator(mode="after")
+    def _not_themselves(self) -> PersonEntry:
+        if self.assistant is not None and self.assistant.casefold() == self.email.casefold():
+            raise ValueError(f"{self.email} cannot be their own assistant")
+        return self
+
+
 class PairingsFile(ConfigModel):
-    """The pairings file's top level: a `pairings:` list (room for more keys later)."""
+    """The pairings file's top level: a `pairings:` list and an optional `people:` list."""
 
     pairings: list[Pairing]
+    people: list[PersonEntry] = Field(
+        default_factory=list,
+        description="Optional: what is said once per person, e.g. an executive's assistant.")
+
+
+def with_people(pairing: Pairing, assistants: dict[str, str]) -> Pairing:
+    """`pairing` with its mentee's assistant from the `people:` entries (lower-cased e-mail
+    -> assistant) when the pairing names none itself."""
+    if pairing.assistant is not None:
+        return pairing
+    assistant = assistants.get(pairing.mentee.casefold())
+    if assistant is None:
+        return pairing
+    return pairing.model_copy(update={"assistant": assistant})
 
 
 def session_key(program_id: str, pairing_id: str, number: int) -> str:
@@ -159,6 +216,11 @@ def cross_check(
             )
         else:
             seen[pairing.id] = index
+
+    for index, pairing in enumerate(pairings):
+        problem = assistant_problem(pairing)
+        if problem is not None:
+            findings.append((("pairings", index, "assistant"), problem))
 
     allow_multi_mentees = program.allow_mentor_multiple_mentees if program else True
     allow_multi_mentors = program.allow_mentee_multiple_mentors if program else False
@@ -228,6 +290,11 @@ class Config(ConfigModel):
 
     def active_pairings(self) -> list[Pairing]:
         return [pairing for pairing in self.pairings if pairing.status == "active"]
+
+    def assistants(self) -> dict[str, str]:
+        """Active pairing id -> the lower-cased e-mail of its executive's assistant."""
+        return {p.id: p.assistant.lower() for p in self.active_pairings()
+                if p.assistant is not None}
 
     def participants(self) -> list[str]:
         """Every mentor and mentee address, each once, in config order."""

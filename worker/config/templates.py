@@ -50,6 +50,9 @@ class People:
     mentee_name: str
     mentor_email: str = ""
     mentee_email: str = ""
+    # The executive's assistant (`Pairing.assistant`), invited as an optional attendee.
+    assistant_name: str = ""
+    assistant_email: str = ""
 
 
 # Each phase with its label, for templates that show the program's course.

@@ -69,7 +69,9 @@ def _text(value: object) -> str | None:
 
 
 def active_participants(config: Config) -> set[str]:
-    return members(config.active_pairings())
+    """The lower-cased e-mails of the active pairings' mentors and mentees, and of their
+    executives' assistants: each is looked up for a name, a zone and the Teams app."""
+    return members(config.active_pairings()) | set(config.assistants().values())
 
 
 def read_schedules(client: GraphClient, config: Config, emails: Iterable[str],

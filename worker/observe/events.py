@@ -202,10 +202,12 @@ def _attendees(raw: object, event_id: str) -> tuple[AttendeeState, ...]:
         if not isinstance(proposed, Mapping | None):
             raise UnreadableEvent(f"{where}: `proposedNewTime` is {kind_of(proposed)}")
         name = email.get("name") if isinstance(email, Mapping) else None
+        kind = attendee.get("type")
         attendees.append(AttendeeState(
             email=address.lower(),
             response=response or "none",
             name=name if isinstance(name, str) else "",  # only a label: absent when odd
+            type=kind if isinstance(kind, str) else "required",
             proposed_start=_instant(proposed.get("start"), f"{where}'s proposed start")
             if proposed else None,
             proposed_end=_instant(proposed.get("end"), f"{where}'s proposed end")

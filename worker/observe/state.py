@@ -37,6 +37,8 @@ class AttendeeState:
     proposed_start: datetime | None = None
     proposed_end: datetime | None = None
     name: str = ""  # the display name the invite was sent with
+    # `attendees[].type`: "required" (the pair), "optional" (an executive's assistant).
+    type: str = "required"
 
 
 @dataclass(frozen=True)

@@ -121,12 +121,15 @@ class Book(_Action):
     local_start: str = ""  # the start as each person sees it (mentee first), for people
     # A participant cancelled this session in Outlook this many times; it is booked again once.
     person_cancels: int = 0
+    assistant: str | None = None  # the executive's assistant, invited as optional attendee
 
     def describe(self) -> str:
         local = f" ({self.local_start})" if self.local_start else ""
         again = " (again, once: a participant cancelled it)" if self.person_cancels else ""
+        optional = (f"; {self.assistant} invited as optional attendee (assistant)"
+                    if self.assistant else "")
         return (f"+ book {self.number}/{self.total} '{self.topic}' at {fmt_utc(self.start)}"
-                f"{local}{again}")
+                f"{local}{again}{optional}")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -402,11 +405,14 @@ class SendNudge(_Action):
     local_time: str = ""
     asks: tuple[str, ...] = ()  # a notes request: what it asks for (`worker.plan.nudges`)
     ledger: Ledger
+    # A reschedule-limit nudge: the free times it offers, in the recipient's zone.
+    times: tuple[str, ...] = ()
 
     def describe(self) -> str:
         number = self.session_key.rsplit("/", 1)[-1]
+        offered = f"; free for both: {'; '.join(self.times)}" if self.times else ""
         return (f"> nudge {self.nudge} (session {number}) to {self.recipient} ({self.role}) "
-                f"now, {self.local_time}" + describe_asks(self.asks))
+                f"now, {self.local_time}{offered}" + describe_asks(self.asks))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -426,6 +432,7 @@ class HoldNudge(_Action):
     local_time: str = ""
     asks: tuple[str, ...] = ()
     marker: str | None = None
+    times: tuple[str, ...] = ()  # as SendNudge's
     ledger: Ledger
 
     def writes(self) -> bool:
@@ -433,8 +440,9 @@ class HoldNudge(_Action):
 
     def describe(self) -> str:
         number = self.session_key.rsplit("/", 1)[-1]
+        offered = f"; free for both: {'; '.join(self.times)}" if self.times else ""
         return (f"~ hold nudge {self.nudge} (session {number}) to {self.recipient} "
-                f"({self.role}) until {self.local_time}" + describe_asks(self.asks))
+                f"({self.role}) until {self.local_time}{offered}" + describe_asks(self.asks))
 
 
 

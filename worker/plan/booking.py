@@ -65,9 +65,16 @@ def people_of(pairing: Pairing, people: Mapping[str, Person]) -> People:
     """Display names from the directory, the addresses where it has none."""
     mentor = people.get(pairing.mentor.lower())
     mentee = people.get(pairing.mentee.lower())
+    if pairing.assistant is None:
+        return People(mentor.display_name if mentor else pairing.mentor,
+                      mentee.display_name if mentee else pairing.mentee,
+                      pairing.mentor, pairing.mentee)
+    assistant = people.get(pairing.assistant.lower())
     return People(mentor.display_name if mentor else pairing.mentor,
                   mentee.display_name if mentee else pairing.mentee,
-                  pairing.mentor, pairing.mentee)
+                  pairing.mentor, pairing.mentee,
+                  assistant.display_name if assistant else pairing.assistant,
+                  pairing.assistant)
 
 
 def invite_parts(config: Config, pairing: Pairing, spec: SessionSpec, names: People,
@@ -80,7 +87,7 @@ def invite_parts(config: Config, pairing: Pairing, spec: SessionSpec, names: Peo
         "subject": subject(spec.number, spec.total, spec.topic),
         "body": {"contentType": "html", "content": content},
         "attendees": _attendees(pairing.mentor, names.mentor_name, pairing.mentee,
-                                names.mentee_name),
+                                names.mentee_name, pairing.assistant, names.assistant_name),
         "reminderMinutesBeforeStart": config.program.reminder_minutes,
     }
 
@@ -93,12 +100,19 @@ _BODY_KEYS = {"contentType", "content"}
 
 
 @lru_cache(maxsize=1 << 15)
-def _attendees(mentor: str, mentor_name: str, mentee: str,
-               mentee_name: str) -> list[dict[str, Any]]:
-    return [
+def _attendees(mentor: str, mentor_name: str, mentee: str, mentee_name: str,
+               assistant: str | None = None, assistant_name: str = "") -> list[dict[str, Any]]:
+    """The pair as required attendees; the executive's assistant, when the config names one,
+    as an optional attendee after them (a pair without one keeps the list, and so the invite
+    digest, that earlier releases stored)."""
+    pair = [
         {"emailAddress": {"address": mentor, "name": mentor_name}, "type": "required"},
         {"emailAddress": {"address": mentee, "name": mentee_name}, "type": "required"},
     ]
+    if assistant is None:
+        return pair
+    return [*pair, {"emailAddress": {"address": assistant, "name": assistant_name},
+                    "type": "optional"}]
 
 
 @by_identity(bound=8)
@@ -214,7 +228,7 @@ def book_action(config: Config, pairing: Pairing, spec: SessionSpec, organizer: 
         start=slot.start, end=slot.end, transaction_id=txn,
         event=event_body(config, pairing, spec, people_of(pairing, people), templates, slot,
                          txn),
-        local_start=local_start,
+        local_start=local_start, assistant=pairing.assistant,
     )
 
 
@@ -249,6 +263,21 @@ def cancel_action(session: ObservedSession, reason: str, *, cause: Cause) -> Can
     )
 
 
+def invited(pairing: Pairing) -> tuple[str, ...]:
+    """Everyone a session of `pairing` invites: mentor, mentee, and the assistant if any."""
+    if pairing.assistant is None:
+        return pairing.mentor, pairing.mentee
+    return pairing.mentor, pairing.mentee, pairing.assistant
+
+
+def _optional(session: ObservedSession, pairing: Pairing) -> set[str]:
+    """The lower-cased e-mails the session's event invites as optional attendees, beside the
+    pair (the assistant the invite was sent to)."""
+    pair = {pairing.mentor.lower(), pairing.mentee.lower()}
+    return {a.email.lower() for a in session.attendees
+            if a.type == "optional" and a.email.lower() not in pair}
+
+
 def update_action(config: Config, pairing: Pairing, spec: SessionSpec, session: ObservedSession,
                   people: Mapping[str, Person], templates: Templates) -> UpdateEvent | None:
     """The PATCH that brings an upcoming event in line with the config and templates (subject,
@@ -268,10 +297,19 @@ def update_action(config: Config, pairing: Pairing, spec: SessionSpec, session: 
     length = int((session.end - session.start).total_seconds() // 60)
     if length != minutes:
         was["minutes"], becomes["minutes"] = length, minutes
-    had = sorted(a.email.lower() for a in session.attendees)
+    # The pair (required) and the assistant (optional) apart: a new assistant changes who
+    # hears of the session, not whether its time suits the pair (nothing to re-check, and
+    # the safety gate does not count it).
+    optional = _optional(session, pairing)
+    had = sorted(a.email.lower() for a in session.attendees if a.email.lower() not in optional)
     have = sorted(e.lower() for e in (pairing.mentor, pairing.mentee))
     if had != have:
         was["attendees"], becomes["attendees"] = had, have
+    had_assistant = sorted(optional)
+    have_assistant = [pairing.assistant.lower()] if pairing.assistant else []
+    if had_assistant != have_assistant:
+        was["assistant"] = ", ".join(had_assistant) or "(none)"
+        becomes["assistant"] = ", ".join(have_assistant) or "(none)"
     if session.invite is None and not becomes:
         return None  # booked before digests were kept, and nothing visible differs
     if not becomes:
@@ -284,11 +322,12 @@ def update_action(config: Config, pairing: Pairing, spec: SessionSpec, session: 
     }
     if "minutes" in becomes:
         changes["end"] = graph_datetime(end)
-    if "attendees" in becomes:
+    if "attendees" in becomes or "assistant" in becomes:
         changes["attendees"] = parts["attendees"]
     return UpdateEvent(
         pairing_id=pairing.id, key=session.key, number=session.number,
         event_id=session.event_id, organizer=session.organizer, start=session.start, end=end,
-        subject=parts["subject"], attendees=tuple(have), invite=wanted, was=was,
+        subject=parts["subject"], attendees=tuple(sorted(e.lower() for e in invited(pairing))),
+        invite=wanted, was=was,
         becomes=becomes, changes=changes, cause="config",
     )

@@ -16,9 +16,14 @@ Rules, per pairing:
   and stay);
 - two live events for one session (a crash between Graph creating an event and us learning its
   id can do that only if Graph ignored our transactionId) keep the oldest and cancel the rest;
-- a future session declined by the mentor or mentee is moved: to the time the person proposed
-  when that works for both, else to the nearest free time around the same date, trying other
-  weekdays first (someone who declined a Monday is likely to decline the next Monday too);
+- a future session declined by the mentor or mentee (or the executive's assistant, who speaks
+  for the executive) is moved: to the time the person proposed when that works for both, else
+  to the nearest free time around the same date, trying other weekdays first (someone who
+  declined a Monday is likely to decline the next Monday too);
+- past `max_reschedules` a declined session is the admin's and is never moved again by a
+  search; when the executive has an assistant, they are offered three times both people are
+  free (`offers`, sent by the Teams stage), and the one time then proposed (by the assistant
+  or the executive) is followed when it suits both: one move past the limit, never more;
 - sessions are booked in order, at most `keep_booked` upcoming ones at a time, each about one
   cadence after the previous one, at a time free for both people (see `worker.plan.slots`).
 """
@@ -27,7 +32,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from worker.config import Config, Pairing, parse_session_key, session_key
 from worker.config.templates import Templates
@@ -38,12 +43,19 @@ from worker.observe.state import (
     ObservedSession,
     live_event,
 )
-from worker.plan.actions import CalendarAction, Notice, PairProblem
+from worker.plan.actions import CalendarAction, Move, Notice, PairProblem
 from worker.plan.booking import book_action, cancel_action, update_action
 from worker.plan.items import parse_instant
-from worker.plan.nudges import moves_of
+from worker.plan.nudges import Offer, moves_of
 from worker.plan.plan import PairState
-from worker.plan.reads import closest, person_cancels, stale_rules, stale_start, wants_move
+from worker.plan.reads import (
+    closest,
+    limit_offered,
+    person_cancels,
+    stale_rules,
+    stale_start,
+    wants_move,
+)
 from worker.plan.slot_context import RunState, SlotContext
 
 
@@ -68,6 +80,8 @@ class CalendarPlan:
     # What the list items keep saying after the fact (no run fails for it any more): a
     # session declined past the move limit whose time has passed did not take place.
     lasting: Mapping[str, str] = field(default_factory=dict)
+    # Sessions past their reschedule limit whose executive's assistant is offered free times.
+    offers: Mapping[str, Offer] = field(default_factory=dict)
 
 
 def owned_sessions(config: Config, sessions: Mapping[str, list[ObservedSession]]
@@ -111,9 +125,10 @@ def plan_calendar(config: Config, observed: Observed, now: datetime,
 
     notices, vanished = _foreign(foreign, known_pairings, now)
     lasting: dict[str, str] = {}
+    offers: dict[str, Offer] = {}
     for pairing in config.pairings:
         pair_actions, pair_problems, state = _plan_pairing(config, pairing, observed, now, run,
-                                                           templates, notices, lasting)
+                                                           templates, notices, lasting, offers)
         actions.extend(pair_actions)
         problems.extend(pair_problems)
         pairs.append(state)
@@ -121,7 +136,7 @@ def plan_calendar(config: Config, observed: Observed, now: datetime,
     left = {n.key: (n.count, n.text) for n in notices if isinstance(n, _LeftCancelled)}
     return CalendarPlan(tuple(actions), tuple(problems), tuple(pairs), existing_upcoming,
                         tuple(notices), len(with_sessions), tuple(sorted(vanished)), unmoved,
-                        left, lasting)
+                        left, lasting, offers)
 
 
 def _foreign(foreign: Mapping[str, list[ObservedSession]], known_pairings: set[str],
@@ -157,7 +172,7 @@ def _missing(role: str, email: str, why: str) -> str:
 
 
 def _answer(session: ObservedSession, pairing: Pairing) -> str:
-    members = {pairing.mentor.lower(), pairing.mentee.lower()}
+    members = pairing.deciders()
     who = [a.email for a in session.attendees
            if a.email.lower() in members and a.response == DECLINED]
     return f"declined by {', '.join(who)}" if who else "a new time proposed"
@@ -174,6 +189,7 @@ class _LeftCancelled(Notice):
 def _plan_pairing(
     config: Config, pairing: Pairing, observed: Observed, now: datetime, run: RunState,
     templates: Templates, notices: list[Notice], lasting: dict[str, str],
+    offers: dict[str, Offer],
 ) -> tuple[list[CalendarAction], list[PairProblem], PairState]:
     program = config.program
     specs = pairing.sessions(program)
@@ -223,6 +239,11 @@ def _plan_pairing(
     if missing:
         problems.extend(PairProblem(pairing.id, reason) for reason in missing)
         return actions, problems, state(0)
+    if pairing.assistant is not None and pairing.assistant.lower() in observed.missing_people:
+        # Still invited (an invitation goes by e-mail); only the Teams nudges cannot reach them.
+        notices.append(Notice(pairing.id, f"assistant {pairing.assistant}: "
+                              f"{observed.missing_people[pairing.assistant.lower()]}; invited "
+                              "by e-mail, no Teams nudge reaches them"))
 
     held = any(s.end <= now for s in live.values())
     if pairing.start < now.date() and not held:
@@ -252,11 +273,18 @@ def _plan_pairing(
                     f"{moves_of(session.nudges)} moves; the session did not take place")
             if session.start > now and wants_move(session, pairing) and (
                     moves_of(session.nudges) >= program.max_reschedules):
-                # Past the limit the session is the admin's: named, never moved again.
-                problems.append(PairProblem(
-                    pairing.id, f"session {session.number} needs attention: "
-                    f"{_answer(session, pairing)} after {moves_of(session.nudges)} moves; not "
-                    "moved again", key=session.key))
+                target = pairing.start if prev_start is None else (prev_start + cadence).date()
+                move = _past_limit(config, pairing, session, finder, target, offers, notices)
+                if move is not None:
+                    actions.append(move)
+                    changed += 1
+                    start, moved = move.start, True
+                else:
+                    # Past the limit the session is the admin's: named, never moved again.
+                    problems.append(PairProblem(
+                        pairing.id, f"session {session.number} needs attention: "
+                        f"{_answer(session, pairing)} after {moves_of(session.nudges)} moves; "
+                        "not moved again", key=session.key))
             elif session.start > now and wants_move(session, pairing):
                 target = pairing.start if prev_start is None else (prev_start + cadence).date()
                 move, problem = finder.move(session, target)
@@ -317,3 +345,29 @@ def _plan_pairing(
         prev_start = slot.start
         upcoming += 1
     return actions, problems, state(changed)
+
+
+def _past_limit(config: Config, pairing: Pairing, session: ObservedSession, finder: SlotContext,
+                target: date, offers: dict[str, Offer], notices: list[Notice]) -> Move | None:
+    """A session past its reschedule limit, for a pairing whose executive has an assistant:
+    the one time proposed after the assistant was offered times, when it suits both (one move
+    past the limit, never more); else the free times to offer the assistant, if not yet."""
+    if (pairing.assistant is None or config.program.nudges is None
+            or moves_of(session.nudges) != config.program.max_reschedules):
+        return None  # moved past the limit once already: the admin's alone
+    if limit_offered(session, pairing):
+        if session.proposal() is None:
+            return None
+        move, _ = finder.move(session, target, proposal_only=True)
+        return move
+    times = finder.free_times(session, target)
+    if isinstance(times, str):
+        notices.append(Notice(pairing.id, f"session {session.number}: no times to offer the "
+                              f"assistant {pairing.assistant}: {times}"))
+    elif len(times) < 3:
+        notices.append(Notice(pairing.id, f"session {session.number}: the assistant "
+                              f"{pairing.assistant} is offered {len(times)} time(s): no more "
+                              "are free for both within the cadence tolerance"))
+    if not isinstance(times, str) and times:
+        offers[session.key] = Offer(session, times)
+    return None

@@ -5,6 +5,11 @@ directory `preferredLanguage` ("de-DE" -> "de") when a template exists for it, E
 and the session's time is written in the recipient's own zone, in that language. The texts are
 plain text (Teams shows the preview as text), so they are not HTML-escaped; Jinja2's strict
 undefined still makes a misspelt variable an error instead of a blank.
+
+An executive's assistant gets their own words where the executive's would not fit
+(`<kind>-assistant.<lang>.txt.j2`: they are asked to see to the executive's invitation). The
+reschedule-limit nudge has `times`: the free times offered, in the assistant's own zone, and
+Teams shows only the first 150 characters of a preview, so its texts name the times first.
 """
 
 from __future__ import annotations
@@ -76,17 +81,19 @@ class NudgeTexts:
             keep_trailing_newline=False,
         )
 
-    def languages(self, kind: NudgeKind) -> set[str]:
+    def languages(self, kind: NudgeKind | str) -> set[str]:
+        name = kind.value if isinstance(kind, NudgeKind) else kind
         folder = self.directory / "nudges"
-        prefix = f"{kind.value}."
+        prefix = f"{name}."
         return {
             p.name[len(prefix) : -len(".txt.j2")]
-            for p in folder.glob(f"{kind.value}.*.txt.j2")
+            for p in folder.glob(f"{name}.*.txt.j2")
         }
 
     def render(self, nudge: Nudge, *, topic: str, other_name: str, phase_label: str,
                preferred_language: str | None) -> NudgeText:
-        language = language_of(preferred_language, self.languages(nudge.kind))
+        name = _template_name(nudge)
+        language = language_of(preferred_language, self.languages(name))
         zone_probe = nudge.local_send_at
         round_number = nudge.round.split("@", 1)[0]
         moment = nudge.session_start
@@ -94,7 +101,7 @@ class NudgeTexts:
             # The time that was declined (the round), not the new one being booked.
             moment = datetime.strptime(round_number, "%Y%m%dT%H%MZ").replace(tzinfo=UTC)
         when = local_when(moment, zone_probe, language)
-        template = self.env.get_template(f"nudges/{nudge.kind.value}.{language}.txt.j2")
+        template = self.env.get_template(f"nudges/{name}.{language}.txt.j2")
         # A notes request of a program with a pulse asks only what is still missing; without
         # one it asks for the notes, as it always did.
         asks = nudge.asks or (ASK_NOTES,)
@@ -113,19 +120,31 @@ class NudgeTexts:
             pulse_column=BY_NAME[f"{prefix}Pulse"].label,
             word_column=BY_NAME[f"{prefix}PulseWord"].label,
             fit_column=BY_NAME[f"{prefix}Fit"].label,
+            times=[local_when(t.start, zone_probe, language) for t in nudge.times],
         ).strip()
         return NudgeText(language=language, topic=topic, date=when, preview=preview)
 
     def check(self) -> list[str]:
         """Every nudge template that does not compile, or a kind without English."""
         problems = []
-        for kind in NudgeKind:
+        for kind in (*(k.value for k in NudgeKind), *ASSISTANT_TEMPLATES):
             if DEFAULT_LANGUAGE not in self.languages(kind):
-                problems.append(f"nudges/{kind.value}.en.txt.j2 is missing")
+                problems.append(f"nudges/{kind}.en.txt.j2 is missing")
             for language in sorted(self.languages(kind)):
-                name = f"nudges/{kind.value}.{language}.txt.j2"
+                name = f"nudges/{kind}.{language}.txt.j2"
                 try:
                     self.env.get_template(name)
                 except jinja2.TemplateSyntaxError as exc:
                     problems.append(f"{name}:{exc.lineno}: {exc.message}")
         return problems
+
+
+# The kinds whose words for an executive's assistant differ from the executive's.
+ASSISTANT_TEMPLATES = (f"{NudgeKind.invite_unanswered.value}-assistant",)
+
+
+def _template_name(nudge: Nudge) -> str:
+    """The template a nudge is worded by: the kind's, or its assistant's variant."""
+    variant = f"{nudge.kind.value}-assistant"
+    return variant if nudge.role == "assistant" and variant in ASSISTANT_TEMPLATES \
+        else nudge.kind.value

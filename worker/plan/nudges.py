@@ -20,6 +20,11 @@ Kinds, and the rules (hours and days from `program.yaml`'s `nudges`):
   they are asked for the notes, the notes are posted (the same cadence and limit).
 - `invite-unanswered`: to whoever has not answered an upcoming session's invitation
   `unanswered_after_hours` after it was sent.
+- `invite-unanswered` also goes to the executive's assistant (`Pairing.assistant`) while the
+  executive has not answered; the assistant's own answer never counts for the executive's.
+- `reschedule-limit`: to the executive's assistant, once per time of a session that reached
+  `max_reschedules` and is still declined: three times both people are free (an `Offer`
+  the calendar stage found), so the assistant can propose one.
 - `session-rescheduled`: when one person declines, to the other: the session is being rebooked.
   The decline disappears from the calendar once the session is moved (in the same run), so a
   rescheduled nudge held for working hours is remembered as a pending marker in the ledger.
@@ -39,7 +44,7 @@ from enum import StrEnum
 from typing import Literal
 
 from worker.config import Config, Nudges, Pairing, Program, parse_session_key
-from worker.core.intervals import WorkingHours
+from worker.core.intervals import Interval, WorkingHours
 from worker.core.notes_list import Role
 from worker.observe.state import DECLINED, NONE, NOT_RESPONDED, ObservedSession, live_event
 from worker.plan.pulse import ASK_FIT, ASK_NOTES, ASK_PULSE, FIT_MARK, fit_asked, pulse_roles
@@ -57,6 +62,7 @@ class NudgeKind(StrEnum):
     notes_request = "notes-request"
     invite_unanswered = "invite-unanswered"
     session_rescheduled = "session-rescheduled"
+    reschedule_limit = "reschedule-limit"
 
     @property
     def activity_type(self) -> str:
@@ -69,6 +75,7 @@ _ACTIVITY_TYPES = {
     NudgeKind.notes_request: "notesRequested",
     NudgeKind.invite_unanswered: "inviteUnanswered",
     NudgeKind.session_rescheduled: "sessionRescheduled",
+    NudgeKind.reschedule_limit: "newTimeNeeded",
 }
 
 
@@ -81,7 +88,7 @@ class Nudge:
     kind: NudgeKind
     round: str
     recipient: str  # lower-cased e-mail
-    role: Literal["mentor", "mentee"]
+    role: Literal["mentor", "mentee", "assistant"]
     other: str  # the other person of the pair
     due: datetime  # when the policy wants it (UTC)
     send_at: datetime  # the first moment inside the recipient's working hours (UTC)
@@ -89,6 +96,7 @@ class Nudge:
     session_start: datetime
     session_end: datetime
     asks: tuple[str, ...] = ()  # a notes request: ASK_NOTES, ASK_PULSE, ASK_FIT
+    times: tuple[Interval, ...] = ()  # the free times a reschedule-limit nudge offers
 
     @property
     def local_send_at(self) -> datetime:
@@ -101,6 +109,15 @@ class Nudge:
             label = local.strftime("UTC%z")
         when = f"{local:%a %Y-%m-%d %H:%M} {label}"
         return f"{self.kind.value} to {self.recipient} ({self.role}) at {when}"
+
+
+@dataclass(frozen=True)
+class Offer:
+    """A session past its reschedule limit and the free times its executive's assistant is
+    offered (found by the calendar stage, from the free/busy the run read)."""
+
+    session: ObservedSession
+    times: tuple[Interval, ...]
 
 
 @dataclass(frozen=True)
@@ -196,6 +213,11 @@ def _stamp(text: str) -> datetime:
     return datetime.strptime(text, "%Y%m%dT%H%MZ").replace(tzinfo=UTC)
 
 
+def limit_round(start: datetime, assistant: str) -> str:
+    """The round of the reschedule-limit nudge: the session's time and the assistant."""
+    return f"{round_of(start)}@{assistant.lower()}"
+
+
 def nudge_key(pairing_id: str, number: int, kind: NudgeKind, round_: str) -> str:
     return f"{pairing_id}/{number}/{kind.value}/{round_}"
 
@@ -251,12 +273,17 @@ class _Pair:
     pairing: Pairing
     mentor: str
     mentee: str
+    assistant: str | None = None  # the executive's (the mentee's) assistant
 
-    def role(self, email: str) -> Literal["mentor", "mentee"]:
-        return "mentor" if email == self.mentor else "mentee"
+    def role(self, email: str) -> Literal["mentor", "mentee", "assistant"]:
+        if email == self.mentor:
+            return "mentor"
+        return "assistant" if email == self.assistant and email != self.mentee else "mentee"
 
     def other(self, email: str) -> str:
-        return self.mentee if email == self.mentor else self.mentor
+        """The person a nudge speaks of: the other of the pair; for the assistant, the
+        executive they act for."""
+        return self.mentee if email in (self.mentor, self.assistant) else self.mentor
 
 
 def decide(
@@ -268,6 +295,7 @@ def decide(
     now: datetime,
     changing: Collection[str] = (),
     answers: Mapping[str, frozenset[str]] | None = None,
+    offers: Mapping[str, Offer] | None = None,
 ) -> Decision:
     """The nudges due now and those held for working hours. Pure.
 
@@ -275,12 +303,15 @@ def decide(
     working hours gets nothing (guessing could wake someone at night) and is listed.
     `changing`: session keys this run moves or cancels; they only get rescheduled notices.
     `answers`: session key -> who answered its pulse (`worker.plan.pulse.tag_notes`).
+    `offers`: sessions past their reschedule limit, by key, with the times to offer.
     """
     policy = config.program.nudges
     if policy is None:
         return Decision((), ())
     pairs = {
-        p.id: _Pair(p, p.mentor.lower(), p.mentee.lower()) for p in config.active_pairings()
+        p.id: _Pair(p, p.mentor.lower(), p.mentee.lower(),
+                    p.assistant.lower() if p.assistant else None)
+        for p in config.active_pairings()
     }
     due: list[Nudge] = []
     held: list[Nudge] = []
@@ -324,6 +355,33 @@ def decide(
                     remember.append((key, the_key + PENDING))
             elif latest is None or now < latest:
                 due.append(nudge)
+    for key, offer in sorted((offers or {}).items()):
+        parsed = parse_session_key(key)
+        of_pair = pairs.get(parsed[1]) if parsed is not None else None
+        if of_pair is None or of_pair.assistant is None or not offer.times:
+            continue
+        pair, session = of_pair, offer.session
+        assistant = of_pair.assistant
+        round_ = limit_round(session.start, assistant)
+        the_key = nudge_key(pair.pairing.id, session.number, NudgeKind.reschedule_limit, round_)
+        if the_key in sent.get(key, frozenset()) or session.start <= now:
+            continue
+        person_hours = hours.get(assistant)
+        if person_hours is None:
+            unknown.add(assistant)
+            continue
+        # Due now: the sooner the assistant proposes a time, the more of the times still hold.
+        send_at = _send_time(NudgeKind.reschedule_limit, now, offer.times[0].start,
+                             person_hours)
+        if send_at is None:
+            continue
+        nudge = Nudge(
+            key=the_key, session_key=key, pairing_id=pair.pairing.id, number=session.number,
+            kind=NudgeKind.reschedule_limit, round=round_, recipient=assistant,
+            role="assistant", other=pair.mentee, due=now, send_at=send_at,
+            zone=person_hours.zone, session_start=session.start, session_end=session.end,
+            times=offer.times)
+        (held if send_at > now else due).append(nudge)
     return Decision(tuple(due), tuple(held), tuple(remember), tuple(sorted(unknown)))
 
 
@@ -364,6 +422,8 @@ def _wanted(
     session calls for now, whether or not it was sent already."""
     members = (pair.mentor, pair.mentee)
     decliners = {a.email.lower() for a in session.attendees if a.response == DECLINED}
+    if pair.assistant is not None and pair.assistant in decliners:
+        decliners.add(pair.mentee)  # the assistant declined for the executive
     declined = bool(decliners & set(members))
     stamp = round_of(session.start)
 
@@ -398,13 +458,18 @@ def _wanted(
                     if state is not None and state.response in (NONE, NOT_RESPONDED):
                         yield (NudgeKind.invite_unanswered, f"{stamp}@{recipient}", recipient,
                                ask_at, session.start, ())
+                        if recipient == pair.mentee and pair.assistant is not None:
+                            # Only the executive's own answer counts: the assistant, who
+                            # runs their calendar, is asked to see to it.
+                            yield (NudgeKind.invite_unanswered, f"{stamp}@{pair.assistant}",
+                                   pair.assistant, ask_at, session.start, ())
         return
 
     if session.end <= now and policy.notes_request_max > 0:
         first = session.end + timedelta(hours=policy.notes_request_after_hours)
         for recipient in members:
-            asks = request_asks(program, policy, session.number, pair.role(recipient), notes,
-                                answers)
+            role: Role = "mentor" if recipient == pair.mentor else "mentee"
+            asks = request_asks(program, policy, session.number, role, notes, answers)
             if not asks:
                 continue
             done = sum(

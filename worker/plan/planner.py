@@ -50,7 +50,8 @@ def calendar_stage(desired: Desired, observed: Observed, now: datetime
     mine, _ = owned_sessions(desired.config, observed.sessions)
     projection = project(mine, calendar.actions, now, calendar.unmoved,
                          attention(calendar, mine, desired.config, now))
-    return calendar, replace(projection, left_cancelled=dict(calendar.left_cancelled))
+    return calendar, replace(projection, left_cancelled=dict(calendar.left_cancelled),
+                             offers=dict(calendar.offers))
 
 
 def attention(calendar: CalendarPlan, sessions: dict[str, list[ObservedSession]],

@@ -14,6 +14,7 @@ from datetime import datetime
 
 from worker.observe.state import NONE, AttendeeState, ObservedSession, ledger_in
 from worker.plan.actions import Book, CalendarAction, Cancel, Later, Move, UpdateEvent
+from worker.plan.nudges import Offer
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,8 @@ class Projection:
     attention: Mapping[str, str] = field(default_factory=dict)  # key -> what to look at
     # Sessions a participant cancelled that stay cancelled: key -> (times, what to tell).
     left_cancelled: Mapping[str, tuple[int, str]] = field(default_factory=dict)
+    # Sessions past their reschedule limit whose executive's assistant is offered free times.
+    offers: Mapping[str, Offer] = field(default_factory=dict)
 
     def event_id(self, session: ObservedSession) -> str | Later:
         book = self.booked.get(session.key)
@@ -68,7 +71,8 @@ def project(sessions: Mapping[str, Sequence[ObservedSession]],
                 # A new time is a new request to both: their answers start over.
                 found[index] = replace(
                     session, start=action.start, end=action.end, nudges=action.ledger,
-                    attendees=tuple(AttendeeState(a.email, NONE) for a in session.attendees))
+                    attendees=tuple(AttendeeState(a.email, NONE, type=a.type)
+                                    for a in session.attendees))
             elif isinstance(action, Cancel):
                 found[index] = replace(session, is_cancelled=True)
             elif isinstance(action, UpdateEvent):
@@ -91,7 +95,9 @@ def _booked(action: Book, now: datetime) -> ObservedSession:
         organizer=action.organizer, start=action.start, end=action.end,
         subject=str(action.event.get("subject", "")), is_cancelled=False,
         attendees=(AttendeeState(action.mentor.lower(), NONE),
-                   AttendeeState(action.mentee.lower(), NONE)),
+                   AttendeeState(action.mentee.lower(), NONE),
+                   *((AttendeeState(action.assistant.lower(), NONE, type="optional"),)
+                     if action.assistant else ())),
         # The ledger a booking writes with the event (the program rules' stamp).
         join_url=None, created=now, nudges=ledger_in(action.event),
     )

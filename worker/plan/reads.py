@@ -18,7 +18,14 @@ from worker.core.notes_list import CANCELLED
 from worker.observe.state import DECLINED, TENTATIVE, ObservedSession, live_event
 from worker.plan.booking import rules_marker, start_marker
 from worker.plan.items import count_of
-from worker.plan.nudges import rules_entries, start_entries
+from worker.plan.nudges import (
+    NudgeKind,
+    limit_round,
+    moves_of,
+    nudge_key,
+    rules_entries,
+    start_entries,
+)
 
 # A no-op run looks nobody up; participants are checked against the directory in rotation
 # instead, each pairing in one hour of the day, a different hour each day: hourly runs check
@@ -92,7 +99,8 @@ def _needs_schedules(config: Config, pairing: Pairing,
                                              or edited_time(s, pairing, config))
         for s in live
     )
-    return needs_move or (missing and upcoming < program.keep_booked)
+    return needs_move or (missing and upcoming < program.keep_booked) or any(
+        s is not None and limit_nudge_due(config, pairing, s, now) for s in live)
 
 
 def pairings_needing_schedules(config: Config,
@@ -169,7 +177,10 @@ def edited_time(session: ObservedSession, pairing: Pairing, config: Config) -> b
     length, or a start date after it. Their free/busy is read to check (and to move)."""
     people = {pairing.mentor.lower(), pairing.mentee.lower()}
     length = (session.end - session.start).total_seconds() // 60
-    return ({a.email.lower() for a in session.attendees} != people
+    # The optional attendee (an assistant) does not make a time right or wrong for the pair.
+    required = {a.email.lower() for a in session.attendees
+                if a.type != "optional" or a.email.lower() in people}
+    return (required != people
             or length != config.program.duration_minutes
             or session.start.date() < pairing.start
             or stale_rules(session, config)
@@ -177,7 +188,9 @@ def edited_time(session: ObservedSession, pairing: Pairing, config: Config) -> b
 
 
 def wants_move(session: ObservedSession, pairing: Pairing) -> bool:
-    members = {pairing.mentor.lower(), pairing.mentee.lower()}
+    """Someone whose answer the planner follows (`Pairing.deciders`: the pair, and the
+    executive's assistant) declined the session or proposed another time."""
+    members = pairing.deciders()
     for attendee in session.attendees:
         if attendee.email.lower() not in members:
             continue
@@ -186,3 +199,25 @@ def wants_move(session: ObservedSession, pairing: Pairing) -> bool:
         if attendee.response == TENTATIVE and attendee.proposed_start is not None:
             return True
     return False
+
+
+def limit_nudge_due(config: Config, pairing: Pairing, session: ObservedSession,
+                    now: datetime) -> bool:
+    """An upcoming session past its reschedule limit whose executive's assistant has not been
+    sent the free times yet: the pair's free/busy is read to offer them, or the session has
+    been offered and someone proposed a time (that one proposal is checked against it)."""
+    if (pairing.assistant is None or config.program.nudges is None or session.start <= now
+            or not wants_move(session, pairing)
+            or moves_of(session.nudges) != config.program.max_reschedules):
+        return False  # once moved past the limit, the session is the admin's alone
+    if limit_offered(session, pairing):
+        return session.proposal() is not None  # the one proposal followed past the limit
+    return True
+
+
+def limit_offered(session: ObservedSession, pairing: Pairing) -> bool:
+    """The assistant was sent the free times for the session at its present time."""
+    if pairing.assistant is None:
+        return False
+    return nudge_key(pairing.id, session.number, NudgeKind.reschedule_limit,
+                     limit_round(session.start, pairing.assistant)) in session.nudges

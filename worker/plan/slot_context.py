@@ -233,11 +233,13 @@ class SlotContext:
                         None), None
 
     def move(
-        self, session: ObservedSession, target: date
+        self, session: ObservedSession, target: date, *, proposal_only: bool = False
     ) -> tuple[Move | None, PairProblem | None]:
         """A new time for a declined session, or the time an attendee proposed when it meets
-        every rule, including one cadence after the previous session within the tolerance."""
-        members = {self.pairing.mentor.lower(), self.pairing.mentee.lower()}
+        every rule, including one cadence after the previous session within the tolerance.
+        `proposal_only`: only the proposed time, never one the worker looks for (a session
+        past its reschedule limit)."""
+        members = self.pairing.deciders()
         who = [
             a for a in session.attendees if a.email.lower() in members and a.response == "declined"
         ]
@@ -267,7 +269,7 @@ class SlotContext:
                                    self.now, self.local(wanted.start),
                                    declined=bool(who), config=self.config,
                                    pairing=self.pairing), None
-        if not who:
+        if not who or proposal_only:
             # Only a proposal, not a decline: when it cannot be honoured the session still
             # stands at its time (the person said they may come).
             return None, None
@@ -287,6 +289,39 @@ class SlotContext:
         self.run.add(emails, slot)
         return move_action(session, slot, reason, self.now, self.local(slot.start),
                            declined=True, config=self.config, pairing=self.pairing), None
+
+
+    def free_times(self, session: ObservedSession, target: date,
+                   count: int = 3) -> tuple[Interval, ...] | str:
+        """Up to `count` times both people are free for the session, near `target`, each on
+        another day when the days allow (three times on one afternoon are one choice), never
+        a time it was declined at; the reason when no free/busy can be had."""
+        people = self._participants()
+        if isinstance(people, str):
+            return people
+        people = tuple(Participant(p.email, p.zone, p.working,
+                                   p.busy.without(session.start, session.end), p.holidays)
+                       for p in people)
+        avoid = [Interval(session.start, session.end),
+                 *(Interval(s, e) for s, e in declined_slots(session.nudges))]
+        found: list[Interval] = []
+        zone = people[0].zone
+        for whole_days in (True, False):
+            while len(found) < count:
+                held = list(avoid)
+                for slot in found:
+                    if whole_days:  # the executive's whole local day of a time found
+                        day = slot.start.astimezone(zone).date()
+                        held.append(Interval(datetime.combine(day, time(0), tzinfo=zone),
+                                             datetime.combine(day + timedelta(days=1),
+                                                              time(0), tzinfo=zone)))
+                    else:
+                        held.append(slot)
+                free = find_slot(self._request(target, people, avoid=tuple(held)))
+                if free is None:
+                    break
+                found.append(free)
+        return tuple(sorted(found, key=lambda i: i.start))
 
 
 def _bare_update(session: ObservedSession, cause: Cause) -> UpdateEvent:

@@ -40,7 +40,7 @@ from worker.plan.actions import (
 )
 from worker.plan.items import spec_of
 from worker.plan.notes_list import NotesListPlan
-from worker.plan.nudge_texts import NudgeTexts
+from worker.plan.nudge_texts import DEFAULT_LANGUAGE, NudgeTexts, local_when
 from worker.plan.nudges import PENDING, NotesState, Nudge, NudgeKind, decide
 from worker.plan.projection import Projection
 
@@ -90,7 +90,8 @@ def _anchors(config: Config, ledgers: Ledgers) -> dict[str, str]:
     for pairing in config.active_pairings():
         keys = sorted(by_pairing.get(pairing.id, ()), key=lambda k: int(k.rsplit("/", 1)[1]))
         if keys:
-            for email in (pairing.mentor.lower(), pairing.mentee.lower()):
+            for email in (pairing.mentor.lower(), pairing.mentee.lower(),
+                          *([pairing.assistant.lower()] if pairing.assistant else [])):
                 anchors.setdefault(email, keys[0])
     return anchors
 
@@ -124,7 +125,7 @@ def catalog_needed(config: Config, observed: Observed, projection: Projection,
     reachable = _reachable(config, ledgers, now)
     hours = {e: s.working for e, s in observed.schedules.items() if e in reachable}
     decision = decide(config, _nudge_view(observed, projection), hours, ledgers.sent,
-                      notes.notes, now, projection.changing, notes.answers)
+                      notes.notes, now, projection.changing, notes.answers, projection.offers)
     return any(n.recipient in reachable for n in decision.due)
 
 
@@ -135,7 +136,7 @@ def working_hours_needed(config: Config, observed: Observed, projection: Project
         return set()
     ledgers = Ledgers(projection)
     first = decide(config, _nudge_view(observed, projection), {}, ledgers.sent, notes.notes,
-                   now, projection.changing, notes.answers)
+                   now, projection.changing, notes.answers, projection.offers)
     reachable = _reachable(config, ledgers, now)
     return {e for e in first.unknown_hours if e in reachable and e not in observed.schedules}
 
@@ -205,7 +206,8 @@ def plan_teams(config: Config, observed: Observed, projection: Projection,
     hours: dict[str, WorkingHours] = {
         e: s.working for e, s in observed.schedules.items() if e in reachable}
     decision = decide(config, _nudge_view(observed, projection), hours, ledgers.sent,
-                      notes_plan.notes, now, projection.changing, notes_plan.answers)
+                      notes_plan.notes, now, projection.changing, notes_plan.answers,
+                      projection.offers)
     remembered = {marker for _, marker in decision.remember}
     for email in decision.unknown_hours:
         if email in reachable:
@@ -219,7 +221,7 @@ def plan_teams(config: Config, observed: Observed, projection: Projection,
             pairing_id=nudge.pairing_id, key=nudge.key, nudge=nudge.kind.value,
             session_key=nudge.session_key, recipient=nudge.recipient, role=nudge.role,
             send_at=nudge.send_at, local_time=_local(nudge), asks=nudge.asks,
-            marker=marker if marker in remembered else None,
+            marker=marker if marker in remembered else None, times=_times(nudge),
             ledger=ledgers.of(nudge.session_key), after=ledgers.waits_for(nudge.session_key)))
     texts = NudgeTexts(templates.directory)
     for nudge in decision.due:
@@ -247,9 +249,16 @@ def plan_teams(config: Config, observed: Observed, projection: Projection,
 
 def _pairing_of(config: Config, email: str) -> str:
     for pairing in config.active_pairings():
-        if email in (pairing.mentor.lower(), pairing.mentee.lower()):
+        if email in (pairing.mentor.lower(), pairing.mentee.lower()) or (
+                pairing.assistant is not None and email == pairing.assistant.lower()):
             return pairing.id
     return ""
+
+
+def _times(nudge: Nudge) -> tuple[str, ...]:
+    """The free times a reschedule-limit nudge offers, in the recipient's zone, as `plan`
+    shows them."""
+    return tuple(local_when(t.start, nudge.local_send_at, DEFAULT_LANGUAGE) for t in nudge.times)
 
 
 def _local(nudge: Nudge) -> str:
@@ -278,7 +287,7 @@ def _send(config: Config, observed: Observed, notes_plan: NotesListPlan, ledgers
         user_id=person.user_id if person else "", activity_type=nudge.kind.activity_type,
         topic=text.topic, web_url=url, preview=text.preview, parameters=parameters,
         local_time=_local(nudge), asks=nudge.asks, ledger=ledgers.of(nudge.session_key),
-        after=after)
+        after=after, times=_times(nudge))
 
 
 def _app_id(config: Config, observed: Observed) -> str:
@@ -293,7 +302,13 @@ def _link(config: Config, observed: Observed, notes_plan: NotesListPlan,
           session: ObservedSession | None, nudge: Nudge, *, label: str) -> str:
     """Where a nudge opens, always inside Teams: the session's meeting when its join link is a
     Teams deep link (all but the notes request), else the session's item through the app's
-    notes tab (`worker.core.teams_links`); the app itself for a program without a notes list."""
+    notes tab (`worker.core.teams_links`); the app itself for a program without a notes list.
+
+    The reschedule-limit nudge asks an assistant to open the invite and propose a time. The
+    event's `webLink` is not used for it: it is an Outlook on the web address of the
+    organizer's copy (`https://outlook.office365.com/owa/?itemid=...`), which an attendee cannot
+    open, and not a Teams deep link, which a `text` topic's `webUrl` must be. The meeting's
+    join link is a Teams deep link every attendee can open, so it is the stricter choice."""
     if nudge.kind is not NudgeKind.notes_request and session is not None \
             and is_teams_link(session.join_url):
         return str(session.join_url)

@@ -164,6 +164,9 @@ def _read_and_plan(client: GraphClient, desired: Desired, now: datetime,
     installs = installs_needed(config, projection, now)
     # Whoever a nudge or an install is for is sent to by id, in their own language.
     _look_up(client, observed, hours | installs, progress)
+    # Nobody the directory lacks can have the app installed (an assistant who left, say):
+    # the catalog is not read for them.
+    installs -= observed.missing_people.keys()
     if hours:
         found, errors = read_schedules(client, config, hours, now, now + timedelta(days=1),
                                        interval_minutes=60)
