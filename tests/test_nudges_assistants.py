@@ -40,7 +40,7 @@ def run(the_session: ObservedSession, now: datetime = LATER, *, cfg: Config | No
         offers: dict[str, Offer] | None = None) -> Decision:
     people = {MENTOR: hours(), MENTEE: hours(), ASSISTANT: hours()}
     return decide(cfg or assisted(), {KEY: [the_session]}, people, {KEY: frozenset()}, {},
-                  now, (), offers)
+                  now, (), offers=offers)
 
 
 def test_the_assistant_is_asked_while_the_executive_has_not_answered() -> None:
@@ -75,5 +75,6 @@ def test_an_offer_goes_to_the_assistant_once_with_its_times() -> None:
     [offer] = [n for n in decision.due if n.kind is NudgeKind.reschedule_limit]
     assert offer.recipient == ASSISTANT and offer.times == times
     sent = decide(assisted(), {KEY: [declined]}, {ASSISTANT: hours()},
-                  {KEY: frozenset({offer.key})}, {}, LATER, (), {KEY: Offer(declined, times)})
+                  {KEY: frozenset({offer.key})}, {}, LATER, (),
+                  offers={KEY: Offer(declined, times)})
     assert not [n for n in sent.due if n.kind is NudgeKind.reschedule_limit]
