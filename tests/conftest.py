@@ -20,7 +20,8 @@ from requests.adapters import BaseAdapter
 ROOT = Path(__file__).resolve().parent.parent
 # The example program as shipped (./config): the demo runs it, with every optional feature on.
 SHIPPED_CONFIG = ROOT / "config"
-# Where program.yaml's optional features begin (publishing, pulse, health, digest, matching).
+# Where the optional features begin: program.yaml's (publishing, pulse, health, digest,
+# matching) and pairings.yaml's (executives' assistants).
 OPTIONAL_FEATURES = "# --- Optional features"
 
 
@@ -31,10 +32,11 @@ def _base_config() -> Path:
     folder = Path(tempfile.mkdtemp(prefix="mentoring-example-")) / "config"
     atexit.register(shutil.rmtree, folder.parent, True)
     shutil.copytree(SHIPPED_CONFIG, folder)
-    program = folder / "program.yaml"
-    text = program.read_text(encoding="utf-8")
-    assert OPTIONAL_FEATURES in text, "program.yaml lost its optional features' heading"
-    program.write_text(text.split(OPTIONAL_FEATURES, 1)[0], encoding="utf-8")
+    for name in ("program.yaml", "pairings.yaml"):
+        path = folder / name
+        text = path.read_text(encoding="utf-8")
+        assert OPTIONAL_FEATURES in text, f"{name} lost its optional features' heading"
+        path.write_text(text.split(OPTIONAL_FEATURES, 1)[0], encoding="utf-8")
     return folder
 
 

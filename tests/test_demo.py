@@ -86,6 +86,13 @@ def test_the_demo_shows_each_optional_feature_at_work(demo: DemoRun) -> None:
     digest = re.search(r"^Weekly digest: (\d+) mail\(s\) to programs@contoso.com, one a period; "
                        r"the last: .*: (\d+) pairs needing attention", text, flags=re.MULTILINE)
     assert digest is not None and 15 <= int(digest.group(1)) <= 21
+    # The CEO's assistant: on every invitation as an optional attendee, her proposal followed.
+    assistant = re.search(r"^Assistant: Hannah Kim \(Executive Assistant to the CEO\) for "
+                          r"Margaret Hale \(Chief Executive Officer\): optional attendee on (\d+) "
+                          r"invitation\(s\); (\d+) of the pair's sessions moved", text,
+                          flags=re.MULTILINE)
+    assert assistant is not None and int(assistant.group(1)) == 7
+    assert int(assistant.group(2)) >= 1
     # Match suggestions for the two executives without a mentor, written for review.
     assert re.search(r"^2 suggestion\(s\) written to .*demo-suggested-pairings.yaml", text,
                      flags=re.MULTILINE)

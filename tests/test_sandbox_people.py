@@ -123,8 +123,9 @@ def test_demo_tenant_has_the_people_and_full_executive_calendars() -> None:
     assert james.mailboxSettings["workingHours"]["timeZone"]["bias"] == 300
     assert state.directory.get("sam.rivera@contoso.com").has_teams_license is False
     assert state.directory.get("elena.rossi@contoso.com").behaviour.weekdays == [0]
-    # The organizer, ten pairs, the program team and two executives without a mentor yet.
-    assert len(state.directory.users) == 24
+    # The organizer, ten pairs, the CEO's assistant, the program team and two executives
+    # without a mentor yet.
+    assert len(state.directory.users) == 25
     groups = {g.mail: len(g.members) for g in state.directory.groups.values()}
     assert groups == {"executives@contoso.com": 12, "reverse-mentors@contoso.com": 10}
     assert state.directory.get("nadia.haddad@contoso.com").department == "Technology"

@@ -344,6 +344,21 @@ def _features(world: DemoWorld) -> str:
                          f"'{program.publishing.list}', each with both people's consent")
         except GraphError:
             pass
+    assisted = [p for p in world.config.pairings if p.assistant]
+    if assisted:
+        sessions = [s for found in read_sessions(world.client, world.config).values()
+                    for s in found if not s.is_cancelled]
+        directory = world.sandbox.state.directory
+        for pairing in assisted:
+            assert pairing.assistant is not None
+            invited = sum(1 for s in sessions if s.pairing_id == pairing.id
+                          and s.response_of(pairing.assistant) is not None)
+            moved = _moves(world, pairing.id)
+            lines.append(
+                f"Assistant: {_who(directory.find(pairing.assistant), pairing.assistant)} for "
+                f"{_who(directory.find(pairing.mentee), pairing.mentee)}: optional attendee on "
+                f"{invited} invitation(s); {moved} of the pair's sessions moved to a time "
+                "proposed or after a decline, taken like the executive's own")
     digest = program.digest
     if digest is not None and digest.mail:
         for admin in digest.admins:
@@ -352,6 +367,22 @@ def _features(world: DemoWorld) -> str:
                 lines.append(f"Weekly digest: {len(mails)} mail(s) to {admin}, one a period; "
                              f"the last: {mails[-1].get('subject', '')}")
     return "".join(f"{line}\n" for line in lines)
+
+
+def _moves(world: DemoWorld, pairing_id: str) -> int:
+    """How many of a pair's sessions were moved, as their items count it."""
+    from graph.sandbox.sharepoint import SharePointStore
+
+    settings, store = world.config.program.sharepoint, world.sandbox.state.sharepoint
+    if settings is None or not isinstance(store, SharePointStore):
+        return 0
+    try:
+        sp_list = store.get_list(store.site(settings.site), settings.list)
+    except GraphError:
+        return 0
+    return sum(1 for item in sp_list.items.values()
+               if item.fields.get("PairingId") == pairing_id
+               and count_of(item.fields.get("RescheduleCount")) > 0)
 
 
 def _suggest(world: DemoWorld, path: Path) -> str:
