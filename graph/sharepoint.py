@@ -28,18 +28,20 @@ without a string `id`, or a collection that is no `value` list of objects, is
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
 from urllib.parse import quote, urlencode
 
 from graph.answers import expect_object
-from graph.batch import BatchRequest
+from graph.batch import BatchRequest, BatchResult
 from graph.client import GraphClient
 from graph.errors import GraphApiError, MalformedResponse, NotFound
 from graph.values import odata_string
 
 PREFER_NON_INDEXED = "HonorNonIndexedQueriesWarningMayFailRandomly"
 FILTER_HEADERS = {"Prefer": PREFER_NON_INDEXED}
+
+T = TypeVar("T")
 
 
 def site_path(site: str) -> str:
@@ -208,18 +210,7 @@ def items_by_id(
         )
         for index, item_id in enumerate(item_ids)
     ]
-    found: dict[str, dict[str, Any] | GraphApiError | None] = {}
-    for item_id, result in zip(item_ids, client.batch(requests_), strict=True):
-        if isinstance(result.error, NotFound):
-            found[item_id] = None
-        elif result.error is not None:
-            found[item_id] = result.error
-        else:
-            try:
-                found[item_id] = result.json_object("id")
-            except MalformedResponse as exc:
-                found[item_id] = exc
-    return found
+    return _per_item(item_ids, client.batch(requests_), lambda result: result.json_object("id"))
 
 
 def item_versions(
@@ -241,15 +232,22 @@ def item_versions(
         )
         for index, item_id in enumerate(item_ids)
     ]
-    found: dict[str, list[dict[str, Any]] | GraphApiError | None] = {}
-    for item_id, result in zip(item_ids, client.batch(requests_), strict=True):
+    return _per_item(item_ids, client.batch(requests_), lambda result: result.entries())
+
+
+def _per_item(item_ids: Sequence[str], results: Sequence[BatchResult],
+              read: Callable[[BatchResult], T]) -> dict[str, T | GraphApiError | None]:
+    """Each item's `$batch` answer: what `read` makes of it, None for an item that no longer
+    exists (404), or the error (this item's only; the others stand)."""
+    found: dict[str, T | GraphApiError | None] = {}
+    for item_id, result in zip(item_ids, results, strict=True):
         if isinstance(result.error, NotFound):
             found[item_id] = None
         elif result.error is not None:
             found[item_id] = result.error
         else:
             try:
-                found[item_id] = result.entries()
+                found[item_id] = read(result)
             except MalformedResponse as exc:
                 found[item_id] = exc
     return found

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 import requests
 
-from graph.sandbox.sharepoint import SharePointStore, SPList, user_identity
-from tests.records_helpers import item_for, store
+from graph.sandbox.sharepoint import SharePointStore, SPList
+from tests.records_helpers import item_for, person_edits, store
 from tests.test_run_e2e import EXAMPLE_CONFIG, START, make_world
 from worker.cli.demo import DemoWorld
 from worker.config import ConfigError, load_config
@@ -50,13 +50,17 @@ def world(tmp_path: Path) -> Iterator[DemoWorld]:
 
 def edits(world: DemoWorld, key: str, fields: dict[str, Any], upn: str) -> None:
     """`upn` saves the item in the browser."""
+    person_edits(world, key, fields, upn)
+
+
+def items_path(world: DemoWorld, title: str) -> str:
+    """The Graph path of a list's items on the program's site, found as a client finds it."""
     settings = world.config.program.sharepoint
     assert settings is not None
-    sp = store(world)
-    person = world.sandbox.state.directory.get(upn)
-    sp.person_edits(sp.site(settings.site), settings.list, str(item_for(world, key).id), fields,
-                    person=user_identity(person.id, person.displayName, person.mail),
-                    now=world.clock.now())
+    site = world.client.request("GET", f"/sites/{settings.site}").json_object()
+    lists = world.client.request("GET", f"/sites/{site['id']}/lists").json_object()
+    [ref] = [x for x in lists["value"] if x["displayName"] == title]
+    return f"/sites/{site['id']}/lists/{ref['id']}/items"
 
 
 def published(world: DemoWorld) -> SPList:
@@ -192,14 +196,8 @@ def test_a_reader_of_the_published_list_sees_no_unconsented_text(world: DemoWorl
           "leo.martins@contoso.com")  # only the mentor agreed
     edits(world, SECOND, {"Notes": PRIVATE}, MENTOR)  # nobody agreed
     world.run()
-    settings = world.config.program.sharepoint
-    assert settings is not None
-    site = world.client.request("GET", f"/sites/{settings.site}").json_object()
-    lists = world.client.request("GET", f"/sites/{site['id']}/lists").json_object()
-    [ref] = [x for x in lists["value"] if x["displayName"] == PUBLISHED]
-    seen = world.client.request(
-        "GET", f"/sites/{site['id']}/lists/{ref['id']}/items",
-        params={"$expand": "fields"}).json_object()
+    seen = world.client.request("GET", items_path(world, PUBLISHED),
+                                params={"$expand": "fields"}).json_object()
     text = str(seen)
     assert "focus modes" in text
     assert "reorganisation" not in text
@@ -218,12 +216,7 @@ def test_a_list_without_versions_far_enough_back_proves_nothing(world: DemoWorld
 
 def test_the_sandbox_filters_a_yes_no_column_as_sharepoint_does(world: DemoWorld) -> None:
     both_agree(world)
-    settings = world.config.program.sharepoint
-    assert settings is not None
-    site = world.client.request("GET", f"/sites/{settings.site}").json_object()
-    lists = world.client.request("GET", f"/sites/{site['id']}/lists").json_object()
-    [ref] = [x for x in lists["value"] if x["displayName"] == settings.list]
-    path = f"/sites/{site['id']}/lists/{ref['id']}/items"
+    path = items_path(world, "Reverse mentoring sessions")
 
     def keys(flt: str) -> set[str]:
         found = world.client.request("GET", path, params={"$filter": flt, "$expand": "fields"})
@@ -237,13 +230,7 @@ def test_the_sandbox_filters_a_yes_no_column_as_sharepoint_does(world: DemoWorld
 def test_the_sandbox_lists_item_versions_newest_first_with_who_saved_each(
         world: DemoWorld) -> None:
     both_agree(world)
-    settings = world.config.program.sharepoint
-    assert settings is not None
-    site = world.client.request("GET", f"/sites/{settings.site}").json_object()
-    lists = world.client.request("GET", f"/sites/{site['id']}/lists").json_object()
-    [ref] = [x for x in lists["value"] if x["displayName"] == settings.list]
-    item_id = item_for(world, KEY).id
-    path = f"/sites/{site['id']}/lists/{ref['id']}/items/{item_id}/versions"
+    path = f"{items_path(world, 'Reverse mentoring sessions')}/{item_for(world, KEY).id}/versions"
     bare = world.client.request("GET", path).json_object()["value"]
     assert "fields" not in bare[0]
     versions = world.client.request("GET", path, params={"$expand": "fields"}).json_object()

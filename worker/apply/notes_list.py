@@ -31,20 +31,23 @@ log = logging.getLogger(__name__)
 MAX_WRITE_ATTEMPTS = 3
 
 
+def item_of(ctx: Context, site_id: str, list_id: str, key: str) -> dict[str, Any] | None:
+    """A list's item of a session, by the indexed session key (the oldest when several):
+    what a create whose answer was lost may have made."""
+    found = sharepoint.items_by_value(ctx.client, site_id, list_id, KEY_COLUMN, [key],
+                                      select=[KEY_COLUMN])
+    answer = found[key]
+    if isinstance(answer, GraphApiError):
+        raise answer
+    return oldest_item(answer)
+
+
 def create_item(ctx: Context, action: CreateItem) -> Outcome:
     fields = ctx.resolve(action.values, digest=digest(ctx.resolve(action.record)))
-
-    def lookup() -> dict[str, Any] | None:
-        found = sharepoint.items_by_value(ctx.client, action.site_id, action.list_id,
-                                          KEY_COLUMN, [action.key], select=[KEY_COLUMN])
-        answer = found[action.key]
-        if isinstance(answer, GraphApiError):
-            raise answer
-        return oldest_item(answer)
-
     created = create_once(
         lambda: sharepoint.create_item(ctx.client, action.site_id, action.list_id, fields),
-        lookup, what=f"the notes list item of {action.key}")
+        lambda: item_of(ctx, action.site_id, action.list_id, action.key),
+        what=f"the notes list item of {action.key}")
     log.info("notes list item %s created for %s", created.get("id"), action.key,
              extra={"pairing": action.pairing_id, "session": action.key})
     return Outcome.done(action, item_id=str(created.get("id", "")),

@@ -8,15 +8,13 @@ only read), so updates and removals carry no `If-Match`; a copy already gone is 
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from graph import sharepoint
-from graph.errors import GraphApiError, NotFound
+from graph.errors import NotFound
 from worker.apply.context import Context
 from worker.apply.lost import create_once
+from worker.apply.notes_list import item_of
 from worker.apply.outcome import Outcome
-from worker.core.notes_list import KEY_COLUMN
-from worker.observe.notes_list import oldest_item
 from worker.plan.actions import PublishNotes, UnpublishNotes
 
 log = logging.getLogger(__name__)
@@ -35,17 +33,10 @@ def publish_notes(ctx: Context, action: PublishNotes) -> Outcome:
         log.info("published notes of %s updated", action.key, extra=extra)
         return Outcome.done(action, item_id=action.item_id)
 
-    def lookup() -> dict[str, Any] | None:
-        found = sharepoint.items_by_value(ctx.client, action.site_id, action.list_id,
-                                          KEY_COLUMN, [action.key], select=[KEY_COLUMN])
-        answer = found[action.key]
-        if isinstance(answer, GraphApiError):
-            raise answer
-        return oldest_item(answer)
-
     created = create_once(
         lambda: sharepoint.create_item(ctx.client, action.site_id, action.list_id, values),
-        lookup, what=f"the published copy of {action.key}")
+        lambda: item_of(ctx, action.site_id, action.list_id, action.key),
+        what=f"the published copy of {action.key}")
     log.info("notes of %s published (item %s)", action.key, created.get("id"), extra=extra)
     return Outcome.done(action, item_id=str(created.get("id", "")))
 
