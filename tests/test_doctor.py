@@ -502,3 +502,40 @@ def test_with_mentors_as_organizers_the_scope_is_the_mentors_and_a_mentee_is_ref
     [left_out] = sorted({p.mentor for p in config.pairings})[:1]
     assert f"{left_out} (403 ErrorAccessDenied)" in record["detail"]
     assert f"PrimarySmtpAddress -eq '{left_out}'" in record["fix"]
+
+
+def test_the_shipped_example_checks_every_feature_it_turns_on(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from graph.sandbox.cli import WORKER_APP_ROLES
+    from tests.conftest import SHIPPED_CONFIG
+
+    def deployed(roles: tuple[str, ...] | None) -> tuple[Sandbox, ManualClock]:
+        clock = ManualClock(START)
+        sandbox = Sandbox.create(clock=clock, fixture=demo_tenant)
+        config = load_config(SHIPPED_CONFIG, today=START.date())
+        init_notes_list(build_world(config, sandbox, clock, roles=roles, client_id=CLIENT_ID,
+                                    secret=SECRET))
+        sandbox.set_person(UNLICENSED, teams_license=True)
+        return sandbox, clock
+
+    for key in list(os.environ):
+        if key.startswith("MENTORING_"):
+            monkeypatch.delenv(key)
+    monkeypatch.setenv("MENTORING_CLIENT_ID", CLIENT_ID)
+    monkeypatch.setenv("MENTORING_CLIENT_SECRET", SECRET)
+    monkeypatch.setenv("MENTORING_CONFIG_DIR", str(SHIPPED_CONFIG))
+    monkeypatch.setenv("MENTORING_TEMPLATES_DIR", str(TEMPLATES))
+    sandbox, clock = deployed(None)  # granted as the README says for this config
+    monkeypatch.setenv("MENTORING_TENANT_ID", sandbox.state.tenant_id)
+    code, records, _ = doctor(sandbox, clock)
+    assert code == 0, failing(records)
+    assert records["published notes list"]["result"] == "ok"
+    assert records["digest mailbox (Mail.Send)"]["result"] == "ok"
+    groups = records["matching groups (GroupMember.Read.All)"]
+    assert groups["result"] == "ok" and "Executives and Reverse mentors" in groups["detail"]
+
+    sandbox, clock = deployed((*WORKER_APP_ROLES, "Mail.Send"))  # GroupMember.Read.All missing
+    code, records, _ = doctor(sandbox, clock)
+    assert code == 2
+    assert failing(records).keys() == {"matching groups (GroupMember.Read.All)"}
+    assert "GroupMember.Read.All" in records["matching groups (GroupMember.Read.All)"]["fix"]

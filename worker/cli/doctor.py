@@ -43,7 +43,7 @@ from typing import Any, TextIO
 import requests
 from pydantic import ValidationError
 
-from graph import calendar, preflight, sharepoint, teams
+from graph import calendar, groups, preflight, sharepoint, teams
 from graph.client import GraphClient
 from graph.clock import Clock
 from graph.errors import (
@@ -198,6 +198,8 @@ class Doctor:
         sender = self.config.program.digest_sender()
         if sender is not None:
             self.guarded("digest mailbox (Mail.Send)", lambda: self.digest_mailbox(sender))
+        if self.config.program.matching is not None:
+            self.guarded("matching groups (GroupMember.Read.All)", self.matching_groups)
         return self.checks
 
     # -- credential ------------------------------------------------------------------------
@@ -568,6 +570,29 @@ class Doctor:
                      f"{sender} may send (a message with no recipient got as far as Outlook's "
                      f"{answer.short()}; nothing was sent), through Exchange RBAC for "
                      "Applications (not in the roles claim)")
+
+    def matching_groups(self) -> None:
+        """`mentoring suggest`: both groups found, and their members readable (one page of
+        one member each: a read, nothing more)."""
+        name = "matching groups (GroupMember.Read.All)"
+        matching = self.config.program.matching
+        assert matching is not None
+        found: list[str] = []
+        for ref in (matching.executives_group, matching.mentors_group):
+            try:
+                group = groups.find_group(self.client, ref)
+                if group is None:
+                    self.add(name, FAIL, f"no group {ref} in the directory",
+                             "check `matching` in program.yaml: a group's object id or mail")
+                    return
+                self.client.request("GET", f"/groups/{group['id']}/members",
+                                    params={"$select": "id", "$top": "1"})
+            except Forbidden as exc:
+                self.add(name, FAIL, f"reading group {ref} was refused: {exc}",
+                         _portal_grant(self.client_id, "GroupMember.Read.All"))
+                return
+            found.append(str(group.get("displayName") or ref))
+        self.add(name, OK, f"groups {' and '.join(found)} and their members can be read")
 
     def licences(self) -> None:
         people = [p for p in self.participants if p in self.people]
