@@ -29,6 +29,12 @@ WORKER_APP_ROLES = (
     "TeamsAppInstallation.ReadWriteSelfForUser.All",
     "AppCatalog.Read.All",
 )
+# And those the optional features ask for (README, "Optional program features"), so that the
+# example program, which turns them all on, can be tried against the served tenant:
+# `mentoring suggest` reads two groups' members; the weekly digest's Mail.Send is scoped like
+# the calendars, to the program mailboxes, never tenant-wide.
+FEATURE_ROLES = ("GroupMember.Read.All",)
+SCOPED_ROLES = ("Calendars.ReadWrite", "Mail.Send")
 
 
 def write_env_file(path: Path, values: dict[str, str]) -> None:
@@ -52,14 +58,14 @@ def serve_command(*, port: int, state: Path | None, record: Path | None, env_fil
     # root, as an admin grants the program's site with POST /sites/{site-id}/permissions.
     # `fullcontrol`, as the admin raises it for the one-off `mentoring sharepoint init` (which
     # creates the list); a real deployment lowers it to `write` afterwards (README). The
-    # calendar permission is scoped to the program mailboxes with Exchange RBAC for
-    # Applications, as the README asks.
+    # calendar permission, and the digest's Mail.Send, are scoped to the program mailboxes
+    # with Exchange RBAC for Applications, as the README asks.
     sites = getattr(sandbox.state.sharepoint, "sites", {})
     granted = {site_id: "fullcontrol" for site_id, site in sites.items()
                if getattr(site, "path", "") != "/"}
-    sandbox.register_app(client_id, secret=secret, roles=WORKER_APP_ROLES,
+    sandbox.register_app(client_id, secret=secret, roles=(*WORKER_APP_ROLES, *FEATURE_ROLES),
                          display_name="Reverse mentoring worker", site_roles=granted)
-    sandbox.scope_mailboxes(client_id, program_mailboxes(sandbox.state))
+    sandbox.scope_mailboxes(client_id, program_mailboxes(sandbox.state), roles=SCOPED_ROLES)
 
     def ready(base_url: str) -> None:
         write_env_file(env_file, {
