@@ -232,7 +232,17 @@ def item_versions(
         )
         for index, item_id in enumerate(item_ids)
     ]
-    return _per_item(item_ids, client.batch(requests_), lambda result: result.entries())
+    def every_page(result: BatchResult) -> list[dict[str, Any]]:
+        # A long history comes in pages: the first inside the `$batch`, the rest followed
+        # through `@odata.nextLink` (checked like any other, `graph.paging`).
+        versions = result.entries()
+        body = result.body if isinstance(result.body, dict) else {}
+        link = body.get("@odata.nextLink")
+        if isinstance(link, str) and link:
+            versions.extend(client.paged(link))
+        return versions
+
+    return _per_item(item_ids, client.batch(requests_), every_page)
 
 
 def _per_item(item_ids: Sequence[str], results: Sequence[BatchResult],

@@ -297,3 +297,12 @@ def test_the_report_counts_and_quotes_only_the_published_copies(world: DemoWorld
     page = render_html(report)
     assert "reorganisation" not in page
     assert "published with both people's consent" in page
+
+
+def test_a_consent_deep_in_a_long_history_is_found_on_a_later_page(world: DemoWorld) -> None:
+    both_agree(world)
+    for n in range(25):  # the pair keeps working on the item: 25 more versions
+        edits(world, KEY, {"Agenda": f"<p>Our plan, take {n}</p>"}, MENTOR)
+    assert len(item_for(world, KEY).history) > 25  # more than two pages of ten
+    world.run()
+    assert copies(world)[KEY]["Notes"] == NOTES

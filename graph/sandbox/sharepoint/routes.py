@@ -57,6 +57,9 @@ _TENANT_WIDE = {
 }
 
 
+# Versions of an item per page (`list_item_versions`): small, so tests reach the second page.
+VERSIONS_PAGE_SIZE = 10
+
 # The site role that creates lists and columns and changes them (see `_authorise`).
 MANAGE_LISTS = "fullcontrol"
 
@@ -269,7 +272,21 @@ def list_item_versions(
     expand = req.query.get("$expand") or req.query.get("expand") or ""
     with_fields = any(part.strip().split("(")[0].lower() == "fields"
                       for part in expand.split(","))
-    return json_response({"value": store.versions_json(sp_list, item, fields=with_fields)})
+    versions = store.versions_json(sp_list, item, fields=with_fields)
+    # Microsoft's documents do not say whether versions are paged; the sandbox takes the
+    # stricter reading and pages them, so a client that reads only the first page misses
+    # the oldest versions here as it could in production.
+    start = int(req.query["$skiptoken"]) if req.query.get("$skiptoken", "").isdigit() else 0
+    page = versions[start:start + VERSIONS_PAGE_SIZE]
+    body: dict[str, Any] = {"value": page}
+    if start + VERSIONS_PAGE_SIZE < len(versions):
+        params = {k: v for k, v in req.query.items() if k != "$skiptoken"}
+        params["$skiptoken"] = str(start + VERSIONS_PAGE_SIZE)
+        encoded = "&".join(f"{k}={url_quote(v, safe=',()=/$')}" for k, v in params.items())
+        body["@odata.nextLink"] = (
+            f"{GRAPH_ROOT}/{req.version or 'v1.0'}/sites/{found.id}/lists/{sp_list.id}"
+            f"/items/{item.id}/versions?{encoded}")
+    return json_response(body)
 
 
 def create_item(sb: SandboxLike, req: SandboxRequest, site: str, list_ref: str) -> SandboxResponse:
