@@ -179,8 +179,9 @@ ACTIVITY_TYPES: tuple[dict[str, str], ...] = (
     },
     {
         "type": "notesRequested",
-        "description": "Session notes requested",
-        "templateText": "{actor} asks for the notes of {sessionTitle}",
+        # The same words for the notes and the session pulse: one request may ask either.
+        "description": "After a session: the notes, and the session pulse",
+        "templateText": "{actor}: how did {sessionTitle} go?",
     },
     {
         "type": "inviteUnanswered",
