@@ -3,20 +3,16 @@ with no recipient (nothing delivered), scoped with Exchange RBAC for Application
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
 import pytest
 
 from graph.clock import ManualClock
-from graph.sandbox.fixtures import demo_tenant
 from graph.sandbox.mail import received, sent_items
 from graph.sandbox.tenant_app import Sandbox
-from tests.conftest import EXAMPLE_CONFIG, TEMPLATES
-from tests.test_doctor import CLIENT_ID, SECRET, START, UNLICENSED, doctor
-from worker.cli.demo import build_world, init_notes_list
-from worker.config import load_config
+from tests.conftest import EXAMPLE_CONFIG
+from tests.test_doctor import CLIENT_ID, deployed_tenant, doctor
 
 ORGANIZER = "mentoring@contoso.com"
 CHECK = "digest mailbox (Mail.Send)"
@@ -32,22 +28,8 @@ def digest_tenant(monkeypatch: pytest.MonkeyPatch, tmp_path: Path
     program = config_dir / "program.yaml"
     program.write_text(program.read_text(encoding="utf-8")
                        + "\ndigest:\n  admins: [ava.nguyen@contoso.com]\n", encoding="utf-8")
-    clock = ManualClock(START)
-    sandbox = Sandbox.create(clock=clock, fixture=demo_tenant)
-    config = load_config(config_dir, today=START.date())
     # As the README grants it: Mail.Send too, scoped to the program mailbox.
-    world = build_world(config, sandbox, clock, client_id=CLIENT_ID, secret=SECRET)
-    init_notes_list(world)
-    sandbox.set_person(UNLICENSED, teams_license=True)
-    for key in list(os.environ):
-        if key.startswith("MENTORING_") or key == "AZURE_FEDERATED_TOKEN_FILE":
-            monkeypatch.delenv(key)
-    monkeypatch.setenv("MENTORING_TENANT_ID", sandbox.state.tenant_id)
-    monkeypatch.setenv("MENTORING_CLIENT_ID", CLIENT_ID)
-    monkeypatch.setenv("MENTORING_CLIENT_SECRET", SECRET)
-    monkeypatch.setenv("MENTORING_CONFIG_DIR", str(config_dir))
-    monkeypatch.setenv("MENTORING_TEMPLATES_DIR", str(TEMPLATES))
-    return sandbox, clock
+    return deployed_tenant(monkeypatch, config_dir)
 
 
 def test_mail_send_scoped_to_the_program_mailbox_passes_and_sends_nothing(

@@ -41,16 +41,18 @@ CHECKS = [
 ]
 
 
-@pytest.fixture
-def tenant(monkeypatch: pytest.MonkeyPatch) -> tuple[Sandbox, ManualClock]:
-    """The demo tenant as IT leaves it before the first run (app registered with its
-    permissions, calendar access scoped to the program mailbox, a write grant on the program's
-    site, the Teams app uploaded, the notes list created), with its one mentor without Teams
-    given a licence, so that every check holds."""
+def deployed_tenant(monkeypatch: pytest.MonkeyPatch, config_dir: Path,
+                    roles: tuple[str, ...] | None = None) -> tuple[Sandbox, ManualClock]:
+    """The demo tenant as IT leaves it before the first run of the program in `config_dir`
+    (app registered with the permissions the README asks for it, or `roles`; calendar access
+    scoped to the program mailbox, a write grant on the program's site, the Teams app
+    uploaded, the lists created), with its one mentor without Teams given a licence, and the
+    worker's settings pointing at it."""
     clock = ManualClock(START)
     sandbox = Sandbox.create(clock=clock, fixture=demo_tenant)
-    config = load_config(EXAMPLE_CONFIG, today=START.date())
-    world = build_world(config, sandbox, clock, client_id=CLIENT_ID, secret=SECRET)
+    config = load_config(config_dir, today=START.date())
+    world = build_world(config, sandbox, clock, roles=roles, client_id=CLIENT_ID,
+                        secret=SECRET)
     assert config.program.sharepoint is not None
     init_notes_list(world)
     sandbox.set_person(UNLICENSED, teams_license=True)
@@ -60,9 +62,15 @@ def tenant(monkeypatch: pytest.MonkeyPatch) -> tuple[Sandbox, ManualClock]:
     monkeypatch.setenv("MENTORING_TENANT_ID", sandbox.state.tenant_id)
     monkeypatch.setenv("MENTORING_CLIENT_ID", CLIENT_ID)
     monkeypatch.setenv("MENTORING_CLIENT_SECRET", SECRET)
-    monkeypatch.setenv("MENTORING_CONFIG_DIR", str(EXAMPLE_CONFIG))
+    monkeypatch.setenv("MENTORING_CONFIG_DIR", str(config_dir))
     monkeypatch.setenv("MENTORING_TEMPLATES_DIR", str(TEMPLATES))
     return sandbox, clock
+
+
+@pytest.fixture
+def tenant(monkeypatch: pytest.MonkeyPatch) -> tuple[Sandbox, ManualClock]:
+    """The example program's tenant, so that every check holds."""
+    return deployed_tenant(monkeypatch, EXAMPLE_CONFIG)
 
 
 def doctor(sandbox: Sandbox, clock: ManualClock, *extra: str,
@@ -509,33 +517,17 @@ def test_the_shipped_example_checks_every_feature_it_turns_on(
     from graph.sandbox.cli import WORKER_APP_ROLES
     from tests.conftest import SHIPPED_CONFIG
 
-    def deployed(roles: tuple[str, ...] | None) -> tuple[Sandbox, ManualClock]:
-        clock = ManualClock(START)
-        sandbox = Sandbox.create(clock=clock, fixture=demo_tenant)
-        config = load_config(SHIPPED_CONFIG, today=START.date())
-        init_notes_list(build_world(config, sandbox, clock, roles=roles, client_id=CLIENT_ID,
-                                    secret=SECRET))
-        sandbox.set_person(UNLICENSED, teams_license=True)
-        return sandbox, clock
-
-    for key in list(os.environ):
-        if key.startswith("MENTORING_"):
-            monkeypatch.delenv(key)
-    monkeypatch.setenv("MENTORING_CLIENT_ID", CLIENT_ID)
-    monkeypatch.setenv("MENTORING_CLIENT_SECRET", SECRET)
-    monkeypatch.setenv("MENTORING_CONFIG_DIR", str(SHIPPED_CONFIG))
-    monkeypatch.setenv("MENTORING_TEMPLATES_DIR", str(TEMPLATES))
-    sandbox, clock = deployed(None)  # granted as the README says for this config
-    monkeypatch.setenv("MENTORING_TENANT_ID", sandbox.state.tenant_id)
-    code, records, _ = doctor(sandbox, clock)
+    # Granted as the README says for this config.
+    code, records, _ = doctor(*deployed_tenant(monkeypatch, SHIPPED_CONFIG))
     assert code == 0, failing(records)
     assert records["published notes list"]["result"] == "ok"
     assert records["digest mailbox (Mail.Send)"]["result"] == "ok"
     groups = records["matching groups (GroupMember.Read.All)"]
     assert groups["result"] == "ok" and "Executives and Reverse mentors" in groups["detail"]
 
-    sandbox, clock = deployed((*WORKER_APP_ROLES, "Mail.Send"))  # GroupMember.Read.All missing
-    code, records, _ = doctor(sandbox, clock)
+    # GroupMember.Read.All missing.
+    code, records, _ = doctor(*deployed_tenant(monkeypatch, SHIPPED_CONFIG,
+                                               (*WORKER_APP_ROLES, "Mail.Send")))
     assert code == 2
     assert failing(records).keys() == {"matching groups (GroupMember.Read.All)"}
     assert "GroupMember.Read.All" in records["matching groups (GroupMember.Read.All)"]["fix"]
