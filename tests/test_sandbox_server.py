@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -97,3 +99,30 @@ def test_serve_saves_state_and_records_without_secrets(tmp_path: Path) -> None:
     assert "oauth2/v2.0/token" in text
     assert "top-secret" not in text
     assert "client_secret=[redacted]" in text
+
+
+def test_sandbox_serve_grants_what_the_readme_asks_optional_features_included(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`mentoring sandbox serve` registers the worker's app with the README's permissions:
+    the calendars and the digest's Mail.Send scoped to the program mailbox with Exchange RBAC,
+    GroupMember.Read.All for `mentoring suggest`; the secret goes to a mode-600 file only."""
+    from graph.sandbox import cli
+
+    served: list[Any] = []
+
+    def fake_serve(sandbox: Any, port: int, state: Any, record: Any, *, on_ready: Any) -> None:
+        served.append(sandbox)
+        on_ready("http://127.0.0.1:1")
+
+    monkeypatch.setattr(cli, "serve", fake_serve)
+    env_file = tmp_path / "sandbox.env"
+    out = io.StringIO()
+    assert cli.serve_command(port=0, state=None, record=None, env_file=env_file, out=out) == 0
+    values = dict(line.split("=", 1) for line in env_file.read_text().splitlines())
+    app = served[0].state.directory.apps[values["MENTORING_CLIENT_ID"]]
+    assert "GroupMember.Read.All" in app.roles
+    assert not {"Calendars.ReadWrite", "Mail.Send"} & set(app.roles)  # not tenant-wide...
+    assert set(app.exchange_roles) == {"Calendars.ReadWrite", "Mail.Send"}  # ...but scoped
+    assert app.mailbox_scope == ["mentoring@contoso.com"]
+    assert env_file.stat().st_mode & 0o777 == 0o600
+    assert values["MENTORING_CLIENT_SECRET"] not in out.getvalue()
