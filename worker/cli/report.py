@@ -44,7 +44,6 @@ from worker.core.notes_list import (
     FIT_NO,
     FIT_UNSURE,
     HELD,
-    PUBLISHED_READ,
     READ_COLUMNS,
     ROLES,
     Pulse,
@@ -56,6 +55,7 @@ from worker.core.timezones import zone_label as core_zone_label
 from worker.observe.directory import read_people, read_schedules
 from worker.observe.events import read_sessions
 from worker.observe.notes_list import NotesListUnavailable, require_list
+from worker.observe.publishing import read_copies
 from worker.observe.state import (
     NONE,
     NOT_RESPONDED,
@@ -733,7 +733,7 @@ def read_report(client: GraphClient, config: Config, generated: datetime, *,
 
 
 def read_published(client: GraphClient, config: Config, ref: NotesList
-                   ) -> dict[str, Mapping[str, Any]]:
+                   ) -> Mapping[str, Mapping[str, Any]]:
     """The program's published copies by session key (empty when the list is not there
     yet: nothing is published then)."""
     settings, publishing = config.program.sharepoint, config.program.publishing
@@ -741,10 +741,7 @@ def read_published(client: GraphClient, config: Config, ref: NotesList
     found = sharepoint.find_list(client, ref.site_id, publishing.list)
     if found is None:
         return {}
-    copies = sharepoint.items_where(client, ref.site_id, str(found["id"]),
-                                    sharepoint.eq_filter("ProgramId", config.program.id),
-                                    select=PUBLISHED_READ)
-    return {str((c.get("fields") or {}).get("SessionKey") or ""): c for c in copies}
+    return read_copies(client, NotesList(ref.site_id, str(found["id"])), config.program.id)
 
 
 def read_extras(client: GraphClient, config: Config, items: Sequence[dict[str, Any]],

@@ -60,15 +60,21 @@ def read_publishing(client: GraphClient, config: Config, notes_list: NotesList) 
     try:
         consented = sharepoint.items_where(client, notes_list.site_id, notes_list.list_id,
                                            consent_filter(program.id), select=CONSENTED_READ)
-        copies = sharepoint.items_where(
-            client, notes_list.site_id, found.published_list.list_id,
-            sharepoint.eq_filter("ProgramId", program.id), select=PUBLISHED_READ)
+        found.copies = read_copies(client, found.published_list, program.id)
     except (Forbidden, GraphApiError) as exc:
         found.problem = f"the lists could not be read: {exc}"
         return found
     found.consented = _by_key(consented)
-    found.copies = _by_key(copies)
     return found
+
+
+def read_copies(client: GraphClient, published_list: NotesList, program_id: str
+                ) -> dict[str, dict[str, Any]]:
+    """The program's published copies by session key (the oldest of several)."""
+    copies = sharepoint.items_where(client, published_list.site_id, published_list.list_id,
+                                    sharepoint.eq_filter("ProgramId", program_id),
+                                    select=PUBLISHED_READ)
+    return _by_key(copies)
 
 
 def read_versions(client: GraphClient, notes_list: NotesList, publishing: Publishing,
