@@ -155,3 +155,14 @@ def _log_handlers_of_the_test_only() -> Iterator[None]:
 @pytest.fixture
 def demo_start() -> datetime:
     return datetime(2027, 1, 4, 6, 0, tzinfo=UTC)
+
+
+def app_session(sandbox: Any, client_id: str) -> requests.Session:
+    """A session that reaches `sandbox` in-process, signed in as the app `client_id` with a
+    token the sandbox issues directly (the sandbox's own tests; the worker signs in through
+    msal)."""
+    from graph.sandbox.transport import sandbox_session
+
+    session = sandbox_session(sandbox)
+    session.headers["Authorization"] = f"Bearer {sandbox.token_for(client_id)}"
+    return session

@@ -17,6 +17,7 @@ from graph.sandbox.teams import TeamsStore
 from graph.sandbox.tenant_app import Sandbox
 from graph.sandbox.transport import sandbox_session
 from graph.teams import TEAMS_SERVICE_PLAN_ID
+from tests.conftest import app_session
 
 GRAPH = "https://graph.microsoft.com/v1.0"
 APP = "11111111-2222-3333-4444-555555555555"
@@ -32,9 +33,7 @@ def sandbox() -> Sandbox:
 
 
 def session_for(sandbox: Sandbox, client_id: str = APP) -> requests.Session:
-    session = sandbox_session(sandbox)
-    session.headers["Authorization"] = f"Bearer {sandbox.token_for(client_id)}"
-    return session
+    return app_session(sandbox, client_id)
 
 
 def events(session: requests.Session, mailbox: str) -> requests.Response:

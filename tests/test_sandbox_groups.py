@@ -12,7 +12,7 @@ import requests
 from graph.clock import ManualClock
 from graph.sandbox.fixtures import demo_tenant
 from graph.sandbox.tenant_app import Sandbox
-from graph.sandbox.transport import sandbox_session
+from tests.conftest import app_session
 
 GRAPH = "https://graph.microsoft.com/v1.0"
 APP = "11111111-2222-3333-4444-555555555555"
@@ -35,9 +35,7 @@ def sandbox() -> Sandbox:
 
 def session_for(sandbox: Sandbox, roles: list[str]) -> requests.Session:
     sandbox.register_app(APP, secret="s", roles=roles)
-    session = sandbox_session(sandbox)
-    session.headers["Authorization"] = f"Bearer {sandbox.token_for(APP)}"
-    return session
+    return app_session(sandbox, APP)
 
 
 def members(session: requests.Session, **params: str) -> requests.Response:

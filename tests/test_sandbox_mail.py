@@ -15,7 +15,7 @@ from graph.sandbox.directory import User
 from graph.sandbox.mail import received, sent_items
 from graph.sandbox.state import TenantState
 from graph.sandbox.tenant_app import Sandbox
-from graph.sandbox.transport import sandbox_session
+from tests.conftest import app_session
 
 GRAPH = "https://graph.microsoft.com/v1.0"
 APP = "11111111-2222-3333-4444-555555555555"
@@ -44,8 +44,7 @@ def sandbox() -> Sandbox:
 
 @pytest.fixture
 def http(sandbox: Sandbox) -> Iterator[requests.Session]:
-    session = sandbox_session(sandbox)
-    session.headers["Authorization"] = f"Bearer {sandbox.token_for(APP)}"
+    session = app_session(sandbox, APP)
     yield session
     session.close()
 

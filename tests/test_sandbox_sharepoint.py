@@ -21,6 +21,7 @@ from graph.sandbox.sharepoint import (
 from graph.sandbox.state import TenantState
 from graph.sandbox.tenant_app import Sandbox
 from graph.sandbox.transport import sandbox_session
+from tests.conftest import app_session
 
 GRAPH = "https://graph.microsoft.com/v1.0"
 APP = "11111111-2222-3333-4444-555555555555"
@@ -62,8 +63,7 @@ def sandbox(clock: ManualClock) -> Sandbox:
 
 @pytest.fixture
 def http(sandbox: Sandbox) -> Iterator[requests.Session]:
-    session = sandbox_session(sandbox)
-    session.headers["Authorization"] = f"Bearer {sandbox.token_for(APP)}"
+    session = app_session(sandbox, APP)
     yield session
     session.close()
 
@@ -120,8 +120,7 @@ def test_creating_a_list_twice_is_a_name_conflict(http: requests.Session) -> Non
 
 def test_read_only_permission_cannot_create_a_list(sandbox: Sandbox) -> None:
     sandbox.register_app("reader", secret="s", roles=["Sites.Read.All"])
-    session = sandbox_session(sandbox)
-    session.headers["Authorization"] = f"Bearer {sandbox.token_for('reader')}"
+    session = app_session(sandbox, "reader")
     response = session.post(f"{SITE_BY_PATH}:/lists", json=NOTES_LIST)
     assert response.status_code == 403
     assert response.json()["error"]["code"] == "accessDenied"
@@ -138,8 +137,7 @@ def test_sites_selected_works_only_on_the_granted_site(
     sandbox.register_app("writer", secret="s", roles=["Sites.Selected"], selected_sites=[granted])
     sandbox.register_app("ungranted", secret="s", roles=["Sites.Selected"])
     for client, expected in (("picky", 201), ("writer", 403), ("ungranted", 403)):
-        session = sandbox_session(sandbox)
-        session.headers["Authorization"] = f"Bearer {sandbox.token_for(client)}"
+        session = app_session(sandbox, client)
         body = {**NOTES_LIST, "displayName": f"List of {client}"}
         assert session.post(f"{GRAPH}/sites/{granted}/lists", json=body).status_code == expected
 

@@ -19,6 +19,7 @@ from graph.sandbox.teams import (
 )
 from graph.sandbox.tenant_app import Sandbox
 from graph.sandbox.transport import sandbox_session
+from tests.conftest import app_session
 
 GRAPH = "https://graph.microsoft.com/v1.0"
 APP = "11111111-2222-3333-4444-555555555555"
@@ -52,8 +53,7 @@ def sandbox() -> Sandbox:
 
 @pytest.fixture
 def http(sandbox: Sandbox) -> Iterator[requests.Session]:
-    session = sandbox_session(sandbox)
-    session.headers["Authorization"] = f"Bearer {sandbox.token_for(APP)}"
+    session = app_session(sandbox, APP)
     yield session
     session.close()
 
@@ -247,8 +247,7 @@ def test_a_link_past_1024_characters_is_refused(http: requests.Session) -> None:
 def test_sending_needs_the_activity_permission(sandbox: Sandbox, http: requests.Session) -> None:
     install(http, "ana@contoso.com")
     sandbox.register_app(APP, secret="s", roles=ROLES[:2])
-    session = sandbox_session(sandbox)
-    session.headers["Authorization"] = f"Bearer {sandbox.token_for(APP)}"
+    session = app_session(sandbox, APP)
     response = session.post(
         f"{GRAPH}/users/ana@contoso.com/teamwork/sendActivityNotification", json=nudge()
     )
